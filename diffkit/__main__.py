@@ -1,0 +1,3 @@
+from diffkit.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ``diffkit`` command line: one module per command."""

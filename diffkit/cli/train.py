@@ -1,0 +1,41 @@
+"""``diffkit train [CONFIG] [key=value ...] [--resume RUN_DIR]``"""
+
+from __future__ import annotations
+
+import argparse
+
+from diffkit.cli.common import (
+    add_plugin_option,
+    compose_with,
+    config_stem,
+    existing_dir,
+    plugins_for,
+    split_config_and_overrides,
+)
+from diffkit.config import read_yaml
+from diffkit.errors import ConfigError
+from diffkit.runner import rundir
+from diffkit.runner.train import train
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train a model; prints the run directory")
+    p.add_argument("items", nargs="*", metavar="[CONFIG] [key=value]", help="a YAML config and/or overrides")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    add_plugin_option(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config, overrides = split_config_and_overrides(args.items)
+    base = None
+    if args.resume:
+        run_dir = existing_dir(args.resume)
+        if config:
+            raise ConfigError("--resume uses the run's saved config; pass only key=value overrides")
+        base = read_yaml(run_dir / rundir.CONFIG)
+    plugins = plugins_for(config, overrides, args.plugins, base)
+    composed = compose_with(plugins, config, overrides, base)
+    out = train(composed, plugins, resume=run_dir if args.resume else None, stem=config_stem(config))
+    print(out)
+    return 0

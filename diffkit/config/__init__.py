@@ -1,0 +1,16 @@
+"""Config schema, composition and validation."""
+
+from diffkit.config.compose import Composed, compose, parse_overrides, read_yaml
+from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, DiffkitConfig
+from diffkit.config.validate import validate
+
+__all__ = [
+    "COMPONENT_SECTIONS",
+    "DATA_RUNNER_KEYS",
+    "Composed",
+    "DiffkitConfig",
+    "compose",
+    "parse_overrides",
+    "read_yaml",
+    "validate",
+]

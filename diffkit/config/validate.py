@@ -1,0 +1,52 @@
+"""Range checks on the runner's own keys; components check their own parameters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from diffkit.config.compose import Composed
+from diffkit.errors import ConfigError
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+Rule = tuple[str, Callable[[Any], bool], str]
+
+RULES: list[Rule] = [
+    ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
+    ("data.image_size", lambda v: v >= 4, "an integer >= 4"),
+    ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
+    ("run.keep_checkpoints", lambda v: v >= 1, "an integer >= 1"),
+    ("optim.name", lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
+    ("optim.lr", lambda v: v > 0, "a number > 0"),
+    ("optim.weight_decay", lambda v: v >= 0, "a number >= 0"),
+    ("optim.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)"),
+    ("optim.warmup_steps", lambda v: v >= 0, "an integer >= 0"),
+    ("optim.lr_schedule", lambda v: v in ("constant", "cosine"), "constant or cosine"),
+    ("optim.grad_clip", lambda v: v is None or v > 0, "null or a number > 0"),
+    ("ema.decay", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    ("train.steps", lambda v: v >= 1, "an integer >= 1"),
+    ("train.log_every", lambda v: v >= 1, "an integer >= 1"),
+    ("train.sample_every", lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),
+    ("train.checkpoint_every", lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),
+    ("train.num_samples", lambda v: v >= 1, "an integer >= 1"),
+    ("train.device", lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", v) is not None, "auto, cpu, cuda or cuda:N"),
+    ("train.precision", lambda v: v in ("fp32", "bf16", "fp16"), "fp32, bf16 or fp16"),
+    ("train.accumulate", lambda v: v >= 1, "an integer >= 1"),
+    ("train.on_nonfinite", lambda v: v in ("stop", "skip"), "stop or skip"),
+    ("train.label_dropout", lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+]
+
+
+def validate(composed: Composed) -> None:
+    """Raise ConfigError naming the key, value, allowed values and source of the first bad key."""
+    cfg = composed.cfg
+    for key, ok, allowed in RULES:
+        section, _, name = key.partition(".")
+        value = cfg[section][name]
+        try:
+            good = ok(value)
+        except TypeError:
+            good = False
+        if not good:
+            raise ConfigError(f"{key}={value!r} is not allowed; use {allowed} ({composed.source(key)})")

@@ -1,0 +1,37 @@
+"""Where training images come from."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from torch import Tensor
+
+
+@dataclass
+class ImageData:
+    """A whole split held in memory.
+
+    images: (N, C, H, W) uint8 in [0, 255]; labels: (N,) long or None.
+    """
+
+    images: Tensor
+    labels: Tensor | None
+    num_classes: int = 0
+
+
+class Dataset(ABC):
+    """Loads one split of a dataset into memory.
+
+    Args:
+        root: directory holding the files (None: the dataset's default location).
+        download: allow fetching over the network where the dataset supports it.
+    """
+
+    def __init__(self, root: str | None = None, download: bool = False) -> None:
+        self.root = root
+        self.download = download
+
+    @abstractmethod
+    def load(self, split: str = "train") -> ImageData:
+        """Return the split ("train" or "test"); raise DataError naming the path tried."""

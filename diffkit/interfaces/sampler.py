@@ -1,0 +1,49 @@
+"""The reverse-process algorithm, independent of the schedule it runs on."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from diffkit.interfaces.scheduler import Scheduler
+
+#: model(x_t: (B, C, H, W), t: (B,) long) -> output of the scheduler's prediction type.
+ModelFn = Callable[[Tensor, Tensor], Tensor]
+#: guidance(output, x_t, t) -> modified output (e.g. classifier-free guidance).
+GuidanceFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+class Sampler(ABC):
+    """Draws x_0 from noise with a trained model.
+
+    ``steps`` is the number of model evaluations' timesteps the sampler uses; None
+    means the sampler's default (``default_steps``, or all T steps).
+    """
+
+    default_steps: int | None = None
+
+    def __init__(self, steps: int | None = None) -> None:
+        self.steps = steps
+
+    @abstractmethod
+    def sample(
+        self,
+        model: ModelFn,
+        scheduler: Scheduler,
+        noise: Tensor,
+        *,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        guidance: GuidanceFn | None = None,
+    ) -> Tensor:
+        """noise: x_T (B, C, H, W) -> x_0 (B, C, H, W), unclipped."""
+
+    def num_steps(self, scheduler: Scheduler, steps: int | None) -> int:
+        """The step count to use: the call's, the config's, the default, or T."""
+        for candidate in (steps, self.steps, self.default_steps):
+            if candidate is not None:
+                return int(candidate)
+        return scheduler.num_timesteps

@@ -1,0 +1,175 @@
+"""The noise schedule and the closed-form distributions of DDPM (Ho et al. 2020).
+
+Notation: beta_t is the variance added at step t, alpha_t = 1 - beta_t and
+abar_t = prod_{s<=t} alpha_s. Timesteps are 0-based: t in [0, T-1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from diffkit.errors import ConfigError
+
+PREDICTION_TYPES = ("eps", "x0", "v")
+
+
+def extract(a: Tensor, t: Tensor, x_shape: torch.Size) -> Tensor:
+    """Gather `a[t]` per sample and shape it to broadcast over `x_shape`.
+
+    a: (T,), t: (B,) long on a's device -> (B, 1, ..., 1) with len(x_shape) dims.
+    """
+    return a.gather(0, t).reshape(t.shape[0], *((1,) * (len(x_shape) - 1)))
+
+
+class Scheduler(nn.Module):
+    """A variance schedule beta_0..beta_{T-1} and everything derived from it.
+
+    Subclasses compute the betas from their own parameters and call
+    ``super().__init__(betas, prediction_type=..., rescale_zero_terminal_snr=...)``.
+    All derived tensors are buffers, so ``.to(device)`` moves them; they are
+    computed in float64 and stored in float32.
+
+    Args:
+        betas: (T,) variances in (0, 1] (1 only at T-1 for zero terminal SNR).
+        prediction_type: what the denoiser predicts: "eps" (noise), "x0" or "v"
+            (v = sqrt(abar) eps - sqrt(1 - abar) x0, Salimans & Ho 2022).
+        rescale_zero_terminal_snr: rescale so that abar_{T-1} = 0 (Lin et al. 2023).
+    """
+
+    num_timesteps: int
+    prediction_type: str
+
+    def __init__(
+        self,
+        betas: Tensor,
+        *,
+        prediction_type: str = "eps",
+        rescale_zero_terminal_snr: bool = False,
+    ) -> None:
+        super().__init__()
+        if prediction_type not in PREDICTION_TYPES:
+            raise ConfigError(
+                f"scheduler.prediction_type={prediction_type!r} is not allowed; "
+                f"use one of {', '.join(PREDICTION_TYPES)}"
+            )
+        betas = betas.to(torch.float64)
+        if betas.ndim != 1 or betas.numel() < 1:
+            raise ConfigError("scheduler.num_timesteps must be >= 1")
+        if rescale_zero_terminal_snr:
+            betas = _rescale_zero_terminal_snr(betas)
+        if not bool(((betas > 0) & (betas <= 1)).all()):
+            raise ConfigError(
+                f"scheduler betas must lie in (0, 1]; got min {betas.min().item():.3g}, "
+                f"max {betas.max().item():.3g}"
+            )
+        self.num_timesteps = int(betas.numel())
+        self.prediction_type = prediction_type
+        self.zero_terminal_snr = bool(rescale_zero_terminal_snr)
+
+        alphas = 1.0 - betas
+        abar = torch.cumprod(alphas, 0)
+        abar_prev = torch.cat([abar.new_ones(1), abar[:-1]])
+        # Posterior q(x_{t-1} | x_t, x_0) = N(coef1 x_0 + coef2 x_t, var)  (Ho et al. eq. 6-7).
+        posterior_variance = betas * (1.0 - abar_prev) / (1.0 - abar)
+        tensors = {
+            "betas": betas,
+            "alphas": alphas,
+            "alphas_cumprod": abar,
+            "alphas_cumprod_prev": abar_prev,
+            "sqrt_recip_alphas": alphas.rsqrt(),
+            "sqrt_alphas_cumprod": abar.sqrt(),
+            "sqrt_one_minus_alphas_cumprod": (1.0 - abar).sqrt(),
+            "posterior_variance": posterior_variance,
+            # var_0 is 0; clip the log like Ho et al. so it stays finite.
+            "posterior_log_variance_clipped": torch.log(
+                torch.cat([posterior_variance[1:2], posterior_variance[1:]])
+                if self.num_timesteps > 1
+                else posterior_variance.clamp_min(1e-20)
+            ),
+            "posterior_mean_coef1": betas * abar_prev.sqrt() / (1.0 - abar),
+            "posterior_mean_coef2": (1.0 - abar_prev) * alphas.sqrt() / (1.0 - abar),
+        }
+        for name, value in tensors.items():
+            self.register_buffer(name, value.to(torch.float32), persistent=False)
+
+    # -- forward process -------------------------------------------------
+    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        """Sample q(x_t | x_0): x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
+
+        x0, noise: (B, ...); t: (B,) long -> (B, ...).
+        """
+        return (
+            extract(self.sqrt_alphas_cumprod, t, x0.shape) * x0
+            + extract(self.sqrt_one_minus_alphas_cumprod, t, x0.shape) * noise
+        )
+
+    def q_mean_variance(self, x0: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean (B, ...) and variance (B, 1, ...) of q(x_t | x_0)."""
+        mean = extract(self.sqrt_alphas_cumprod, t, x0.shape) * x0
+        return mean, extract(1.0 - self.alphas_cumprod, t, x0.shape)
+
+    def posterior(self, x0: Tensor, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """q(x_{t-1} | x_t, x_0): mean (B, ...), variance and clipped log-variance (B, 1, ...).
+
+        mean = beta_t sqrt(abar_{t-1}) / (1 - abar_t) x_0 + (1 - abar_{t-1}) sqrt(alpha_t) / (1 - abar_t) x_t
+        """
+        mean = (
+            extract(self.posterior_mean_coef1, t, x_t.shape) * x0
+            + extract(self.posterior_mean_coef2, t, x_t.shape) * x_t
+        )
+        var = extract(self.posterior_variance, t, x_t.shape)
+        log_var = extract(self.posterior_log_variance_clipped, t, x_t.shape)
+        return mean, var, log_var
+
+    def snr(self, t: Tensor) -> Tensor:
+        """Signal-to-noise ratio abar_t / (1 - abar_t), t: (B,) -> (B,)."""
+        abar = self.alphas_cumprod[t]
+        return abar / (1.0 - abar)
+
+    # -- prediction targets: the one place eps / x0 / v are converted -----
+    def target(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
+        """The training target for ``prediction_type`` given x_0, eps and t (B,)."""
+        if self.prediction_type == "eps":
+            return noise
+        if self.prediction_type == "x0":
+            return x0
+        a = extract(self.sqrt_alphas_cumprod, t, x0.shape)
+        s = extract(self.sqrt_one_minus_alphas_cumprod, t, x0.shape)
+        return a * noise - s * x0
+
+    def split_prediction(self, model_output: Tensor, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        """Convert a model output of ``prediction_type`` into (x0_hat, eps_hat).
+
+        Uses x_t = a x_0 + s eps with a = sqrt(abar_t), s = sqrt(1 - abar_t):
+        eps -> x0 = (x_t - s eps) / a;  x0 -> eps = (x_t - a x0) / s;
+        v -> x0 = a x_t - s v, eps = s x_t + a v.
+        """
+        a = extract(self.sqrt_alphas_cumprod, t, x_t.shape)
+        s = extract(self.sqrt_one_minus_alphas_cumprod, t, x_t.shape)
+        if self.prediction_type == "eps":
+            eps = model_output
+            x0 = (x_t - s * eps) / a.clamp_min(1e-12)
+        elif self.prediction_type == "x0":
+            x0 = model_output
+            eps = (x_t - a * x0) / s.clamp_min(1e-12)
+        else:
+            x0 = a * x_t - s * model_output
+            eps = s * x_t + a * model_output
+        return x0, eps
+
+    def extra_repr(self) -> str:
+        return f"num_timesteps={self.num_timesteps}, prediction_type={self.prediction_type!r}"
+
+
+def _rescale_zero_terminal_snr(betas: Tensor) -> Tensor:
+    """Shift and scale sqrt(abar) so that sqrt(abar_0) is kept and sqrt(abar_{T-1}) = 0.
+
+    Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Alg. 1.
+    """
+    sqrt_abar = torch.cumprod(1.0 - betas, 0).sqrt()
+    first, last = sqrt_abar[0].clone(), sqrt_abar[-1].clone()
+    sqrt_abar = (sqrt_abar - last) * first / (first - last)
+    abar = sqrt_abar**2
+    alphas = torch.cat([abar[:1], abar[1:] / abar[:-1]])
+    return 1.0 - alphas

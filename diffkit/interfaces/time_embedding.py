@@ -1,0 +1,29 @@
+"""How a denoiser sees the timestep."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from torch import Tensor, nn
+
+
+class TimeEmbedding(nn.Module, ABC):
+    """Maps timesteps t: (B,) to features (B, dim).
+
+    Args:
+        dim: size of the embedding; the denoiser reads it as ``self.dim``.
+        num_timesteps: T of the scheduler, injected by the runner (tables need it).
+    """
+
+    dim: int
+    #: constructor arguments the runner provides; never set in a config.
+    injected = ("num_timesteps",)
+
+    def __init__(self, dim: int, num_timesteps: int = 1000) -> None:
+        super().__init__()
+        self.dim = int(dim)
+        self.num_timesteps = int(num_timesteps)
+
+    @abstractmethod
+    def forward(self, t: Tensor) -> Tensor:
+        """t: (B,) long or float -> (B, dim) float."""

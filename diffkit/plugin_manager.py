@@ -1,0 +1,216 @@
+"""Finding, loading and isolating plugins (built-in and third-party alike).
+
+Built-ins are entry points of the ``diffkit`` distribution in the ``diffkit``
+group, loaded by the same code as any installed package's. Set
+``DIFFKIT_DISABLE_PLUGIN_AUTOLOAD=1`` to load only diffkit's own entry points;
+``-p MODULE`` adds a module for one run; ``-p no:NAME`` blocks a plugin by its
+entry-point or distribution name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from diffkit import hookspecs
+from diffkit.errors import PluginError
+from diffkit.registry import Origin, Registry
+
+PLUGIN_API_VERSION = "1.0"
+ENTRY_POINT_GROUP = "diffkit"
+AUTOLOAD_ENV = "DIFFKIT_DISABLE_PLUGIN_AUTOLOAD"
+CORE_DIST = "diffkit"
+
+
+@dataclass
+class PluginInfo:
+    """One loaded (or failed) plugin, as `diffkit plugins` shows it."""
+
+    name: str
+    dist: str = ""
+    version: str = ""
+    source: str = ""  # "entry point", "-p" or "config"
+    error: str = ""
+
+    @property
+    def origin(self) -> Origin:
+        return Origin(self.name, self.dist, self.version)
+
+    def describe(self) -> str:
+        return f"plugin {self.name!r}" + (f" from {self.dist} {self.version}" if self.dist else "")
+
+
+@dataclass
+class Plugins:
+    """The plugin manager of one diffkit invocation and the registry it filled."""
+
+    pm: pluggy.PluginManager
+    registry: Registry
+    loaded: list[PluginInfo] = field(default_factory=list)
+    failed: list[PluginInfo] = field(default_factory=list)
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def failure_hint(self) -> str:
+        """A sentence naming failed plugins, for unknown-name errors."""
+        if not self.failed:
+            return ""
+        names = ", ".join(f"{p.name} ({p.dist or p.source})" for p in self.failed)
+        return f"note: plugins that failed to load: {names}"
+
+
+def autoload_enabled() -> bool:
+    return not os.environ.get(AUTOLOAD_ENV)
+
+
+def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> Plugins:
+    """Create the plugin manager, load plugins and run their registration.
+
+    `specs` are ``-p`` values: module names to load, or ``no:NAME`` to block.
+    Entry-point plugins that fail are recorded in ``failed`` and the rest load;
+    a ``-p`` module that fails raises :class:`PluginError`, since it was asked for.
+    """
+    specs = list(specs)
+    blocked = {s[3:] for s in specs if s.startswith("no:")}
+    modules = [s for s in specs if not s.startswith("no:")]
+    autoload = autoload_enabled() if autoload is None else autoload
+
+    pm = pluggy.PluginManager("diffkit")
+    pm.add_hookspecs(hookspecs)
+    plugins = Plugins(pm, Registry())
+
+    for ep, dist in _entry_points():
+        if dist.metadata["Name"] != CORE_DIST and not autoload:
+            continue
+        info = PluginInfo(ep.name, dist.metadata["Name"], dist.version, "entry point")
+        if ep.name in blocked or info.dist in blocked:
+            continue
+        try:
+            module = ep.load()
+        except Exception as e:  # noqa: BLE001 - any import error is the plugin's, not ours
+            _fail(plugins, info, f"import failed: {type(e).__name__}: {e}")
+            continue
+        _register(plugins, module, info)
+
+    for name in modules:
+        if name in blocked:
+            continue
+        info = PluginInfo(name, source="-p")
+        try:
+            module = importlib.import_module(name)
+        except Exception as e:
+            raise PluginError(f"cannot load plugin module {name!r} (-p): {type(e).__name__}: {e}") from e
+        _register(plugins, module, info)
+        if info.error:
+            raise PluginError(f"{info.describe()}: {info.error}")
+
+    for info in list(plugins.loaded):
+        _run_registration(plugins, info)
+    return plugins
+
+
+def _entry_points() -> list[tuple[md.EntryPoint, md.Distribution]]:
+    """Entry points of the group, one per (distribution, name), core first."""
+    seen: set[tuple[str, str]] = set()
+    found: list[tuple[md.EntryPoint, md.Distribution]] = []
+    for dist in md.distributions():
+        for ep in dist.entry_points:
+            key = (dist.metadata["Name"], ep.name)
+            if ep.group == ENTRY_POINT_GROUP and key not in seen:
+                seen.add(key)
+                found.append((ep, dist))
+    found.sort(key=lambda pair: (pair[1].metadata["Name"] != CORE_DIST, pair[1].metadata["Name"], pair[0].name))
+    return found
+
+
+def _fail(plugins: Plugins, info: PluginInfo, error: str) -> None:
+    info.error = error
+    plugins.failed.append(info)
+    if info in plugins.loaded:
+        plugins.loaded.remove(info)
+
+
+def _register(plugins: Plugins, module: ModuleType, info: PluginInfo) -> None:
+    problem = check_api_version(module)
+    if problem:
+        _fail(plugins, info, problem)
+        return
+    if plugins.pm.has_plugin(info.name) or plugins.pm.is_registered(module):
+        _fail(plugins, info, "a plugin of the same name or module is already loaded")
+        return
+    try:
+        plugins.pm.register(module, name=info.name)
+    except Exception as e:  # pluggy validation: wrong hook signatures, unknown hooks
+        _fail(plugins, info, f"invalid hooks: {e}")
+        return
+    plugins.loaded.append(info)
+
+
+def _run_registration(plugins: Plugins, info: PluginInfo) -> None:
+    """Call one plugin's `diffkit_register_components`; on error undo what it added."""
+    impls = [
+        impl
+        for impl in plugins.pm.hook.diffkit_register_components.get_hookimpls()
+        if impl.plugin_name == info.name
+    ]
+    for impl in impls:
+        try:
+            with plugins.registry.registering_as(info.origin):
+                impl.function(registry=plugins.registry)
+        except Exception as e:  # noqa: BLE001 - isolate the plugin, report it
+            plugins.registry.remove_origin(info.name)
+            plugins.pm.unregister(name=info.name)
+            _fail(plugins, info, f"registration failed: {type(e).__name__}: {e}")
+            if info.source == "-p":
+                raise PluginError(f"{info.describe()}: {info.error}") from e
+            return
+
+
+def check_api_version(module: ModuleType) -> str:
+    """Why `module`'s declared ``DIFFKIT_PLUGIN_API`` is incompatible, or ""."""
+    declared = getattr(module, "DIFFKIT_PLUGIN_API", None)
+    if declared is None:
+        return ""
+    ours = _parse_version(PLUGIN_API_VERSION)
+    try:
+        theirs = _parse_version(str(declared))
+    except ValueError:
+        return f"DIFFKIT_PLUGIN_API = {declared!r} is not a version like '1' or '1.0'"
+    if theirs[0] == ours[0] and theirs[1] <= ours[1]:
+        return ""
+    return (
+        f"needs diffkit plugin API {declared}, but this diffkit provides {PLUGIN_API_VERSION} "
+        f"(plugins declaring {ours[0]}.0 to {ours[0]}.{ours[1]} are supported)"
+    )
+
+
+def _parse_version(text: str) -> tuple[int, int]:
+    parts = text.strip().split(".")
+    if not 1 <= len(parts) <= 2 or not all(p.isdigit() for p in parts):
+        raise ValueError(text)
+    return int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
+
+
+def warn_failures(plugins: Plugins, stream: Any = None) -> None:
+    """Print one line per failed plugin to stderr."""
+    stream = stream or sys.stderr
+    for info in plugins.failed:
+        print(f"diffkit: warning: {info.describe()} was not loaded: {info.error}", file=stream)
+    for entry in plugins.registry.conflicts():
+        who = " and ".join(str(o) for o in [entry.origin, *entry.conflicts])
+        print(f"diffkit: warning: {entry.kind} {entry.name!r} is registered by both {who}", file=stream)
+
+
+def plugin_specs(cli: Sequence[str], config_plugins: Sequence[str]) -> list[str]:
+    """`-p` values from the command line and ``run.plugins`` from the config, deduplicated."""
+    return list(dict.fromkeys([*config_plugins, *cli]))

@@ -1,0 +1,1 @@
+"""Assembling components from a config, training and sampling."""

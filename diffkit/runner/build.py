@@ -1,0 +1,58 @@
+"""Turn a resolved config into components, by name, through the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from diffkit.config.schema import DATA_RUNNER_KEYS
+from diffkit.errors import ConfigError
+from diffkit.interfaces import Dataset, Denoiser, Loss, Sampler, Scheduler, TimeEmbedding
+from diffkit.registry import Registry
+
+
+@dataclass
+class Components:
+    scheduler: Scheduler
+    time_embedding: TimeEmbedding
+    denoiser: Denoiser
+    loss: Loss
+    sampler: Sampler
+
+    def records(self) -> dict[str, Any]:
+        """The ``{name, **params}`` each component was built from (defaults included)."""
+        return {k: getattr(getattr(self, k), "build_config", None) for k in self.__dataclass_fields__}
+
+
+def node(cfg: DictConfig, section: str) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg[section], resolve=True)  # type: ignore[return-value]
+
+
+def build_dataset(registry: Registry, cfg: DictConfig) -> Dataset:
+    params = {k: v for k, v in node(cfg, "data").items() if k not in DATA_RUNNER_KEYS}
+    return registry.build("dataset", params, where="data", image_size=cfg.data.image_size)
+
+
+def build_components(
+    registry: Registry, cfg: DictConfig, in_channels: int, num_classes: int = 0
+) -> Components:
+    """Build every model-side component; the denoiser gets the time embedding injected."""
+    scheduler = registry.build("scheduler", node(cfg, "scheduler"))
+    time_embedding = registry.build(
+        "time_embedding", node(cfg, "time_embedding"), num_timesteps=scheduler.num_timesteps
+    )
+    denoiser = registry.build(
+        "denoiser",
+        node(cfg, "denoiser"),
+        in_channels=in_channels,
+        time_embedding=time_embedding,
+        num_classes=num_classes,
+    )
+    problem = denoiser.check_image_size(int(cfg.data.image_size))
+    if problem:
+        raise ConfigError(f"data.image_size={cfg.data.image_size} does not suit denoiser {cfg.denoiser.name!r}: {problem}")
+    loss = registry.build("loss", node(cfg, "loss"))
+    sampler = registry.build("sampler", node(cfg, "sampler"))
+    return Components(scheduler, time_embedding, denoiser, loss, sampler)

@@ -1,0 +1,84 @@
+"""Training data held in memory as tensors, batched deterministically by step."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from diffkit.errors import DataError
+from diffkit.interfaces import ImageData
+
+
+def fit_size(data: ImageData, size: int) -> ImageData:
+    """Resize uint8 images (N, C, H, W) to (N, C, size, size) with antialiased bilinear."""
+    images = data.images
+    if images.ndim != 4 or images.dtype != torch.uint8:
+        raise DataError(f"a dataset must return uint8 images (N, C, H, W), got {images.dtype} {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise DataError("the dataset is empty")
+    if images.shape[-2:] != (size, size):
+        chunks = []
+        for chunk in images.split(4096):
+            out = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            chunks.append(out.round().clamp(0, 255).to(torch.uint8))
+        images = torch.cat(chunks)
+    return ImageData(images, data.labels, data.num_classes)
+
+
+def to_model_range(images: Tensor) -> Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return images.float().div(127.5).sub(1.0)
+
+
+def to_unit_range(images: Tensor) -> Tensor:
+    """float [-1, 1] -> float [0, 1], clamped."""
+    return images.add(1.0).div(2.0).clamp(0.0, 1.0)
+
+
+class Batches:
+    """Batch `step` of an endless sequence of per-epoch shuffles, a pure function of
+    (seed, step): resuming at any step reproduces the data order exactly.
+
+    Each step draws ``batch_size * world_size`` indices; rank r takes its slice.
+    Images stay uint8 on `device` and are scaled per batch.
+    """
+
+    def __init__(
+        self,
+        data: ImageData,
+        batch_size: int,
+        seed: int,
+        device: torch.device,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device) if data.labels is not None else None
+        self.n = self.images.shape[0]
+        self.batch_size, self.seed = batch_size, seed
+        self.rank, self.world_size = rank, world_size
+        self.global_batch = batch_size * world_size
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def _permutation(self, epoch: int) -> Tensor:
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
+        return self._perm
+
+    def indices(self, step: int) -> Tensor:
+        """The dataset indices of this rank's part of batch `step` (CPU, long)."""
+        start = step * self.global_batch + self.rank * self.batch_size
+        positions = torch.arange(start, start + self.batch_size)
+        epochs, offsets = positions // self.n, positions % self.n
+        if epochs[0] == epochs[-1]:
+            return self._permutation(int(epochs[0]))[offsets]
+        return torch.cat([self._permutation(int(e))[offsets[epochs == e]] for e in epochs.unique()])
+
+    def __call__(self, step: int) -> tuple[Tensor, Tensor | None]:
+        """x: (B, C, H, W) float in [-1, 1] and y: (B,) long or None, on the device."""
+        idx = self.indices(step).to(self.images.device, non_blocking=True)
+        x = to_model_range(self.images.index_select(0, idx))
+        y = self.labels.index_select(0, idx) if self.labels is not None else None
+        return x, y

@@ -1,0 +1,70 @@
+"""The run directory: created once, never clobbered, with small atomic JSON files.
+
+Layout: config.yaml (resolved), checkpoints/{step_N.pt,last.pt}, samples/step_N.png,
+status.json ({status, step, ...}), metrics.json (final metrics), TensorBoard events.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from diffkit.errors import ConfigError
+
+CONFIG = "config.yaml"
+STATUS = "status.json"
+METRICS = "metrics.json"
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+
+
+def create(requested: str | None, stem: str = "run") -> Path:
+    """Make a fresh run directory. An explicit `requested` path must not hold a run;
+    without one, ``runs/<time>-<stem>`` gets a numeric suffix if it exists."""
+    if requested:
+        path = Path(requested)
+        if path.exists() and any(path.iterdir()):
+            raise ConfigError(
+                f"run.dir={requested} already exists and is not empty; continue it with "
+                f"`diffkit train --resume {requested}` or choose another run.dir"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    base = Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}

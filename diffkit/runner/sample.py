@@ -1,0 +1,107 @@
+"""Generating images with a trained denoiser, in bounded batches."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from diffkit.errors import ConfigError
+from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
+from diffkit.runner.data import to_unit_range
+
+
+def model_fn(denoiser: nn.Module, labels: Tensor | None = None) -> ModelFn:
+    """Bind labels (B,) or None to ``denoiser(x, t, y)``."""
+    return lambda x, t: denoiser(x, t, labels)
+
+
+def classifier_free_guidance(denoiser: nn.Module, null_label: int, scale: float) -> GuidanceFn:
+    """out <- out_uncond + s (out_cond - out_uncond) (Ho & Salimans 2022), where
+    out_uncond is the denoiser's output with every label set to `null_label`."""
+
+    def guide(out: Tensor, x: Tensor, t: Tensor) -> Tensor:
+        uncond = denoiser(x, t, torch.full_like(t, null_label))
+        return uncond + scale * (out - uncond)
+
+    return guide
+
+
+@torch.inference_mode()
+def generate(
+    denoiser: nn.Module,
+    scheduler: Scheduler,
+    sampler: Sampler,
+    num: int,
+    shape: tuple[int, int, int],
+    *,
+    device: torch.device,
+    seed: int = 0,
+    batch_size: int = 64,
+    steps: int | None = None,
+    class_label: int | None = None,
+    guidance_scale: float = 1.0,
+) -> Tensor:
+    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU; at most `batch_size`
+    images' intermediates exist at once. Batch i uses a generator seeded seed + i."""
+    num_classes = int(getattr(denoiser, "num_classes", 0))
+    if class_label is not None and not 0 <= class_label < max(num_classes, 1):
+        raise ConfigError(
+            f"--class {class_label} is not available: the model was trained with "
+            f"{num_classes or 'no'} classes" + (f" (0..{num_classes - 1})" if num_classes else "")
+        )
+    if class_label is not None and not num_classes:
+        raise ConfigError("--class needs a model trained with train.conditional=true on labelled data")
+    was_training = denoiser.training
+    denoiser.eval()
+    out = []
+    try:
+        for i, start in enumerate(range(0, num, batch_size)):
+            n = min(batch_size, num - start)
+            g = torch.Generator(device=device).manual_seed(seed + i)
+            noise = torch.randn((n, *shape), generator=g, device=device)
+            labels = None
+            guidance = None
+            if class_label is not None:
+                labels = torch.full((n,), class_label, device=device, dtype=torch.long)
+                if guidance_scale != 1.0:
+                    guidance = classifier_free_guidance(denoiser, num_classes, guidance_scale)
+            x = sampler.sample(model_fn(denoiser, labels), scheduler, noise, steps=steps, generator=g, guidance=guidance)
+            out.append(x.float().cpu())
+    finally:
+        denoiser.train(was_training)
+    return torch.cat(out)
+
+
+def to_uint8_hwc(images: Tensor) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8."""
+    return to_unit_range(images).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def save_images(images: Tensor, path: Path) -> Path:
+    """Write a grid (``.png``) or an ``arr_0`` uint8 (N, H, W, C) array (``.npz``), atomically."""
+    import torchvision.utils
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".npz"):
+        raise ConfigError(f"--out {path}: use a .png (grid) or .npz (array) file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        if suffix == ".png":
+            nrow = max(1, math.ceil(math.sqrt(images.shape[0])))
+            torchvision.utils.save_image(to_unit_range(images), tmp, nrow=nrow, padding=1, format="png")
+        else:
+            np.savez(tmp, arr_0=to_uint8_hwc(images))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

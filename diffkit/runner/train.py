@@ -1,0 +1,295 @@
+"""The training loop: build -> data -> restore -> step -> log -> sample -> checkpoint.
+
+Host-device sync points are marked ``# sync``: the loss is read back only at log
+intervals and before checkpoints, never per step (except ``on_nonfinite=skip``).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import OmegaConf
+
+from diffkit import checkpoint as ckpt
+from diffkit.config import Composed, validate
+from diffkit.errors import CheckpointError, NonFiniteError
+from diffkit.plugin_manager import Plugins
+from diffkit.runner import rundir
+from diffkit.runner.build import build_components, build_dataset
+from diffkit.runner.context import RunContext, flatten
+from diffkit.runner.data import Batches, fit_size, to_unit_range
+from diffkit.runner.device import autocast, resolve_device, seed_everything
+from diffkit.runner.distributed import DistEnv
+from diffkit.runner.ema import EMA
+from diffkit.runner.optim import build_lr_schedule, build_optimizer
+from diffkit.runner.progress import Progress
+from diffkit.runner.sample import generate, save_images
+
+
+class _Stop:
+    """Set by SIGINT/SIGTERM; the loop finishes its step, saves and leaves."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+
+def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run") -> Path:
+    """Train from a composed config (or continue the run at `resume`); return the run dir."""
+    validate(composed)
+    cfg = composed.cfg
+    hook = plugins.hook
+    env = DistEnv.from_env()
+
+    # -- build ------------------------------------------------------------
+    device = resolve_device(cfg.train.device)
+    if device.type == "cuda" and env.enabled:
+        device = torch.device("cuda", env.local_rank)
+        torch.cuda.set_device(device)
+    env.init(device)
+    seed_everything(cfg.seed + env.rank)
+    if cfg.train.deterministic:
+        torch.use_deterministic_algorithms(True)
+    data = fit_size(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
+    num_classes = data.num_classes if cfg.train.conditional else 0
+    parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
+    scheduler, loss_fn, sampler = parts.scheduler.to(device), parts.loss.to(device), parts.sampler
+    model = parts.denoiser.to(device)
+    if cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = build_optimizer(cfg, model)
+    lr_schedule = build_lr_schedule(cfg, optimizer)
+    ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.decay > 0 else None
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
+    forward = model
+    if env.enabled:
+        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg.train.compile:
+        forward = torch.compile(forward)
+    batches = Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + env.rank)
+    config_dict = OmegaConf.to_container(cfg, resolve=True)
+
+    # -- run directory and restore -----------------------------------------
+    start = 0
+    restored: dict[str, Any] | None = None
+    if resume is not None:
+        run_dir = Path(resume)
+        last = ckpt.latest(run_dir / rundir.CHECKPOINTS)
+        if last is None:
+            raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
+        restored = ckpt.load(last, map_location=device)
+        model.load_state_dict(restored["model"])
+        optimizer.load_state_dict(restored["optimizer"])
+        lr_schedule.load_state_dict(restored["lr_schedule"])
+        scaler.load_state_dict(restored["scaler"])
+        if ema is not None and restored.get("ema"):
+            ema.load_state_dict(restored["ema"])
+        torch.set_rng_state(restored["rng"]["torch"].cpu())
+        gen.set_state(restored["rng"]["train"].cpu() if device.type == "cpu" else restored["rng"]["train"])
+        start = int(restored["step"])
+    elif env.is_main:
+        run_dir = rundir.create(cfg.run.dir, stem)
+    else:
+        run_dir = Path(cfg.run.dir or ".")
+    if env.enabled:
+        run_dir = _broadcast_path(run_dir)
+    if env.is_main:
+        rundir.write_text_atomic(run_dir / rundir.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+    run = RunContext(
+        dir=run_dir,
+        config=config_dict,
+        step=start,
+        start_step=start,
+        is_main=env.is_main,
+        world_size=env.world_size,
+        hparams=flatten({k: v for k, v in config_dict.items() if k != "run"}),
+        info={
+            "device": str(device),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "global_batch": cfg.data.batch_size * env.world_size * cfg.train.accumulate,
+            "components": parts.records(),
+        },
+    )
+    if restored is not None:
+        hook.diffkit_checkpoint_load(run=run, state=restored.get("plugins", {}))
+    if start >= cfg.train.steps:
+        print(f"diffkit: {run_dir} already finished {start} of {cfg.train.steps} steps", file=sys.stderr)
+        return run_dir
+    if env.is_main:
+        rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": start})
+        hook.diffkit_run_start(run=run)
+        if start == 0:
+            hook.diffkit_images(run=run, step=0, tag="forward_process", images=_forward_strip(batches, scheduler))
+
+    def sample_model() -> torch.nn.Module:
+        return ema.model if ema is not None and cfg.ema.use_for_sampling else model
+
+    def save(step: int) -> None:
+        if not env.is_main:
+            return
+        if not all(torch.isfinite(p).all() for p in model.parameters()):  # sync
+            raise NonFiniteError(f"weights are not finite at step {step}; kept the last good checkpoint")
+        state: dict[str, Any] = {
+            "format": ckpt.FORMAT_VERSION,
+            "step": step,
+            "config": config_dict,
+            "components": parts.records(),
+            "in_channels": int(data.images.shape[1]),
+            "num_classes": num_classes,
+            "model": model.state_dict(),
+            "ema": ema.state_dict() if ema is not None else None,
+            "optimizer": optimizer.state_dict(),
+            "lr_schedule": lr_schedule.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "train": gen.get_state()},
+            "plugins": {},
+        }
+        hook.diffkit_checkpoint_save(run=run, state=state["plugins"])
+        ckpt.save_rotating(state, run_dir / rundir.CHECKPOINTS, step, cfg.run.keep_checkpoints)
+        rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": step})
+
+    def sample(step: int) -> None:
+        if not env.is_main:
+            return
+        shape = tuple(data.images.shape[1:])
+        images = generate(
+            sample_model(), scheduler, sampler, cfg.train.num_samples, shape,  # type: ignore[arg-type]
+            device=device, seed=cfg.seed, batch_size=cfg.data.batch_size,
+        )
+        save_images(images, run_dir / rundir.SAMPLES / f"step_{step:07d}.png")
+        hook.diffkit_images(run=run, step=step, tag="samples", images=to_unit_range(images))
+
+    # -- training loop -----------------------------------------------------
+    stop = _Stop()
+    handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    progress = Progress(cfg.train.steps, start, cfg.train.progress and env.is_main)
+    T, null_label = scheduler.num_timesteps, num_classes
+    loss_sum = torch.zeros((), device=device)
+    first_bad = torch.full((), -1, device=device, dtype=torch.long)
+    window_start, window_steps, skipped = time.perf_counter(), 0, 0
+    last_loss = float("nan")
+    status = "failed"
+    model.train()
+    try:
+        step = start
+        while step < cfg.train.steps:
+            optimizer.zero_grad(set_to_none=True)
+            step_loss = torch.zeros((), device=device)
+            for micro in range(cfg.train.accumulate):
+                x, y = batches(step * cfg.train.accumulate + micro)
+                if cfg.train.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                t = torch.randint(0, T, (x.shape[0],), generator=gen, device=device)
+                noise = torch.randn(x.shape, generator=gen, device=device)
+                if y is not None and num_classes and cfg.train.label_dropout > 0:
+                    drop = torch.rand(y.shape, generator=gen, device=device) < cfg.train.label_dropout
+                    y = torch.where(drop, torch.full_like(y, null_label), y)
+                with autocast(device, cfg.train.precision):
+                    out = forward(scheduler.add_noise(x, noise, t), t, y if num_classes else None)
+                loss = loss_fn(out.float(), scheduler.target(x, noise, t), t, scheduler) / cfg.train.accumulate
+                scaler.scale(loss).backward()
+                step_loss += loss.detach()
+            finite = torch.isfinite(step_loss)
+            if cfg.optim.grad_clip:
+                scaler.unscale_(optimizer)
+                finite &= torch.isfinite(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip))
+            if cfg.train.on_nonfinite == "skip" and not bool(finite):  # sync (only in skip mode)
+                skipped += 1
+                optimizer.zero_grad(set_to_none=True)
+                scaler.update()
+            else:
+                scaler.step(optimizer)
+                scaler.update()
+                if ema is not None:
+                    ema.update(model)
+                first_bad = torch.where((first_bad < 0) & ~finite, step + 1, first_bad)
+            lr_schedule.step()
+            loss_sum += torch.where(finite, step_loss, 0.0)
+            step += 1
+            run.step = step
+            window_steps += 1
+
+            # -- log --------------------------------------------------------
+            at_end = step == cfg.train.steps or bool(stop.signum)
+            if step % cfg.train.log_every == 0 or at_end:
+                bad = int(first_bad)  # sync
+                if bad >= 0:
+                    raise NonFiniteError(
+                        f"loss or gradient became non-finite at step {bad}; stopped, the last good "
+                        f"checkpoint in {run_dir / rundir.CHECKPOINTS} is intact "
+                        "(lower optim.lr, set optim.grad_clip, or train.on_nonfinite=skip)"
+                    )
+                elapsed = time.perf_counter() - window_start
+                last_loss = float(loss_sum) / max(1, window_steps)  # sync
+                metrics = {
+                    "train/loss": last_loss,
+                    "train/lr": optimizer.param_groups[0]["lr"],
+                    "train/images_per_sec": window_steps * run.info["global_batch"] / max(elapsed, 1e-9),
+                }
+                if skipped:
+                    metrics["train/skipped_steps"] = float(skipped)
+                if env.is_main:
+                    hook.diffkit_log(run=run, step=step, metrics=metrics)
+                progress.update(step, f"loss {last_loss:.4f}")
+                loss_sum.zero_()
+                window_start, window_steps = time.perf_counter(), 0
+            else:
+                progress.update(step)
+
+            # -- sample and checkpoint --------------------------------------
+            if cfg.train.sample_every and step % cfg.train.sample_every == 0 and not at_end:
+                sample(step)
+            if (cfg.train.checkpoint_every and step % cfg.train.checkpoint_every == 0) or at_end:
+                save(step)
+                env.barrier()
+            if stop.signum:
+                status = "interrupted"
+                break
+        else:
+            sample(step)
+            status = "completed"
+    finally:
+        progress.close()
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        final = {"train/loss": last_loss, "step": float(run.step)}
+        if env.is_main:
+            rundir.write_json(run_dir / rundir.STATUS, {"status": status, "step": run.step})
+            if status == "completed":
+                rundir.write_json(run_dir / rundir.METRICS, final)
+            hook.diffkit_run_end(run=run, status=status, metrics=final)
+        env.close()
+    if status == "interrupted":
+        name = signal.Signals(stop.signum).name
+        print(
+            f"diffkit: {name} received; saved step {run.step} in {run_dir}; "
+            f"resume with: diffkit train --resume {run_dir}",
+            file=sys.stderr,
+        )
+    return run_dir
+
+
+def _forward_strip(batches: Batches, scheduler: torch.nn.Module, n: int = 10) -> torch.Tensor:
+    """One training image noised at n evenly spaced t: (n, C, H, W) in [0, 1]."""
+    x0 = batches(0)[0][:1]
+    t = torch.linspace(0, scheduler.num_timesteps - 1, n, device=x0.device).long()
+    g = torch.Generator(device=x0.device).manual_seed(0)
+    noise = torch.randn(x0.shape, generator=g, device=x0.device).expand(n, *x0.shape[1:])
+    return to_unit_range(scheduler.add_noise(x0.expand(n, *x0.shape[1:]), noise, t)).cpu()
+
+
+def _broadcast_path(path: Path) -> Path:
+    """Rank 0's run directory, sent to every rank."""
+    import torch.distributed as dist
+
+    box = [str(path)]
+    dist.broadcast_object_list(box, src=0)
+    return Path(box[0])

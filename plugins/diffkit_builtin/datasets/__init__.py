@@ -1,0 +1,18 @@
+"""Built-in datasets."""
+
+from diffkit import hookimpl
+from diffkit.registry import Registry
+
+from .cifar10 import CIFAR10
+from .digits import DigitsDataset
+from .idx import MNIST, FashionMNIST
+from .image_folder import ImageFolder
+
+
+@hookimpl
+def diffkit_register_components(registry: Registry) -> None:
+    registry.add("dataset", "digits", DigitsDataset)
+    registry.add("dataset", "mnist", MNIST)
+    registry.add("dataset", "fashion_mnist", FashionMNIST)
+    registry.add("dataset", "cifar10", CIFAR10)
+    registry.add("dataset", "image_folder", ImageFolder)

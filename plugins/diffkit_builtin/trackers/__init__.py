@@ -1,0 +1,1 @@
+"""Built-in trackers: lifecycle-hook plugins that record runs."""

@@ -1,0 +1,56 @@
+"""Writes scalars and images of a run into TensorBoard event files in the run dir.
+
+A plugin on the lifecycle hooks, like any third-party tracker; block it with
+``-p no:tensorboard``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from torch import Tensor
+
+from diffkit import hookimpl
+from diffkit.runner.context import RunContext
+
+_writers: dict[str, Any] = {}
+
+
+def _writer(run: RunContext) -> Any:
+    key = str(run.dir)
+    if key not in _writers:
+        from torch.utils.tensorboard import SummaryWriter
+
+        _writers[key] = SummaryWriter(log_dir=key, purge_step=run.start_step or None)
+    return _writers[key]
+
+
+@hookimpl
+def diffkit_run_start(run: RunContext) -> None:
+    if run.is_main:
+        _writer(run)
+
+
+@hookimpl
+def diffkit_log(run: RunContext, step: int, metrics: dict[str, float]) -> None:
+    writer = _writer(run)
+    for name, value in metrics.items():
+        writer.add_scalar(name, value, step)
+
+
+@hookimpl
+def diffkit_images(run: RunContext, step: int, tag: str, images: Tensor) -> None:
+    import torchvision.utils
+
+    nrow = images.shape[0] if tag == "forward_process" else max(1, math.ceil(math.sqrt(images.shape[0])))
+    grid = torchvision.utils.make_grid(images, nrow=nrow, padding=1)
+    _writer(run).add_image(tag, grid, step)
+
+
+@hookimpl
+def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> None:
+    writer = _writers.pop(str(run.dir), None)
+    if writer is not None:
+        writer.flush()
+        writer.close()
