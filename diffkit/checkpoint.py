@@ -1,7 +1,8 @@
 """Checkpoints that survive crashes and refuse to run code.
 
 Writes go to a temporary file in the same directory, are flushed and fsynced, then
-renamed over the target (atomic on POSIX), and the directory is fsynced. Loads use
+renamed over the target (atomic on POSIX), and the directory is fsynced. Loads first
+check the archive (complete, every member's CRC right), then use
 ``torch.load(weights_only=True)``: a pickle that would import or call anything is
 refused before it runs.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -18,11 +20,14 @@ from typing import Any
 
 import torch
 
-from diffkit.errors import CheckpointError
+from diffkit.errors import CheckpointError, UnsafeCheckpointError
 
 FORMAT_VERSION = 1
 LAST = "last.pt"
+#: keys every diffkit checkpoint holds (``diffkit sample`` and ``--resume`` read them).
+REQUIRED = ("step", "config", "model", "in_channels", "num_classes")
 _NUMBERED = re.compile(r"step_(\d+)\.pt$")
+_GLOBAL = re.compile(r"GLOBAL (\S+)")
 
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
@@ -39,31 +44,49 @@ def save_atomic(state: dict[str, Any], path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(path.parent)
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a diffkit checkpoint safely; every failure is a CheckpointError naming the file."""
+    """Load a diffkit checkpoint safely; every failure is a CheckpointError naming the file
+    (an UnsafeCheckpointError when the file would import or call code)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    _check_archive(path)
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(
-            f"refused to load {path}: it contains objects other than tensors and plain data "
-            f"(a checkpoint not written by diffkit, or crafted to run code): {first}"
+        found = _GLOBAL.search(str(e))
+        what = f"it would load {found.group(1)}" if found else "it holds objects other than tensors and plain data"
+        raise UnsafeCheckpointError(
+            f"refused to load {path}: {what} when unpickled; diffkit checkpoints hold only tensors "
+            "and plain data, so this file was not written by diffkit or was crafted to run code"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        raise CheckpointError(f"{path} is truncated or corrupt: {type(e).__name__}: {str(e).splitlines()[0]}") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is truncated or corrupt: {_first_line(e)}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{path} is not a diffkit checkpoint (format {FORMAT_VERSION})")
+    missing = [k for k in REQUIRED if k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a complete diffkit checkpoint: it lacks {', '.join(missing)}")
     return state
+
+
+def _check_archive(path: Path) -> None:
+    """Raise CheckpointError unless `path` is a complete zip whose members match their CRCs."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is truncated or corrupt: not a complete PyTorch archive ({e})") from None
+    if bad is not None:
+        raise CheckpointError(f"{path} is corrupt: its member {bad} fails the CRC check")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
 
 
 def numbered(directory: Path) -> list[Path]:
@@ -73,13 +96,16 @@ def numbered(directory: Path) -> list[Path]:
 
 
 def save_rotating(state: dict[str, Any], directory: Path, step: int, keep: int) -> Path:
-    """Write ``step_N.pt`` and ``last.pt``; delete numbered files beyond the newest `keep`."""
+    """Write ``step_N.pt`` and point ``last.pt`` at it; delete numbered files beyond the
+    newest `keep` and temporary files left by a killed writer."""
     directory = Path(directory)
     path = directory / f"step_{step:07d}.pt"
     save_atomic(state, path)
     _link_atomic(path, directory / LAST)
     for old in numbered(directory)[:-keep]:
         old.unlink(missing_ok=True)
+    for stale in directory.glob(".*.tmp"):
+        stale.unlink(missing_ok=True)
     return path
 
 
@@ -93,16 +119,37 @@ def _link_atomic(source: Path, target: Path) -> None:
         save_atomic(load(source), target)
         return
     os.replace(tmp, target)
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tuple[Path, dict[str, Any]] | None:
+    """The newest loadable checkpoint in `directory` and its state, or None.
+
+    Tries numbered files newest first, then ``last.pt``. A truncated or corrupt file is
+    skipped with a warning; a file that would run code stops the search (raised).
+    """
+    directory = Path(directory)
+    for candidate in [*reversed(numbered(directory)), directory / LAST]:
+        if not candidate.is_file():
+            continue
+        try:
+            return candidate, load(candidate, map_location)
+        except UnsafeCheckpointError:
+            raise
+        except CheckpointError as e:
+            print(f"diffkit: warning: skipping {e}", file=sys.stderr)
+    return None
 
 
 def latest(directory: Path) -> Path | None:
-    """The newest loadable checkpoint in `directory`: last.pt, else the newest step file."""
-    directory = Path(directory)
-    for candidate in [directory / LAST, *reversed(numbered(directory))]:
-        if candidate.is_file():
-            try:
-                load(candidate)
-            except CheckpointError:
-                continue
-            return candidate
-    return None
+    """The path of :func:`load_latest`'s checkpoint, or None."""
+    found = load_latest(directory)
+    return found[0] if found else None

@@ -47,12 +47,20 @@ class CheckpointError(DiffkitError):
     """A checkpoint is missing, truncated, corrupt or unsafe to load."""
 
 
+class UnsafeCheckpointError(CheckpointError):
+    """A checkpoint would import or call code when unpickled; it was not loaded."""
+
+
 class DataError(DiffkitError):
     """A dataset's files are missing or unreadable."""
 
 
 class NonFiniteError(DiffkitError):
     """Training produced a NaN or infinite loss or gradient."""
+
+
+class DistributedError(DiffkitError):
+    """A distributed run lost a rank: a collective failed or timed out."""
 
 
 def closest(name: str, options: Iterable[str]) -> str:

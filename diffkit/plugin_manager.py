@@ -4,7 +4,10 @@ Built-ins are entry points of the ``diffkit`` distribution in the ``diffkit``
 group, loaded by the same code as any installed package's. Set
 ``DIFFKIT_DISABLE_PLUGIN_AUTOLOAD=1`` to load only diffkit's own entry points;
 ``-p MODULE`` adds a module for one run; ``-p no:NAME`` blocks a plugin by its
-entry-point or distribution name.
+entry-point or distribution name (``-``, ``_`` and ``.`` are equivalent, case is
+ignored). A plugin that fails to import or register, declares an incompatible
+``DIFFKIT_PLUGIN_API``, or implements a hook that does not exist is recorded in
+``Plugins.failed`` with its distribution and the error; the others keep working.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ from typing import Any
 import pluggy
 
 from diffkit import hookspecs
-from diffkit.errors import PluginError
+from diffkit.errors import PluginError, closest
 from diffkit.registry import Origin, Registry
 
 PLUGIN_API_VERSION = "1.0"
@@ -66,7 +70,7 @@ class Plugins:
         if not self.failed:
             return ""
         names = ", ".join(f"{p.name} ({p.dist or p.source})" for p in self.failed)
-        return f"note: plugins that failed to load: {names}"
+        return f"note: plugins that failed to load: {names} (see `diffkit plugins`)"
 
 
 def autoload_enabled() -> bool:
@@ -81,7 +85,7 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
     a ``-p`` module that fails raises :class:`PluginError`, since it was asked for.
     """
     specs = list(specs)
-    blocked = {s[3:] for s in specs if s.startswith("no:")}
+    blocked = {canonical_name(s[3:]) for s in specs if s.startswith("no:")}
     modules = [s for s in specs if not s.startswith("no:")]
     autoload = autoload_enabled() if autoload is None else autoload
 
@@ -93,30 +97,38 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
         if dist.metadata["Name"] != CORE_DIST and not autoload:
             continue
         info = PluginInfo(ep.name, dist.metadata["Name"], dist.version, "entry point")
-        if ep.name in blocked or info.dist in blocked:
+        if canonical_name(ep.name) in blocked or canonical_name(info.dist) in blocked:
             continue
         try:
             module = ep.load()
-        except Exception as e:  # noqa: BLE001 - any import error is the plugin's, not ours
+        except (Exception, SystemExit) as e:  # noqa: BLE001 - any import error is the plugin's, not ours
             _fail(plugins, info, f"import failed: {type(e).__name__}: {e}")
             continue
         _register(plugins, module, info)
 
     for name in modules:
-        if name in blocked:
+        if canonical_name(name) in blocked:
             continue
         info = PluginInfo(name, source="-p")
         try:
             module = importlib.import_module(name)
-        except Exception as e:
+        except (Exception, SystemExit) as e:
             raise PluginError(f"cannot load plugin module {name!r} (-p): {type(e).__name__}: {e}") from e
+        if plugins.pm.is_registered(module):
+            continue  # already loaded through its entry point
         _register(plugins, module, info)
         if info.error:
             raise PluginError(f"{info.describe()}: {info.error}")
 
     for info in list(plugins.loaded):
         _run_registration(plugins, info)
+    plugins.registry.unknown_hint = plugins.failure_hint()
     return plugins
+
+
+def canonical_name(name: str) -> str:
+    """``Diffkit_Example`` and ``diffkit-example`` -> ``diffkit-example`` (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _entry_points() -> list[tuple[md.EntryPoint, md.Distribution]]:
@@ -141,19 +153,46 @@ def _fail(plugins: Plugins, info: PluginInfo, error: str) -> None:
 
 
 def _register(plugins: Plugins, module: ModuleType, info: PluginInfo) -> None:
-    problem = check_api_version(module)
+    problem = check_api_version(module) or _name_clash(plugins, module, info)
     if problem:
         _fail(plugins, info, problem)
         return
-    if plugins.pm.has_plugin(info.name) or plugins.pm.is_registered(module):
-        _fail(plugins, info, "a plugin of the same name or module is already loaded")
-        return
     try:
         plugins.pm.register(module, name=info.name)
-    except Exception as e:  # pluggy validation: wrong hook signatures, unknown hooks
+    except Exception as e:  # pluggy validation: wrong hook signatures
         _fail(plugins, info, f"invalid hooks: {e}")
         return
+    problem = _unknown_hooks(plugins.pm, module)
+    if problem:
+        plugins.pm.unregister(module)
+        _fail(plugins, info, problem)
+        return
     plugins.loaded.append(info)
+
+
+def _name_clash(plugins: Plugins, module: ModuleType, info: PluginInfo) -> str:
+    """Why `info` cannot take its plugin name or module, naming the plugin that has it; or ""."""
+    taken = plugins.pm.get_name(module) if plugins.pm.is_registered(module) else None
+    name = info.name if plugins.pm.has_plugin(info.name) else taken
+    if name is None:
+        return ""
+    other = next((p for p in plugins.loaded if p.name == name), PluginInfo(name))
+    what = f"name {info.name!r}" if name == info.name else f"module {module.__name__!r}"
+    return f"its {what} is already used by {other.describe()}; block one with `-p no:NAME`"
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, module: ModuleType) -> str:
+    """Why `module` implements hooks that diffkit does not define (typos), or ""."""
+    known = sorted(n for n in vars(hookspecs) if n.startswith("diffkit_"))
+    bad = [
+        caller.name
+        for caller in pm.get_hookcallers(module) or []
+        if not caller.has_spec() and any(i.plugin is module and not i.optionalhook for i in caller.get_hookimpls())
+    ]
+    if not bad:
+        return ""
+    hints = "; ".join(f"{b}: {closest(b, known) or 'no similar hook'}" for b in bad)
+    return f"implements unknown hook(s) {', '.join(bad)} ({hints}); hooks: {', '.join(known)}"
 
 
 def _run_registration(plugins: Plugins, info: PluginInfo) -> None:
@@ -188,9 +227,11 @@ def check_api_version(module: ModuleType) -> str:
         return f"DIFFKIT_PLUGIN_API = {declared!r} is not a version like '1' or '1.0'"
     if theirs[0] == ours[0] and theirs[1] <= ours[1]:
         return ""
+    accepted = f"{ours[0]}.0" + (f" to {ours[0]}.{ours[1]}" if ours[1] else "")
     return (
-        f"needs diffkit plugin API {declared}, but this diffkit provides {PLUGIN_API_VERSION} "
-        f"(plugins declaring {ours[0]}.0 to {ours[0]}.{ours[1]} are supported)"
+        f"needs diffkit plugin API {declared}, but this diffkit provides plugin API {PLUGIN_API_VERSION} "
+        f"and accepts plugins declaring {accepted}; install a diffkit that provides {theirs[0]}.{theirs[1]} "
+        f"or a release of the plugin written for {PLUGIN_API_VERSION}"
     )
 
 

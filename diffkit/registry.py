@@ -63,6 +63,8 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self._origin = Origin("<direct>")
+        #: appended to unknown-name errors (e.g. which plugins failed to load).
+        self.unknown_hint = ""
 
     # -- registration ------------------------------------------------------
     @contextmanager
@@ -107,6 +109,8 @@ class Registry:
             )
         existing = self._entries[kind].get(name)
         if existing is not None:
+            if existing.origin == origin:
+                raise PluginValidationError(f"{origin} registers {kind} {name!r} twice")
             existing.conflicts.append(origin)
             return
         self._entries[kind][name] = Entry(kind, name, cls, origin)
@@ -139,7 +143,7 @@ class Registry:
             raise ConfigError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
         entry = self._entries[kind].get(name)
         if entry is None:
-            raise UnknownComponentError(kind, name, self._entries[kind], hint)
+            raise UnknownComponentError(kind, name, self._entries[kind], hint or self.unknown_hint)
         if entry.conflicts:
             who = " and ".join(str(o) for o in [entry.origin, *entry.conflicts])
             raise ConfigError(

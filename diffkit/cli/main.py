@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 from diffkit import __version__
 from diffkit.cli import config, plugins, sample, train
+from diffkit.cli import new_plugin
 from diffkit.cli.common import Parser
 from diffkit.errors import DiffkitError, NonFiniteError
 
 #: every command module has ``register(subparsers)``; add new commands here.
-COMMANDS = [train, sample, plugins, config]
+COMMANDS = [train, sample, plugins, config, new_plugin]
 
 
 def build_parser() -> Parser:

@@ -7,7 +7,7 @@ import argparse
 from diffkit.cli.common import add_plugin_option
 from diffkit.errors import ConfigError
 from diffkit.interfaces import KINDS
-from diffkit.plugin_manager import load_plugins
+from diffkit.plugin_manager import PluginInfo, Plugins, load_plugins
 from diffkit.registry import accepted_params
 
 
@@ -24,26 +24,46 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--kind {args.kind!r} is not a kind; kinds: {', '.join(KINDS)}")
     plugins = load_plugins(args.plugins)
     registry = plugins.registry
+    heading = None
     for info in plugins.loaded:
         mine = [e for e in registry.entries(args.kind) if e.origin.plugin == info.name]
+        hooks = [] if args.kind else _hooks(plugins, info)
         if args.kind and not mine:
             continue
-        where = f"{info.dist} {info.version}" if info.dist else f"({info.source})"
-        print(f"{info.name}  [{where}]")
+        where = f"{info.dist} {info.version}" if info.dist else f"not installed ({info.source})"
+        if where != heading:
+            print(where)
+            heading = where
+        print(f"  {info.name}")
         for e in mine:
-            print(f"    {e.kind:<15} {e.name:<18} {e.cls.__module__}.{e.cls.__qualname__}")
+            print(f"    {e.kind:<15} {e.name:<22} {e.cls.__module__}.{e.cls.__qualname__}")
             if args.verbose:
                 injected = getattr(KINDS[e.kind], "injected", ())
                 for p in accepted_params(e.cls).values():
                     if p.name not in injected:
                         print(f"        {p.name} = {p.default!r}")
+        if hooks:
+            print(f"    hooks: {', '.join(hooks)}")
     if not args.kind:
         print()
         for kind in KINDS:
             print(f"{kind}: {', '.join(registry.names(kind)) or '(none)'}")
     for info in plugins.failed:
-        print(f"FAILED {info.name}  [{info.dist} {info.version}]: {info.error}".replace(" []", ""))
+        where = f"{info.dist} {info.version}" if info.dist else info.source
+        print(f"FAILED plugin {info.name!r} from {where}, not loaded: {info.error}")
     for entry in registry.conflicts():
+        if args.kind and entry.kind != args.kind:
+            continue
         who = " and ".join(str(o) for o in [entry.origin, *entry.conflicts])
-        print(f"CONFLICT {entry.kind} {entry.name!r}: registered by {who}")
+        print(
+            f"CONFLICT {entry.kind} {entry.name!r} is registered by both {who}; naming it in a config "
+            "is an error until one is uninstalled or blocked with -p no:NAME"
+        )
     return 0
+
+
+def _hooks(plugins: Plugins, info: PluginInfo) -> list[str]:
+    """The lifecycle hooks `info`'s plugin implements, without the ``diffkit_`` prefix."""
+    module = plugins.pm.get_plugin(info.name)
+    callers = (plugins.pm.get_hookcallers(module) if module is not None else None) or []
+    return sorted(c.name.removeprefix("diffkit_") for c in callers if c.name != "diffkit_register_components")

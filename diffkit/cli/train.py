@@ -15,6 +15,7 @@ from diffkit.cli.common import (
 from diffkit.config import read_yaml
 from diffkit.errors import ConfigError
 from diffkit.runner import rundir
+from diffkit.runner.distributed import DistEnv
 from diffkit.runner.train import train
 
 
@@ -37,5 +38,9 @@ def run(args: argparse.Namespace) -> int:
     plugins = plugins_for(config, overrides, args.plugins, base)
     composed = compose_with(plugins, config, overrides, base)
     out = train(composed, plugins, resume=run_dir if args.resume else None, stem=config_stem(config))
-    print(out)
+    if DistEnv.from_env().is_main:
+        print(out)
+    status = rundir.read_json(out / rundir.STATUS)
+    if status.get("status") == "interrupted" and status.get("signal"):
+        return 128 + int(status["signal"])  # like a shell: scripts and schedulers see the run did not finish
     return 0

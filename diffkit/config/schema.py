@@ -8,7 +8,8 @@ The defaults here are ``configs/default.yaml`` (a test keeps the two equal).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any, Dict, List, Optional
 
 #: config sections that name a registered component, and the registry kind of each.
@@ -25,65 +26,97 @@ COMPONENT_SECTIONS: dict[str, str] = {
 DATA_RUNNER_KEYS: dict[str, type] = {"batch_size": int, "image_size": int, "num_workers": int}
 
 
+def option(default: Any, help: str) -> Any:
+    """A dataclass field whose meaning, ``help``, is kept in ``metadata`` for the
+    generated config reference (``docs/gen_reference.py``)."""
+    if isinstance(default, (list, dict)) or is_dataclass(default):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+#: meanings of DATA_RUNNER_KEYS, for the generated reference.
+DATA_RUNNER_HELP: dict[str, str] = {
+    "batch_size": "images per optimizer step and process",
+    "image_size": "side in pixels the images are resized to (H = W)",
+    "num_workers": "worker processes for loading (the built-in in-memory batches ignore it)",
+}
+
+
 @dataclass
 class RunConfig:
-    dir: Optional[str] = None  # run directory; None: runs/<timestamp>
-    keep_checkpoints: int = 3  # numbered checkpoints kept besides last.pt
-    plugins: List[str] = field(default_factory=list)  # plugin modules to load, like -p
+    dir: Optional[str] = option(None, "run directory; null: runs/<time>-<config name>")
+    keep_checkpoints: int = option(3, "numbered checkpoints kept besides last.pt")
+    plugins: List[str] = option([], "plugin modules to load for this run, like -p MODULE")
 
 
 @dataclass
 class OptimConfig:
-    name: str = "adam"  # adam | adamw | sgd
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
-    warmup_steps: int = 0  # linear warm-up from 0 to lr
-    lr_schedule: str = "constant"  # constant | cosine (decays to 0 at train.steps)
-    grad_clip: Optional[float] = None  # max global gradient norm
+    name: str = option("adam", "optimizer: adam | adamw | sgd")
+    lr: float = option(1e-3, "peak learning rate")
+    weight_decay: float = option(0.0, "weight decay (L2: adam, sgd; decoupled: adamw), not on biases or norm gains")
+    betas: List[float] = option([0.9, 0.999], "Adam's (beta1, beta2); beta1 is the momentum for sgd")
+    warmup_steps: int = option(0, "linear warm-up from 0 to lr over this many steps")
+    lr_schedule: str = option("constant", "constant | cosine (decays to 0 at train.steps)")
+    grad_clip: Optional[float] = option(None, "max global gradient norm; null: no clipping")
 
 
 @dataclass
 class EmaConfig:
-    decay: float = 0.0  # 0 disables EMA
-    warmup: bool = True  # decay_t = min(decay, (1 + t) / (10 + t))
-    use_for_sampling: bool = True
+    decay: float = option(0.0, "exponential moving average of the weights; 0 disables EMA")
+    warmup: bool = option(True, "use decay_t = min(decay, (1 + t) / (10 + t))")
+    use_for_sampling: bool = option(True, "sample with the EMA weights when they exist")
 
 
 @dataclass
 class TrainConfig:
-    steps: int = 3000
-    log_every: int = 100
-    sample_every: int = 1000
-    checkpoint_every: int = 1000
-    num_samples: int = 64  # images in each sample grid
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "fp32"  # fp32 | bf16 | fp16 (fp16: CUDA only)
-    accumulate: int = 1  # gradient accumulation steps per optimizer step
-    on_nonfinite: str = "stop"  # stop | skip
-    deterministic: bool = False  # torch.use_deterministic_algorithms
-    progress: bool = True  # progress bar on a terminal
-    channels_last: bool = False
-    compile: bool = False  # torch.compile the denoiser
-    profile: bool = False  # write a torch profiler trace of a few steps
-    label_dropout: float = 0.1  # classifier-free guidance: drop labels with this probability
-    conditional: bool = False  # condition on class labels when the data has them
+    steps: int = option(1500, "optimizer steps to train for")
+    log_every: int = option(100, "steps between logged losses")
+    sample_every: int = option(500, "steps between sample grids (0: only at the end)")
+    checkpoint_every: int = option(500, "steps between checkpoints (0: only at the end)")
+    num_samples: int = option(64, "images in each sample grid")
+    device: str = option("auto", "auto | cpu | cuda | cuda:N")
+    precision: str = option("fp32", "fp32 | bf16 | fp16 (fp16: CUDA only)")
+    accumulate: int = option(1, "gradient accumulation: micro-batches per optimizer step")
+    on_nonfinite: str = option("stop", "on a NaN/inf loss: stop (keep the last good checkpoint) | skip the step")
+    deterministic: bool = option(False, "torch.use_deterministic_algorithms(True)")
+    progress: bool = option(True, "show a progress bar on a terminal")
+    channels_last: bool = option(False, "channels-last memory format for the denoiser and batches")
+    compile: bool = option(False, "torch.compile the denoiser")
+    profile: bool = option(False, "write a torch profiler trace of a few steps")
+    label_dropout: float = option(0.1, "classifier-free guidance: drop labels with this probability")
+    conditional: bool = option(False, "condition on class labels when the data has them")
+    sync_batchnorm: bool = option(False, "under DDP, BatchNorm statistics over the global batch (SyncBatchNorm; CUDA)")
+    dist_timeout: float = option(600.0, "under DDP, seconds a rank waits for the others before failing")
+
+
+@dataclass
+class EvalConfig:
+    metrics: List[Any] = option([], "metrics computed when training completes, e.g. [fid, precision_recall]; "
+                                    "an entry is a name or {name: fid, features: inception, weights: PATH}")
+    num_samples: int = option(500, "images generated for the metrics (compared with the test split)")
+    steps: Optional[int] = option(None, "sampling steps for the metrics; null: the sampler's default")
+    batch_size: int = option(250, "images sampled at once")
 
 
 @dataclass
 class DiffkitConfig:
-    seed: int = 0
-    run: RunConfig = field(default_factory=RunConfig)
-    data: Dict[str, Any] = field(
-        default_factory=lambda: {"name": "digits", "root": None, "batch_size": 64, "image_size": 16, "num_workers": 0}
+    seed: int = option(0, "seed of every random number generator (rank r uses seed + r)")
+    run: RunConfig = option(RunConfig(), "where the run is written and which plugins it loads")
+    data: Dict[str, Any] = option(
+        {"name": "digits", "root": None, "batch_size": 64, "image_size": 16, "num_workers": 0},
+        "the dataset component; batch_size, image_size and num_workers are read by the runner",
     )
-    scheduler: Dict[str, Any] = field(
-        default_factory=lambda: {"name": "linear", "num_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02}
+    scheduler: Dict[str, Any] = option(
+        {"name": "linear", "num_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02},
+        "the noise schedule beta_t and its closed forms",
     )
-    time_embedding: Dict[str, Any] = field(default_factory=lambda: {"name": "sinusoidal", "dim": 32})
-    denoiser: Dict[str, Any] = field(default_factory=lambda: {"name": "unet", "channels": [32, 64, 128]})
-    loss: Dict[str, Any] = field(default_factory=lambda: {"name": "l1"})
-    sampler: Dict[str, Any] = field(default_factory=lambda: {"name": "ddpm"})
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    ema: EmaConfig = field(default_factory=EmaConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    time_embedding: Dict[str, Any] = option(
+        {"name": "sinusoidal", "dim": 32}, "how the denoiser sees the timestep t"
+    )
+    denoiser: Dict[str, Any] = option({"name": "unet", "channels": [32, 64, 128]}, "the network f(x_t, t)")
+    loss: Dict[str, Any] = option({"name": "l1"}, "the training objective between prediction and target")
+    sampler: Dict[str, Any] = option({"name": "ddpm"}, "the reverse-process algorithm")
+    optim: OptimConfig = option(OptimConfig(), "the optimizer and learning-rate schedule")
+    ema: EmaConfig = option(EmaConfig(), "an exponential moving average of the weights")
+    train: TrainConfig = option(TrainConfig(), "the training loop")
+    eval: EvalConfig = option(EvalConfig(), "sample-quality metrics at the end of training (see docs/ablations.md)")

@@ -3,7 +3,7 @@
 from diffkit.interfaces.dataset import Dataset, ImageData
 from diffkit.interfaces.denoiser import Denoiser
 from diffkit.interfaces.loss import Loss
-from diffkit.interfaces.metric import Metric
+from diffkit.interfaces.metric import Metric, MetricContext
 from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
 from diffkit.interfaces.time_embedding import TimeEmbedding
@@ -27,6 +27,7 @@ __all__ = [
     "ImageData",
     "Loss",
     "Metric",
+    "MetricContext",
     "ModelFn",
     "Sampler",
     "Scheduler",

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
+import torch
 from torch import Tensor
+
+from diffkit.interfaces.dataset import ImageData
+
+
+@dataclass
+class MetricContext:
+    """What the runner tells a metric about the data it measures; a metric whose
+    constructor accepts ``context`` receives it.
+
+    dataset: a name for caches, e.g. "digits-8" (dataset and image size);
+    train: loads the training split at the run's image size (e.g. to fit a feature
+    network on its labels); device: where to compute; shared: a dict that the metrics
+    of one evaluation share (e.g. a feature network and the features it computed).
+    """
+
+    dataset: str
+    train: Callable[[], ImageData]
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 class Metric(ABC):
     """Compares generated images with real ones.
 
     ``compute`` takes real and fake images (N, C, H, W) float in [-1, 1] and returns
-    named values, e.g. {"fid": 12.3}.
+    named values, e.g. {"fid": 12.3}. A constructor parameter ``context`` receives a
+    :class:`MetricContext` from the runner.
     """
 
     @abstractmethod

@@ -41,6 +41,29 @@ class Sampler(ABC):
     ) -> Tensor:
         """noise: x_T (B, C, H, W) -> x_0 (B, C, H, W), unclipped."""
 
+    def denoise(
+        self,
+        model: ModelFn,
+        scheduler: Scheduler,
+        x_t: Tensor,
+        t: int,
+        guidance: GuidanceFn | None = None,
+        clip_sample: bool = False,
+    ) -> tuple[Tensor, Tensor]:
+        """One model evaluation at timestep `t` for the whole batch -> (x0_hat, eps_hat).
+
+        x_t: (B, C, H, W). `guidance` modifies the raw output first; `clip_sample`
+        clamps x0_hat to [-1, 1] and re-derives eps_hat = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar).
+        """
+        tt = torch.full((x_t.shape[0],), t, device=x_t.device, dtype=torch.long)
+        out = model(x_t, tt)
+        if guidance is not None:
+            out = guidance(out, x_t, tt)
+        x0, eps = scheduler.split_prediction(out, x_t, tt)
+        if clip_sample:
+            x0, eps = scheduler.split_prediction(x0.clamp(-1, 1), x_t, tt, prediction_type="x0")
+        return x0, eps
+
     def num_steps(self, scheduler: Scheduler, steps: int | None) -> int:
         """The step count to use: the call's, the config's, the default, or T."""
         for candidate in (steps, self.steps, self.default_steps):

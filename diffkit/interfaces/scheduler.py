@@ -138,19 +138,24 @@ class Scheduler(nn.Module):
         s = extract(self.sqrt_one_minus_alphas_cumprod, t, x0.shape)
         return a * noise - s * x0
 
-    def split_prediction(self, model_output: Tensor, x_t: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-        """Convert a model output of ``prediction_type`` into (x0_hat, eps_hat).
+    def split_prediction(
+        self, model_output: Tensor, x_t: Tensor, t: Tensor, prediction_type: str | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Convert a model output of ``prediction_type`` (default: the scheduler's)
+        into (x0_hat, eps_hat).
 
         Uses x_t = a x_0 + s eps with a = sqrt(abar_t), s = sqrt(1 - abar_t):
         eps -> x0 = (x_t - s eps) / a;  x0 -> eps = (x_t - a x0) / s;
         v -> x0 = a x_t - s v, eps = s x_t + a v.
+        Samplers pass ``prediction_type="x0"`` to re-derive eps from a clipped x0_hat.
         """
+        kind = prediction_type or self.prediction_type
         a = extract(self.sqrt_alphas_cumprod, t, x_t.shape)
         s = extract(self.sqrt_one_minus_alphas_cumprod, t, x_t.shape)
-        if self.prediction_type == "eps":
+        if kind == "eps":
             eps = model_output
             x0 = (x_t - s * eps) / a.clamp_min(1e-12)
-        elif self.prediction_type == "x0":
+        elif kind == "x0":
             x0 = model_output
             eps = (x_t - a * x0) / s.clamp_min(1e-12)
         else:

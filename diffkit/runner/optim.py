@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from omegaconf import DictConfig
 from torch import nn
 
 
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Trainable parameters; with weight decay, two groups: matrices and conv kernels
+    (ndim >= 2) decay, biases and norm gains (ndim < 2) do not (as nanoGPT and most
+    diffusion codebases do). Without weight decay, one group."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not weight_decay:
+        return [{"params": params}]
+    return [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+
+
 def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
     o = cfg.optim
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = param_groups(model, o.weight_decay)
     if o.name == "adam":
         return torch.optim.Adam(params, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay)
     if o.name == "adamw":

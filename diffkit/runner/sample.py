@@ -57,6 +57,8 @@ def generate(
         )
     if class_label is not None and not num_classes:
         raise ConfigError("--class needs a model trained with train.conditional=true on labelled data")
+    if class_label is None and guidance_scale != 1.0:
+        raise ConfigError(f"--guidance {guidance_scale} needs --class: guidance steers towards a class label")
     was_training = denoiser.training
     denoiser.eval()
     out = []

@@ -6,8 +6,10 @@ intervals and before checkpoints, never per step (except ``on_nonfinite=skip``).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,14 +19,14 @@ from omegaconf import OmegaConf
 
 from diffkit import checkpoint as ckpt
 from diffkit.config import Composed, validate
-from diffkit.errors import CheckpointError, NonFiniteError
+from diffkit.errors import CheckpointError, ConfigError, NonFiniteError
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.data import Batches, fit_size, to_unit_range
 from diffkit.runner.device import autocast, resolve_device, seed_everything
-from diffkit.runner.distributed import DistEnv
+from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.progress import Progress
@@ -38,7 +40,16 @@ class _Stop:
         self.signum = 0
 
     def __call__(self, signum: int, frame: Any) -> None:
+        if self.signum:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped without saving")
         self.signum = signum
+        os.write(2, f"diffkit: {signal.Signals(signum).name} received; finishing the step and saving\n".encode())
+
+    def install(self) -> dict[int, Any]:
+        """Handle SIGINT and SIGTERM (main thread only); return the previous handlers."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
 
 
 def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run") -> Path:
@@ -53,28 +64,31 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     if device.type == "cuda" and env.enabled:
         device = torch.device("cuda", env.local_rank)
         torch.cuda.set_device(device)
-    env.init(device)
+    env.init(device, cfg.train.dist_timeout)
     seed_everything(cfg.seed + env.rank)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True)
     data = fit_size(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
+    if cfg.train.conditional and not (data.num_classes and data.labels is not None):
+        raise ConfigError(f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels")
     num_classes = data.num_classes if cfg.train.conditional else 0
     parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
     scheduler, loss_fn, sampler = parts.scheduler.to(device), parts.loss.to(device), parts.sampler
     model = parts.denoiser.to(device)
+    if cfg.train.sync_batchnorm:
+        model = sync_batchnorm(model, env, device)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model)
     lr_schedule = build_lr_schedule(cfg, optimizer)
-    ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.decay > 0 else None
+    # EMA on rank 0 only: DDP keeps the weights equal on every rank
+    ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.decay > 0 and env.is_main else None
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
-    forward = model
-    if env.enabled:
-        forward = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    forward = env.wrap(model, device)
     if cfg.train.compile:
         forward = torch.compile(forward)
     batches = Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size)
-    gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919 + env.rank)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919)  # the same on every rank: see env.shard below
     config_dict = OmegaConf.to_container(cfg, resolve=True)
 
     # -- run directory and restore -----------------------------------------
@@ -82,25 +96,35 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     restored: dict[str, Any] | None = None
     if resume is not None:
         run_dir = Path(resume)
-        last = ckpt.latest(run_dir / rundir.CHECKPOINTS)
-        if last is None:
+        found = ckpt.load_latest(run_dir / rundir.CHECKPOINTS, map_location=device)
+        if found is None:
             raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
-        restored = ckpt.load(last, map_location=device)
-        model.load_state_dict(restored["model"])
-        optimizer.load_state_dict(restored["optimizer"])
-        lr_schedule.load_state_dict(restored["lr_schedule"])
-        scaler.load_state_dict(restored["scaler"])
-        if ema is not None and restored.get("ema"):
-            ema.load_state_dict(restored["ema"])
-        torch.set_rng_state(restored["rng"]["torch"].cpu())
-        gen.set_state(restored["rng"]["train"].cpu() if device.type == "cpu" else restored["rng"]["train"])
+        last, restored = found
+        try:
+            model.load_state_dict(restored["model"])
+            optimizer.load_state_dict(restored["optimizer"])
+            lr_schedule.load_state_dict(restored["lr_schedule"])
+            scaler.load_state_dict(restored["scaler"])
+            if ema is not None and restored.get("ema"):
+                ema.load_state_dict(restored["ema"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(
+                f"{last} does not fit the model built from the config (were denoiser or optim "
+                f"overridden?): {str(e).strip().splitlines()[0]}"
+            ) from None
+        if ema is not None and not restored.get("ema"):  # EMA switched on at resume: start from the weights
+            ema = EMA(model, cfg.ema.decay, cfg.ema.warmup)
+        if env.is_main:
+            torch.set_rng_state(restored["rng"]["torch"].cpu())
+        else:
+            seed_everything(cfg.seed + env.rank + 1_000_003 * int(restored["step"]))
+        gen.set_state(restored["rng"]["train"].cpu())
         start = int(restored["step"])
     elif env.is_main:
         run_dir = rundir.create(cfg.run.dir, stem)
     else:
         run_dir = Path(cfg.run.dir or ".")
-    if env.enabled:
-        run_dir = _broadcast_path(run_dir)
+    run_dir = env.broadcast(run_dir)
     if env.is_main:
         rundir.write_text_atomic(run_dir / rundir.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
     run = RunContext(
@@ -121,9 +145,13 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     if restored is not None:
         hook.diffkit_checkpoint_load(run=run, state=restored.get("plugins", {}))
     if start >= cfg.train.steps:
-        print(f"diffkit: {run_dir} already finished {start} of {cfg.train.steps} steps", file=sys.stderr)
+        if env.is_main:
+            print(f"diffkit: {run_dir} already finished {start} of {cfg.train.steps} steps", file=sys.stderr)
+        env.close()
         return run_dir
     if env.is_main:
+        if env.enabled:
+            print(describe(env, device, cfg.data.batch_size, cfg.train.accumulate), file=sys.stderr)
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": start})
         hook.diffkit_run_start(run=run)
         if start == 0:
@@ -132,10 +160,20 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     def sample_model() -> torch.nn.Module:
         return ema.model if ema is not None and cfg.ema.use_for_sampling else model
 
+    def raise_if_nonfinite() -> None:
+        bad = env.earliest(first_bad)  # sync
+        if bad >= 0:
+            raise NonFiniteError(
+                f"loss or gradient became non-finite at step {bad}; stopped, the last good "
+                f"checkpoint in {run_dir / rundir.CHECKPOINTS} is intact "
+                "(lower optim.lr, set optim.grad_clip, or train.on_nonfinite=skip)"
+            )
+
     def save(step: int) -> None:
+        raise_if_nonfinite()
         if not env.is_main:
             return
-        if not all(torch.isfinite(p).all() for p in model.parameters()):  # sync
+        if not all(torch.isfinite(p).all() for p in [*model.parameters(), *model.buffers()]):  # sync
             raise NonFiniteError(f"weights are not finite at step {step}; kept the last good checkpoint")
         state: dict[str, Any] = {
             "format": ckpt.FORMAT_VERSION,
@@ -150,6 +188,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             "lr_schedule": lr_schedule.state_dict(),
             "scaler": scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "train": gen.get_state()},
+            "window": {"loss_sum": loss_sum.clone(), "steps": window_steps, "skipped": skipped},
             "plugins": {},
         }
         hook.diffkit_checkpoint_save(run=run, state=state["plugins"])
@@ -169,12 +208,15 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
 
     # -- training loop -----------------------------------------------------
     stop = _Stop()
-    handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    handlers = stop.install()
     progress = Progress(cfg.train.steps, start, cfg.train.progress and env.is_main)
     T, null_label = scheduler.num_timesteps, num_classes
     loss_sum = torch.zeros((), device=device)
     first_bad = torch.full((), -1, device=device, dtype=torch.long)
     window_start, window_steps, skipped = time.perf_counter(), 0, 0
+    if restored is not None and "window" in restored:  # the log window the checkpoint cut
+        loss_sum += restored["window"]["loss_sum"].to(device)
+        window_steps, skipped = int(restored["window"]["steps"]), int(restored["window"]["skipped"])
     last_loss = float("nan")
     status = "failed"
     model.train()
@@ -187,10 +229,11 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
                 x, y = batches(step * cfg.train.accumulate + micro)
                 if cfg.train.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
-                t = torch.randint(0, T, (x.shape[0],), generator=gen, device=device)
-                noise = torch.randn(x.shape, generator=gen, device=device)
+                n = x.shape[0] * env.world_size  # draw for the global batch, keep this rank's shard
+                t = env.shard(torch.randint(0, T, (n,), generator=gen, device=device))
+                noise = env.shard(torch.randn((n, *x.shape[1:]), generator=gen, device=device))
                 if y is not None and num_classes and cfg.train.label_dropout > 0:
-                    drop = torch.rand(y.shape, generator=gen, device=device) < cfg.train.label_dropout
+                    drop = env.shard(torch.rand((n,), generator=gen, device=device)) < cfg.train.label_dropout
                     y = torch.where(drop, torch.full_like(y, null_label), y)
                 with autocast(device, cfg.train.precision):
                     out = forward(scheduler.add_noise(x, noise, t), t, y if num_classes else None)
@@ -200,11 +243,13 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             finite = torch.isfinite(step_loss)
             if cfg.optim.grad_clip:
                 scaler.unscale_(optimizer)
-                finite &= torch.isfinite(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip))
-            if cfg.train.on_nonfinite == "skip" and not bool(finite):  # sync (only in skip mode)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                if not scaler.is_enabled():  # fp16: overflowing gradients are the scaler's to skip
+                    finite &= torch.isfinite(norm)
+            if cfg.train.on_nonfinite == "skip" and not env.all_true(finite):  # sync (only in skip mode)
                 skipped += 1
                 optimizer.zero_grad(set_to_none=True)
-                scaler.update()
+                scaler.update(scaler.get_scale() * scaler.get_backoff_factor() if scaler.is_enabled() else None)
             else:
                 scaler.step(optimizer)
                 scaler.update()
@@ -220,19 +265,14 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             # -- log --------------------------------------------------------
             at_end = step == cfg.train.steps or bool(stop.signum)
             if step % cfg.train.log_every == 0 or at_end:
-                bad = int(first_bad)  # sync
-                if bad >= 0:
-                    raise NonFiniteError(
-                        f"loss or gradient became non-finite at step {bad}; stopped, the last good "
-                        f"checkpoint in {run_dir / rundir.CHECKPOINTS} is intact "
-                        "(lower optim.lr, set optim.grad_clip, or train.on_nonfinite=skip)"
-                    )
+                raise_if_nonfinite()
                 elapsed = time.perf_counter() - window_start
-                last_loss = float(loss_sum) / max(1, window_steps)  # sync
+                last_loss = float(env.mean_(loss_sum)) / max(1, window_steps)  # sync: the mean over ranks
                 metrics = {
                     "train/loss": last_loss,
                     "train/lr": optimizer.param_groups[0]["lr"],
                     "train/images_per_sec": window_steps * run.info["global_batch"] / max(elapsed, 1e-9),
+                    "train/global_batch": float(run.info["global_batch"]),
                 }
                 if skipped:
                     metrics["train/skipped_steps"] = float(skipped)
@@ -256,13 +296,19 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         else:
             sample(step)
             status = "completed"
+    except RuntimeError as e:
+        lost = env.peer_lost(e, run.step)
+        if lost is not None:
+            raise lost from e
+        raise
     finally:
         progress.close()
         for s, h in handlers.items():
             signal.signal(s, h)
         final = {"train/loss": last_loss, "step": float(run.step)}
         if env.is_main:
-            rundir.write_json(run_dir / rundir.STATUS, {"status": status, "step": run.step})
+            signalled = {"signal": stop.signum} if status == "interrupted" else {}
+            rundir.write_json(run_dir / rundir.STATUS, {"status": status, "step": run.step, **signalled})
             if status == "completed":
                 rundir.write_json(run_dir / rundir.METRICS, final)
             hook.diffkit_run_end(run=run, status=status, metrics=final)
@@ -284,12 +330,3 @@ def _forward_strip(batches: Batches, scheduler: torch.nn.Module, n: int = 10) ->
     g = torch.Generator(device=x0.device).manual_seed(0)
     noise = torch.randn(x0.shape, generator=g, device=x0.device).expand(n, *x0.shape[1:])
     return to_unit_range(scheduler.add_noise(x0.expand(n, *x0.shape[1:]), noise, t)).cpu()
-
-
-def _broadcast_path(path: Path) -> Path:
-    """Rank 0's run directory, sent to every rank."""
-    import torch.distributed as dist
-
-    box = [str(path)]
-    dist.broadcast_object_list(box, src=0)
-    return Path(box[0])

@@ -4,8 +4,10 @@ from diffkit import hookimpl
 from diffkit.registry import Registry
 
 from .unet import SeedUNet
+from .unet_adm import ADMUNet
 
 
 @hookimpl
 def diffkit_register_components(registry: Registry) -> None:
     registry.add("denoiser", "unet", SeedUNet)
+    registry.add("denoiser", "unet_adm", ADMUNet)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
 from torch import Tensor
 
-from diffkit.interfaces import Loss, Scheduler
+from .weighting import WeightedLoss
 
 
-class L1Loss(Loss):
-    """L = mean |output - target| over batch and pixels."""
+class L1Loss(WeightedLoss):
+    """penalty = |output - target|; L = its mean over batch and pixels (see WeightedLoss)."""
 
-    def forward(self, output: Tensor, target: Tensor, t: Tensor, scheduler: Scheduler) -> Tensor:
-        return F.l1_loss(output, target)
+    def penalty(self, output: Tensor, target: Tensor) -> Tensor:
+        return (output - target).abs()

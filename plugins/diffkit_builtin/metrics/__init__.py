@@ -3,7 +3,11 @@
 from diffkit import hookimpl
 from diffkit.registry import Registry
 
+from .frechet import FID
+from .precision_recall import PrecisionRecall
+
 
 @hookimpl
 def diffkit_register_components(registry: Registry) -> None:
-    """No metric is registered yet."""
+    registry.add("metric", "fid", FID)
+    registry.add("metric", "precision_recall", PrecisionRecall)

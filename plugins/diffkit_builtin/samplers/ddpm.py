@@ -1,12 +1,15 @@
-"""Ancestral sampling of DDPM (Ho et al. 2020, Algorithm 2)."""
+"""Ancestral sampling of DDPM (Ho et al. 2020, Algorithm 2), optionally respaced to fewer
+steps (Nichol & Dhariwal 2021, sec. 4)."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from diffkit.errors import ConfigError
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
+
+from .ddim import ddim_step
+from .timesteps import check_spacing, schedule, spaced_timesteps
 
 
 class DDPMSampler(Sampler):
@@ -14,15 +17,22 @@ class DDPMSampler(Sampler):
 
     mu is the posterior mean of q(x_{t-1} | x_t, x0_hat) and sigma_t^2 the posterior
     variance beta_t (1 - abar_{t-1}) / (1 - abar_t). For eps-prediction this equals
-    mu = (x_t - beta_t / sqrt(1 - abar_t) eps_hat) / sqrt(alpha_t). Runs all T steps.
+    mu = (x_t - beta_t / sqrt(1 - abar_t) eps_hat) / sqrt(alpha_t).
+
+    With steps < T it runs the respaced chain on the timesteps tau_1 > ... > tau_n, with
+    beta'_i = 1 - abar_{tau_i} / abar_{tau_{i+1}}; its posterior is exactly the DDIM step
+    with eta = 1 (Song et al. 2021, sec. 4.1), which it reuses.
 
     Args:
+        steps: model evaluations (default: all T).
         clip_sample: clamp x0_hat to [-1, 1] before computing the mean.
+        spacing: timesteps of a respaced run: linspace (improved DDPM's) | leading | trailing.
     """
 
-    def __init__(self, steps: int | None = None, clip_sample: bool = False) -> None:
+    def __init__(self, steps: int | None = None, clip_sample: bool = False, spacing: str = "linspace") -> None:
         super().__init__(steps)
-        self.clip_sample = clip_sample
+        check_spacing(spacing)
+        self.clip_sample, self.spacing = clip_sample, spacing
 
     def step(
         self,
@@ -52,13 +62,13 @@ class DDPMSampler(Sampler):
         generator: torch.Generator | None = None,
         guidance: GuidanceFn | None = None,
     ) -> Tensor:
-        n = self.num_steps(scheduler, steps)
-        if n != scheduler.num_timesteps:
-            raise ConfigError(
-                f"sampler 'ddpm' runs all {scheduler.num_timesteps} steps (got steps={n}); "
-                "use a fast sampler for fewer steps"
-            )
+        timesteps = spaced_timesteps(scheduler.num_timesteps, self.num_steps(scheduler, steps), self.spacing)
         x = noise
+        if len(timesteps) < scheduler.num_timesteps:
+            for t, abar, abar_next in schedule(scheduler, timesteps):
+                x0, eps = self.denoise(model, scheduler, x, t, guidance, self.clip_sample)
+                x = ddim_step(x0, eps, abar, abar_next, 1.0, generator)
+            return x
         for i in reversed(range(scheduler.num_timesteps)):
             t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
             out = model(x, t)

@@ -24,8 +24,12 @@ class LinearScheduler(Scheduler):
             )
         if beta_end < beta_start:
             raise ConfigError(f"scheduler.beta_end={beta_end} must be >= scheduler.beta_start={beta_start}")
-        betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
-        super().__init__(betas, **kwargs)
+        super().__init__(self.make_betas(beta_start, beta_end, num_timesteps), **kwargs)
+
+    @staticmethod
+    def make_betas(beta_start: float, beta_end: float, num_timesteps: int) -> torch.Tensor:
+        """(T,) float64 betas between the validated endpoints."""
+        return torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
 
 
 def check_timesteps(num_timesteps: object) -> None:

@@ -22,7 +22,9 @@ def _writer(run: RunContext) -> Any:
     if key not in _writers:
         from torch.utils.tensorboard import SummaryWriter
 
-        _writers[key] = SummaryWriter(log_dir=key, purge_step=run.start_step or None)
+        # On resume, readers drop the earlier files' events at steps > start_step (the
+        # killed run logged them after the checkpoint; this run logs them again).
+        _writers[key] = SummaryWriter(log_dir=key, purge_step=run.start_step + 1 if run.start_step else None)
     return _writers[key]
 
 
@@ -46,6 +48,14 @@ def diffkit_images(run: RunContext, step: int, tag: str, images: Tensor) -> None
     nrow = images.shape[0] if tag == "forward_process" else max(1, math.ceil(math.sqrt(images.shape[0])))
     grid = torchvision.utils.make_grid(images, nrow=nrow, padding=1)
     _writer(run).add_image(tag, grid, step)
+
+
+@hookimpl
+def diffkit_checkpoint_save(run: RunContext, state: dict[str, Any]) -> None:
+    """Flush, so that a run killed later keeps every event up to its checkpoint."""
+    writer = _writers.get(str(run.dir))
+    if writer is not None:
+        writer.flush()
 
 
 @hookimpl

@@ -1,0 +1,140 @@
+"""Helpers shared by the benchmarks: configs, timing, peak memory, the machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diffkit import hookimpl, load_plugins
+from diffkit.config import Composed, compose
+from diffkit.plugin_manager import Plugins
+
+#: 32x32 single-channel images, the network of configs/fashion_mnist.yaml. The data are the
+#: bundled digits upscaled (loads in a fraction of a second; speed does not depend on content).
+BASE_32 = ["data.image_size=32", "denoiser.channels=[64,128,256]"]
+#: the seed's full-size network (configs/seed_reference.yaml: channels 64..1024, 62M parameters).
+SEED_FULL = ["data.image_size=32", "denoiser.channels=[64,128,256,512,1024]"]
+
+#: speed options and the config switch that turns each on.
+OPTIONS: dict[str, list[str]] = {
+    "baseline": [],
+    "channels_last": ["train.channels_last=true"],
+    "compile": ["train.compile=true"],
+    "bf16": ["train.precision=bf16"],
+}
+
+
+def quiet_overrides(run_dir: Path, steps: int, log_every: int) -> list[str]:
+    """Overrides that leave only training steps and logging: no samples, no checkpoint
+    before the end, no progress bar."""
+    return [
+        f"run.dir={run_dir}",
+        f"train.steps={steps}",
+        f"train.log_every={log_every}",
+        "train.sample_every=0",
+        f"train.checkpoint_every={10 * steps}",
+        "train.progress=false",
+        "train.num_samples=1",
+    ]
+
+
+def load(overrides: Sequence[str], config: str | None = None) -> tuple[Composed, Plugins]:
+    plugins = load_plugins(autoload=False)
+    return compose(config, list(overrides), plugins.registry), plugins
+
+
+class LogTimes:
+    """A plugin that records (step, perf_counter) at every ``diffkit_log`` call."""
+
+    def __init__(self) -> None:
+        self.times: list[tuple[int, float]] = []
+
+    @hookimpl
+    def diffkit_log(self, run: Any, step: int, metrics: dict[str, float]) -> None:
+        self.times.append((step, time.perf_counter()))
+
+    def seconds_per_step(self, skip: int = 1) -> float:
+        """Mean seconds per step between the `skip`-th log call and the last one."""
+        (s0, t0), (s1, t1) = self.times[skip - 1], self.times[-1]
+        return (t1 - t0) / max(1, s1 - s0)
+
+
+def run_runner(overrides: Sequence[str], steps: int, log_every: int, skip: int = 1,
+               config: str | None = None) -> float:
+    """Seconds per step of the real ``diffkit.runner.train.train``, timed between log
+    calls after the first `skip` windows (warm-up, compilation)."""
+    from diffkit.runner.train import train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        composed, plugins = load([*overrides, *quiet_overrides(Path(tmp) / "run", steps, log_every)], config)
+        timer = LogTimes()
+        plugins.pm.register(timer)
+        train(composed, plugins)
+    return timer.seconds_per_step(skip)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], Any], device: torch.device) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+# -- peak memory ---------------------------------------------------------------
+def _status_kib(field: str) -> int:
+    text = Path("/proc/self/status").read_text()
+    match = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
+    return int(match.group(1)) if match else 0
+
+
+@contextlib.contextmanager
+def peak_memory(device: torch.device) -> Iterator[dict[str, float]]:
+    """Peak memory of the block in MiB: the allocator peak on CUDA; on the CPU the
+    peak resident set (VmHWM, reset through /proc/self/clear_refs) and its rise over
+    the resident set at the start (freed memory that malloc kept is reused, not counted)."""
+    out: dict[str, float] = {}
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        yield out
+        out["cuda_peak_mib"] = torch.cuda.max_memory_allocated(device) / 2**20
+        return
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    start = _status_kib("VmRSS")
+    yield out
+    peak = _status_kib("VmHWM")
+    out["rss_peak_mib"] = peak / 1024
+    out["rss_rise_mib"] = max(0, peak - start) / 1024
+
+
+def machine() -> dict[str, Any]:
+    cuda = torch.cuda.is_available()
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }

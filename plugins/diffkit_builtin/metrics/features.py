@@ -1,0 +1,72 @@
+"""Feature spaces that FID and precision/recall compare images in.
+
+An extractor maps images (N, C, H, W) in [-1, 1] to features (N, D). ``classifier``
+is a small network trained on the dataset's labels and cached per dataset (works
+offline); ``inception`` is torchvision's InceptionV3 pool features (D = 2048) with
+weights from a local file or, where a network exists, ``weights=download``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from diffkit.errors import ConfigError
+from diffkit.interfaces import Metric, MetricContext
+
+from .classifier import classifier_extractor
+from .inception import inception_extractor
+
+Extractor = Callable[[Tensor], Tensor]
+
+#: feature-space name -> factory(weights, context) returning an extractor.
+EXTRACTORS: dict[str, Callable[[str | None, MetricContext], Extractor]] = {
+    "classifier": classifier_extractor,
+    "inception": inception_extractor,
+}
+
+
+class FeatureMetric(Metric):
+    """A metric computed on features of a named feature space.
+
+    Args:
+        features: ``classifier`` (trained offline on the dataset's labels) or ``inception``.
+        weights: for ``inception``, a local state-dict file or ``download``.
+        batch_size: images embedded at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        features: str = "classifier",
+        weights: str | None = None,
+        batch_size: int = 256,
+        context: MetricContext | None = None,
+    ) -> None:
+        if features not in EXTRACTORS:
+            raise ConfigError(f"features={features!r} is not a feature space; use one of {', '.join(EXTRACTORS)}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size={batch_size} must be >= 1")
+        self.features, self.weights, self.batch_size = features, weights, batch_size
+        self.context = context
+
+    def embed(self, images: Tensor) -> Tensor:
+        """images: (N, C, H, W) in [-1, 1] -> features (N, D) float64 on the CPU.
+
+        Metrics of one evaluation share the extractor and the features of each
+        image tensor through ``context.shared``."""
+        if self.context is None:
+            raise ConfigError(f"metric {type(self).__name__} needs the runner's context (build it through the registry)")
+        shared = self.context.shared
+        key = ("features", self.features, self.weights)
+        if key not in shared:
+            shared[key] = (EXTRACTORS[self.features](self.weights, self.context), {})
+        extract, memo = shared[key]
+        if id(images) not in memo:
+            device = self.context.device
+            with torch.inference_mode():
+                out = [extract(chunk.to(device)).double().cpu() for chunk in images.split(self.batch_size)]
+            memo[id(images)] = (images, torch.cat(out))  # the tensor is kept so its id stays unique
+        return memo[id(images)][1]

@@ -1,0 +1,58 @@
+"""InceptionV3 pool features (torchvision's architecture), D = 2048."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from diffkit.errors import CheckpointError, ConfigError
+from diffkit.interfaces import MetricContext
+
+
+class InceptionFeatures(nn.Module):
+    """x: (B, C, H, W) in [-1, 1] -> (B, 2048): grey images are repeated to RGB and
+    resized to 299x299 (bilinear); the network sees [-1, 1] as its weights expect."""
+
+    def __init__(self, state_dict: dict[str, Tensor]) -> None:
+        super().__init__()
+        from torchvision.models import inception_v3
+
+        self.net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
+        self.net.load_state_dict(state_dict)
+        self.net.fc = nn.Identity()
+        self.net.eval()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        return self.net(x)
+
+
+def inception_extractor(weights: str | None, context: MetricContext) -> InceptionFeatures:
+    """`weights`: a file holding torchvision's ``inception_v3`` state dict, or
+    ``download`` for torchvision's ImageNet weights (needs a network)."""
+    if weights is None:
+        raise ConfigError(
+            "features=inception needs weights: a local inception_v3 state-dict file, or weights=download; "
+            "offline, use features=classifier"
+        )
+    if weights == "download":
+        from torchvision.models import Inception_V3_Weights
+
+        state = Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+    else:
+        path = Path(weights)
+        if not path.is_file():
+            raise CheckpointError(f"features=inception weights={weights}: file not found")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
+            raise CheckpointError(f"{path}: not a loadable inception_v3 state dict: {type(e).__name__}") from None
+    try:
+        return InceptionFeatures(state).to(context.device)
+    except RuntimeError as e:
+        raise CheckpointError(f"{weights}: does not match torchvision's inception_v3: {str(e).splitlines()[0]}") from None

@@ -1,0 +1,61 @@
+"""A lifecycle-hook plugin: every logged metric as a row of ``metrics.csv`` in the run dir.
+
+Rows are ``step,name,value``. Each checkpoint stores how many rows were written; on
+``--resume`` the rows written after that checkpoint are dropped, so each step
+appears once. Block it with ``-p no:example_csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from diffkit import hookimpl
+from diffkit.runner.context import RunContext
+
+from . import DIFFKIT_PLUGIN_API  # noqa: F401 - read by diffkit's loader from this module too
+
+FILENAME = "metrics.csv"
+HEADER = ["step", "name", "value"]
+STATE_KEY = "example_csv"
+
+
+def path(run: RunContext) -> Path:
+    return Path(run.dir) / FILENAME
+
+
+def read_rows(file: Path) -> list[list[str]]:
+    """The data rows of `file` (header excluded); [] when it does not exist."""
+    if not file.is_file():
+        return []
+    with file.open(newline="") as f:
+        return list(csv.reader(f))[1:]
+
+
+def _write(file: Path, rows: list[list[Any]], mode: str) -> None:
+    new = mode == "w" or not file.is_file()
+    with file.open("w" if new else "a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(HEADER)
+        writer.writerows(rows)
+
+
+@hookimpl
+def diffkit_log(run: RunContext, step: int, metrics: dict[str, float]) -> None:
+    if run.is_main:
+        _write(path(run), [[step, name, repr(float(value))] for name, value in metrics.items()], "a")
+
+
+@hookimpl
+def diffkit_checkpoint_save(run: RunContext, state: dict[str, Any]) -> None:
+    state[STATE_KEY] = {"rows": len(read_rows(path(run)))}
+
+
+@hookimpl
+def diffkit_checkpoint_load(run: RunContext, state: dict[str, Any]) -> None:
+    saved = state.get(STATE_KEY)
+    if saved is None or not run.is_main:
+        return
+    _write(path(run), read_rows(path(run))[: int(saved["rows"])], "w")

@@ -1,0 +1,217 @@
+"""Multi-process training with torchrun (gloo on the CPU, 2 processes): one set of
+files, equality with a single process on the global batch, resume, and a dying rank."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from diffkit import checkpoint as ckpt
+from diffkit.errors import ConfigError, DistributedError
+from diffkit.interfaces import ImageData
+from diffkit.runner.data import Batches
+from diffkit.runner.distributed import DistEnv, sync_batchnorm
+from tests.conftest import TINY, cli_env, run_cli
+
+#: TINY with GroupNorm (batch-independent, so 2 x B per rank is exactly one 2B batch).
+DDP = [*TINY, "denoiser.norm=group", "data.batch_size=8", "train.steps=4", "train.checkpoint_every=2"]
+GLOBAL = "data.batch_size=16"
+
+#: a -p plugin: a loss whose rank-1 copy kills its own process (SIGKILL) on its third call.
+DYING_PLUGIN = '''
+import os, signal
+from diffkit import hookimpl
+from diffkit.interfaces import Loss
+
+class DieOnRank1(Loss):
+    def __init__(self, at_call: int = 3) -> None:
+        super().__init__()
+        self.at_call, self.calls = at_call, 0
+
+    def forward(self, output, target, t, scheduler):
+        self.calls += 1
+        if os.environ.get("RANK") == "1" and self.calls == self.at_call:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return (output - target).abs().mean()
+
+@hookimpl
+def diffkit_register_components(registry):
+    registry.add("loss", "die_on_rank1", DieOnRank1)
+'''
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def torchrun_cmd(*args: str, nproc: int = 2, port: int | None = None, launcher: tuple[str, ...] = ()) -> list[str]:
+    return [
+        sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+        f"--master_port={port or free_port()}", *launcher, "-m", "diffkit", *args,
+    ]
+
+
+def torchrun(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    proc = subprocess.run(torchrun_cmd(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+def weights(run_dir: Path, name: str = "last.pt") -> dict[str, torch.Tensor]:
+    return ckpt.load(run_dir / "checkpoints" / name)["model"]
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float) -> None:
+    assert a.keys() == b.keys()
+    worst = max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+    assert worst <= atol, f"largest weight difference {worst:.3g} > {atol:g}"
+
+
+def scalars(run_dir: Path, tag: str) -> dict[int, float]:
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {e.step: e.value for e in acc.Scalars(tag)}
+
+
+# -- units ---------------------------------------------------------------------
+
+
+def test_rank_shards_of_batches_partition_the_global_batch():
+    data = ImageData(torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1), None, 0)
+    whole = Batches(data, 6, seed=3, device=torch.device("cpu"))
+    shards = [Batches(data, 3, seed=3, device=torch.device("cpu"), rank=r, world_size=2) for r in (0, 1)]
+    for step in range(7):  # crosses several epoch boundaries (10 images, 6 per step)
+        assert torch.equal(torch.cat([s.indices(step) for s in shards]), whole.indices(step))
+    epoch = torch.cat([whole.indices(s) for s in range(5)])[:30].view(3, 10)
+    assert all(sorted(e.tolist()) == list(range(10)) for e in epoch)  # each epoch is a permutation
+    assert not torch.equal(epoch[0], epoch[1])  # reshuffled per epoch
+
+
+def test_env_reads_torchrun_variables(monkeypatch):
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    env = DistEnv.from_env()
+    assert (env.rank, env.world_size, env.local_rank, env.enabled, env.is_main) == (3, 4, 1, True, False)
+    assert torch.equal(env.shard(torch.arange(8)), torch.tensor([6, 7]))
+    monkeypatch.setenv("RANK", "4")
+    with pytest.raises(ConfigError, match="RANK=4"):
+        DistEnv.from_env()
+    monkeypatch.setenv("RANK", "x")
+    with pytest.raises(ConfigError, match="RANK='x'"):
+        DistEnv.from_env()
+
+
+def test_single_process_env_is_a_no_op():
+    env = DistEnv()
+    x = torch.tensor(2.5)
+    assert env.mean_(x) is x and float(x) == 2.5
+    assert env.earliest(torch.tensor(-1)) == -1 and env.all_true(torch.tensor(True))
+    model = torch.nn.BatchNorm2d(2)
+    assert env.wrap(model, torch.device("cpu")) is model
+    assert sync_batchnorm(model, env, torch.device("cpu")) is model
+
+
+def test_sync_batchnorm_on_cpu_is_a_config_error():
+    with pytest.raises(ConfigError, match="train.sync_batchnorm=true needs CUDA.*denoiser.norm=group"):
+        sync_batchnorm(torch.nn.BatchNorm2d(2), DistEnv(0, 2, 0), torch.device("cpu"))
+
+
+def test_only_failed_collectives_become_distributed_errors():
+    env = DistEnv(0, 2, 0)
+    lost = env.peer_lost(RuntimeError("[pair.cc:561] Connection closed by peer [127.0.0.1]:1"), step=7)
+    assert isinstance(lost, DistributedError) and "rank 0 of 2" in str(lost) and "step 7" in str(lost)
+    assert env.peer_lost(RuntimeError("mat1 and mat2 shapes cannot be multiplied"), step=7) is None
+    assert DistEnv().peer_lost(RuntimeError("Connection closed by peer"), step=7) is None
+
+
+# -- end to end with torchrun ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path):
+    """2 ranks x B = 8 and 1 process x 2B = 16 take the same first SGD step. SGD's
+    first momentum buffer is the gradient itself, so the gradients are compared too:
+    a DDP sum instead of a mean, or ranks not synchronised, would show."""
+    one_step = [*DDP, "train.steps=1", "optim.name=sgd", "optim.lr=0.5"]
+    torchrun("train", *one_step, f"run.dir={tmp_path / 'ddp'}", cwd=tmp_path)
+    run_cli("train", *one_step, GLOBAL, f"run.dir={tmp_path / 'single'}", cwd=tmp_path)
+    assert_same_weights(weights(tmp_path / "ddp"), weights(tmp_path / "single"), atol=1e-5)
+    grads = [
+        [s["momentum_buffer"] for _, s in sorted(ckpt.load(tmp_path / run / "checkpoints" / "last.pt")["optimizer"]["state"].items())]
+        for run in ("ddp", "single")
+    ]
+    scale = max(g.abs().max().item() for g in grads[1])
+    assert scale > 1e-3 and len(grads[0]) == len(grads[1]) > 0
+    for g_ddp, g_single in zip(*grads):
+        assert torch.allclose(g_ddp, g_single, rtol=0, atol=1e-5 * scale)
+
+
+@pytest.mark.slow
+def test_two_processes_write_one_run_that_resumes_and_matches_one_process(tmp_path: Path):
+    run_dir = tmp_path / "ddp"
+    ema = "ema.decay=0.9"
+    proc = torchrun("train", *DDP, ema, f"run.dir={run_dir}", cwd=tmp_path)
+    assert proc.stdout.splitlines() == [str(run_dir)]  # printed by rank 0 only
+    assert "global batch 16 = 8 per rank x 2 ranks x 1 accumulation" in proc.stderr
+    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["last.pt", "step_0000002.pt", "step_0000004.pt"]
+    assert '"status": "completed"' in (run_dir / "status.json").read_text()
+    assert scalars(run_dir, "train/global_batch") == {2: 16.0, 4: 16.0}
+
+    out = tmp_path / "grid.png"
+    assert run_cli("sample", str(run_dir), "--num", "4", "--out", str(out), cwd=tmp_path).stdout.strip() == str(out)
+    assert out.stat().st_size > 0
+
+    torchrun("train", "--resume", str(run_dir), "train.steps=6", cwd=tmp_path)
+    assert (run_dir / "checkpoints" / "step_0000006.pt").is_file()
+
+    single = tmp_path / "single"
+    run_cli("train", *DDP, GLOBAL, ema, "train.steps=6", f"run.dir={single}", cwd=tmp_path)
+    assert_same_weights(weights(run_dir), weights(single), atol=1e-4)
+    ddp_ema = ckpt.load(run_dir / "checkpoints" / "last.pt")["ema"]["model"]
+    assert_same_weights(ddp_ema, ckpt.load(single / "checkpoints" / "last.pt")["ema"]["model"], atol=1e-4)
+    ddp_loss, single_loss = scalars(run_dir, "train/loss"), scalars(single, "train/loss")
+    assert sorted(ddp_loss) == [2, 4, 6]  # the mean over both ranks, logged once
+    for step, value in single_loss.items():
+        assert ddp_loss[step] == pytest.approx(value, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_a_dying_rank_makes_the_others_exit_with_a_clear_error(tmp_path: Path):
+    """Two torchrun agents (two 'nodes' of one process each): node 1's rank is
+    SIGKILLed; node 0's agent cannot see that, so its rank must notice and stop."""
+    (tmp_path / "die_rank1.py").write_text(DYING_PLUGIN)
+    env = cli_env(PYTHONPATH=str(tmp_path))
+    args = ["train", "-p", "die_rank1", *DDP, "train.steps=50", "loss.name=die_on_rank1",
+            "train.dist_timeout=600", f"run.dir={tmp_path / 'run'}"]
+    port = free_port()
+    procs = [
+        subprocess.Popen(
+            torchrun_cmd(*args, nproc=1, port=port,
+                         launcher=("--nnodes=2", f"--node_rank={node}", "--master_addr=127.0.0.1")),
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for node in (0, 1)
+    ]
+    try:
+        _, err1 = procs[1].communicate(timeout=180)
+        died = time.monotonic()
+        _, err0 = procs[0].communicate(timeout=60)  # far below train.dist_timeout: detected, not timed out
+        survivor_exited_after = time.monotonic() - died
+    finally:
+        for p in procs:
+            p.kill()
+    assert procs[1].returncode != 0 and "SIGKILL" in err1
+    assert procs[0].returncode != 0, f"rank 0 exited {procs[0].returncode} {survivor_exited_after:.0f} s later"
+    assert "diffkit: error: rank 0 of 2 lost contact with the other ranks at step" in err0
+    assert '"status": "failed"' in (tmp_path / "run" / "status.json").read_text()
