@@ -63,6 +63,14 @@ def diffkit_checkpoint_load(run: RunContext, state: dict[str, Any]) -> None:
 
 
 @hookspec
+def diffkit_eval(run: RunContext, step: int, metrics: dict[str, float]) -> None:
+    """Called with sample-quality metrics (``eval/fid``, ``eval/precision``, ...) of
+    the model at `step`: when training completes with ``eval.metrics`` set (before
+    ``diffkit_run_end``), and by ``diffkit eval`` (with no ``diffkit_run_end`` after it,
+    so a tracker writes them out before returning)."""
+
+
+@hookspec
 def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> None:
     """Called once when training stops. status: "completed", "interrupted" or
     "failed"; metrics: the final metrics (loss and any evaluation)."""

@@ -28,6 +28,8 @@ class Origin:
 
 @dataclass
 class Entry:
+    """One registered component: its kind, name, class, who registered it and who else tried."""
+
     kind: str
     name: str
     cls: type

@@ -76,7 +76,7 @@ def config_page() -> str:
     scalars = [f for f in top if not dataclasses.is_dataclass(hints[f.name]) and f.name not in schema.COMPONENT_SECTIONS]
     lines += ["## Top level\n", "| key | type | default | meaning |", "|---|---|---|---|"]
     for f in scalars:
-        lines.append(f"| `{f.name}` | {type_name(hints[f.name])} | {fmt(f.default)} | {cell(help_of(f, f.name))} |")
+        lines.append(f"| `{f.name}` | {cell(type_name(hints[f.name]))} | {fmt(f.default)} | {cell(help_of(f, f.name))} |")
     lines.append("")
 
     lines += [
@@ -126,7 +126,7 @@ def config_page() -> str:
         for sf in dataclasses.fields(section):
             full = f"{f.name}.{sf.name}"
             lines.append(
-                f"| `{full}` | {type_name(sub_hints[sf.name])} | {fmt(getattr(default, sf.name))} "
+                f"| `{full}` | {cell(type_name(sub_hints[sf.name]))} | {fmt(getattr(default, sf.name))} "
                 f"| {cell(allowed.get(full, ''))} | {cell(help_of(sf, full))} |"
             )
         lines.append("")
@@ -217,7 +217,7 @@ def cli_page() -> str:
                 continue
             names = ", ".join(a.option_strings) if a.option_strings else (a.metavar or a.dest)
             metavar = "" if not a.option_strings or a.nargs == 0 else f" {a.metavar or a.dest.upper()}"
-            default = "" if a.default in (None, [], False) or not a.option_strings else fmt(a.default)
+            default = "" if a.default is None or a.default is False or a.default == [] or not a.option_strings else fmt(a.default)
             lines.append(f"| `{names}{metavar}` | {default} | {cell(a.help or '')} |")
         lines.append("")
     return HEADER + "\n".join(lines)

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -137,19 +138,52 @@ def test_only_failed_collectives_become_distributed_errors():
 # -- end to end with torchrun ------------------------------------------------------
 
 
+@dataclass
+class Runs:
+    ddp: Path  # 2 ranks x B = 8: 4 steps, then resumed to 6
+    single: Path  # 1 process x 2B = 16: 6 steps
+    first: subprocess.CompletedProcess  # the 2-rank run before its resume
+    files_before_resume: list[str]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> Runs:
+    """Every step checkpointed (SGD: its first momentum buffer is the first gradient)."""
+    root = tmp_path_factory.mktemp("ddp")
+    common = [*DDP, "optim.name=sgd", "optim.lr=0.1", "ema.decay=0.9", "train.checkpoint_every=1",
+              "run.keep_checkpoints=10"]
+    ddp, single = root / "ddp", root / "single"
+    first = torchrun("train", *common, f"run.dir={ddp}", cwd=root)
+    files = sorted(str(p.relative_to(ddp)) for p in ddp.rglob("*") if p.is_file())
+    torchrun("train", "--resume", str(ddp), "train.steps=6", cwd=root)
+    run_cli("train", *common, GLOBAL, "train.steps=6", f"run.dir={single}", cwd=root)
+    return Runs(ddp, single, first, files)
+
+
 @pytest.mark.slow
-def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path):
-    """2 ranks x B = 8 and 1 process x 2B = 16 take the same first SGD step. SGD's
-    first momentum buffer is the gradient itself, so the gradients are compared too:
+def test_two_processes_write_one_set_of_logs_and_checkpoints(runs: Runs, tmp_path: Path):
+    assert runs.first.stdout.splitlines() == [str(runs.ddp)]  # printed by rank 0 only
+    assert "global batch 16 = 8 per rank x 2 ranks x 1 accumulation" in runs.first.stderr
+    assert len([f for f in runs.files_before_resume if f.startswith("events.out.tfevents.")]) == 1
+    assert sum("tfevents" in f for f in runs.files_before_resume) == 1
+    steps = [f"checkpoints/step_000000{i}.pt" for i in (1, 2, 3, 4)]
+    assert set(steps) | {"checkpoints/last.pt", "status.json", "metrics.json", "config.yaml"} <= set(runs.files_before_resume)
+    assert not any(f.startswith(("checkpoints/.", ".")) for f in runs.files_before_resume)  # no temporaries left
+    assert '"status": "completed"' in (runs.ddp / "status.json").read_text()
+    assert set(scalars(runs.ddp, "train/global_batch").values()) == {16.0}
+
+    out = tmp_path / "grid.png"
+    assert run_cli("sample", str(runs.ddp), "--num", "4", "--out", str(out)).stdout.strip() == str(out)
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_one_ddp_step_equals_one_step_on_the_global_batch(runs: Runs):
+    """2 ranks x B and 1 process x 2B take the same first step, gradients included:
     a DDP sum instead of a mean, or ranks not synchronised, would show."""
-    one_step = [*DDP, "train.steps=1", "optim.name=sgd", "optim.lr=0.5"]
-    torchrun("train", *one_step, f"run.dir={tmp_path / 'ddp'}", cwd=tmp_path)
-    run_cli("train", *one_step, GLOBAL, f"run.dir={tmp_path / 'single'}", cwd=tmp_path)
-    assert_same_weights(weights(tmp_path / "ddp"), weights(tmp_path / "single"), atol=1e-5)
-    grads = [
-        [s["momentum_buffer"] for _, s in sorted(ckpt.load(tmp_path / run / "checkpoints" / "last.pt")["optimizer"]["state"].items())]
-        for run in ("ddp", "single")
-    ]
+    first = [ckpt.load(run / "checkpoints" / "step_0000001.pt") for run in (runs.ddp, runs.single)]
+    assert_same_weights(first[0]["model"], first[1]["model"], atol=1e-5)
+    grads = [[s["momentum_buffer"] for _, s in sorted(f["optimizer"]["state"].items())] for f in first]
     scale = max(g.abs().max().item() for g in grads[1])
     assert scale > 1e-3 and len(grads[0]) == len(grads[1]) > 0
     for g_ddp, g_single in zip(*grads):
@@ -157,31 +191,13 @@ def test_one_ddp_step_equals_one_step_on_the_global_batch(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_two_processes_write_one_run_that_resumes_and_matches_one_process(tmp_path: Path):
-    run_dir = tmp_path / "ddp"
-    ema = "ema.decay=0.9"
-    proc = torchrun("train", *DDP, ema, f"run.dir={run_dir}", cwd=tmp_path)
-    assert proc.stdout.splitlines() == [str(run_dir)]  # printed by rank 0 only
-    assert "global batch 16 = 8 per rank x 2 ranks x 1 accumulation" in proc.stderr
-    assert len(list(run_dir.glob("events.out.tfevents.*"))) == 1
-    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["last.pt", "step_0000002.pt", "step_0000004.pt"]
-    assert '"status": "completed"' in (run_dir / "status.json").read_text()
-    assert scalars(run_dir, "train/global_batch") == {2: 16.0, 4: 16.0}
-
-    out = tmp_path / "grid.png"
-    assert run_cli("sample", str(run_dir), "--num", "4", "--out", str(out), cwd=tmp_path).stdout.strip() == str(out)
-    assert out.stat().st_size > 0
-
-    torchrun("train", "--resume", str(run_dir), "train.steps=6", cwd=tmp_path)
-    assert (run_dir / "checkpoints" / "step_0000006.pt").is_file()
-
-    single = tmp_path / "single"
-    run_cli("train", *DDP, GLOBAL, ema, "train.steps=6", f"run.dir={single}", cwd=tmp_path)
-    assert_same_weights(weights(run_dir), weights(single), atol=1e-4)
-    ddp_ema = ckpt.load(run_dir / "checkpoints" / "last.pt")["ema"]["model"]
-    assert_same_weights(ddp_ema, ckpt.load(single / "checkpoints" / "last.pt")["ema"]["model"], atol=1e-4)
-    ddp_loss, single_loss = scalars(run_dir, "train/loss"), scalars(single, "train/loss")
-    assert sorted(ddp_loss) == [2, 4, 6]  # the mean over both ranks, logged once
+def test_resumed_ddp_run_matches_one_process_weights_ema_and_losses(runs: Runs):
+    assert ckpt.load(runs.ddp / "checkpoints" / "last.pt")["step"] == 6
+    assert_same_weights(weights(runs.ddp), weights(runs.single), atol=1e-4)
+    ema = [ckpt.load(run / "checkpoints" / "last.pt")["ema"]["model"] for run in (runs.ddp, runs.single)]
+    assert_same_weights(*ema, atol=1e-4)
+    ddp_loss, single_loss = scalars(runs.ddp, "train/loss"), scalars(runs.single, "train/loss")
+    assert sorted(ddp_loss) == sorted(single_loss) == [2, 4, 6]  # the mean over both ranks, logged once
     for step, value in single_loss.items():
         assert ddp_loss[step] == pytest.approx(value, rel=1e-4)
 

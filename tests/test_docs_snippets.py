@@ -16,7 +16,9 @@ An HTML comment right before a block changes that:
   commands are parsed by the real parser, ``train``/``config`` arguments are composed,
   validated and built into components; other programs must exist;
 - ``<!-- file: PATH -->`` writes the block to PATH in the page's directory;
-- ``<!-- exit: N -->`` expects every ``diffkit`` command of the block to exit with N.
+- ``<!-- exit: N -->`` expects every ``diffkit`` command of the block to exit with N;
+- ``<!-- output: WHAT -->`` on a ``text`` block: each of its lines must appear in the
+  output (stdout and stderr) of the shell block before it.
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ REPO = Path(__file__).resolve().parents[1]
 PAGES = sorted((REPO / "docs").rglob("*.md")) + [REPO / "README.md"]
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.S | re.M)
 MARKER = re.compile(r"<!--\s*(?P<kind>[\w-]+)\s*:\s*(?P<value>.*?)\s*-->\s*$", re.S)
-KNOWN_MARKERS = {"not-run", "check-only", "file", "exit"}
+KNOWN_MARKERS = {"not-run", "check-only", "file", "exit", "output"}
 SHELL = {"bash", "sh", "shell"}
 NOT_CODE = {"text", "console", "output", "ini", "diff", "mermaid"}
 OPERATORS = {"&&", "||", ";", "|", "&", ">", ">>", "<", "(", ")"}
+#: pages whose blocks another test runs (it installs packages, so it runs them once, its way).
+DELEGATED = {"docs/writing-a-plugin.md": "tests/test_plugin_docs.py"}
 
 
 @dataclass
@@ -151,13 +155,18 @@ def run_block(block: Block, ns: dict, cwd: Path) -> None:
         return
     lang = block.lang
     assert lang, f"{where}: give the code block a language (bash, python, yaml, text...)"
+    if "output" in m:
+        shown = ns.get("__shell_output__", "")
+        for line in filter(None, (x.strip() for x in block.body.splitlines())):
+            assert line in shown, f"{where}: {line!r} is not in the output of the command above:\n{shown}"
+        return
     if "check-only" in m:
         assert m["check-only"], f"{where}: `check-only` needs a reason"
         assert lang in SHELL, f"{where}: check-only applies to shell blocks"
         for argv in commands(block.body):
             check_command(argv, where)
     elif lang in SHELL:
-        run_shell(block, cwd)
+        ns["__shell_output__"] = run_shell(block, cwd)
     elif lang in ("python", "py"):
         exec(compile(block.body, where, "exec"), ns)  # noqa: S102 - running the docs is the point
     elif lang in ("yaml", "yml"):
@@ -172,24 +181,33 @@ def run_block(block: Block, ns: dict, cwd: Path) -> None:
         assert lang in NOT_CODE, f"{where}: unknown code-block language {lang!r}"
 
 
-def run_shell(block: Block, cwd: Path) -> None:
+def run_shell(block: Block, cwd: Path) -> str:
+    """Run a shell block; return its stdout and stderr."""
     expected = int(block.markers.get("exit", 0))
     cmds = commands(block.body)
     plain = all(c[0] == "diffkit" for c in cmds) and not any(op in block.body for op in ("&&", "|", ">", "$"))
     if plain:
+        logs = []
         for argv in cmds:
             code, log = run_diffkit(argv[1:], block.where)
             assert code == expected, f"exit {code}, expected {expected}\n{log}"
-        return
+            logs.append(log)
+        return "\n".join(logs)
     env = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.body], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == expected, f"{block.where}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout + proc.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
 def test_page_snippets_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    delegate = DELEGATED.get(page.relative_to(REPO).as_posix())
+    if delegate:
+        path = REPO / delegate
+        assert path.is_file() and page.name in path.read_text(), f"{delegate} should run the blocks of {page.name}"
+        return
     (tmp_path / "configs").symlink_to(REPO / "configs")
     monkeypatch.chdir(tmp_path)
     ns: dict = {"__name__": "__docs__"}

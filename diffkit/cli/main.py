@@ -8,11 +8,13 @@ from collections.abc import Sequence
 from diffkit import __version__
 from diffkit.cli import config, plugins, sample, train
 from diffkit.cli import new_plugin
+from diffkit.cli import compare, sweep
+from diffkit.cli import eval as eval_cmd
 from diffkit.cli.common import Parser
 from diffkit.errors import DiffkitError, NonFiniteError
 
 #: every command module has ``register(subparsers)``; add new commands here.
-COMMANDS = [train, sample, plugins, config, new_plugin]
+COMMANDS = [train, sample, plugins, config, new_plugin, sweep, compare, eval_cmd]
 
 
 def build_parser() -> Parser:
@@ -26,7 +28,16 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse fills a trailing positional list only before the first option:
+    # `sample RUN --steps 5 sampler.eta=0.5` leaves the override here.
+    target = next((k for k in ("overrides", "items") if isinstance(getattr(args, k, None), list)), None)
+    stray = [a for a in extra if target is None or a.startswith("-") or "=" not in a]
+    if stray:
+        parser.error(f"unrecognized arguments: {' '.join(stray)}")
+    if extra:
+        setattr(args, target, [*getattr(args, target), *extra])
     try:
         return int(args.func(args) or 0)
     except NonFiniteError as e:

@@ -7,6 +7,8 @@ the earlier layer's parameters that the new component does not accept are droppe
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,16 +124,46 @@ def compose(
 
 
 def _merge(cfg: DictConfig, layer: dict[str, Any], source: str) -> DictConfig:
+    for key, value in layer.items():
+        if key in cfg and isinstance(cfg[key], DictConfig) and not isinstance(value, Mapping):
+            example = next(iter(cfg[key]), "key")
+            raise ConfigError(
+                f"{key}={value!r} is not allowed; {key} is a section: set its keys, e.g. {key}.{example}=... ({source})"
+            )
     try:
         return OmegaConf.merge(cfg, layer)  # type: ignore[return-value]
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", "") or ""
-        msg = getattr(e, "msg", str(e)).split("\n")[0]
+        msg = str(getattr(e, "msg", None) or e).split("\n")[0]
         if "not in" in msg and key:
             valid = _all_keys(OmegaConf.to_container(cfg))
             hint = closest(key, valid)
             raise ConfigError(f"{source}: unknown key {key!r}" + (f"; {hint}" if hint else "")) from None
+        expected = _expected(key) if key else ""
+        if expected and hasattr(e, "value"):
+            raise ConfigError(f"{key}={e.value!r} is not allowed; use {expected} ({source})") from None
         raise ConfigError(f"{source}: {key + ': ' if key else ''}{msg}") from None
+
+
+_TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _expected(key: str) -> str:
+    """What the schema allows at `key`, in words ("an integer", "a list of numbers", ...)."""
+    typ: Any = DiffkitConfig
+    for part in key.split("."):
+        hints = typing.get_type_hints(typ) if dataclasses.is_dataclass(typ) else {}
+        if part not in hints:
+            return ""
+        typ = hints[part]
+    args = [a for a in typing.get_args(typ) if a is not type(None)]
+    if typing.get_origin(typ) is typing.Union:
+        inner = _TYPE_WORDS.get(args[0], "") if len(args) == 1 else ""
+        return f"null or {inner}" if inner else ""
+    if typing.get_origin(typ) is list:
+        inner = _TYPE_WORDS.get(args[0], "") if args else ""
+        return f"a list of {inner.split(' ', 1)[-1]}s" if inner else "a list"
+    return _TYPE_WORDS.get(typ, "")
 
 
 def _merge_component(

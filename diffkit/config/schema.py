@@ -44,6 +44,8 @@ DATA_RUNNER_HELP: dict[str, str] = {
 
 @dataclass
 class RunConfig:
+    """The ``run`` section: where a run is written and what it loads."""
+
     dir: Optional[str] = option(None, "run directory; null: runs/<time>-<config name>")
     keep_checkpoints: int = option(3, "numbered checkpoints kept besides last.pt")
     plugins: List[str] = option([], "plugin modules to load for this run, like -p MODULE")
@@ -51,6 +53,8 @@ class RunConfig:
 
 @dataclass
 class OptimConfig:
+    """The ``optim`` section: lr_t = lr * warm-up(t) * schedule(t) (``runner/optim.py``)."""
+
     name: str = option("adam", "optimizer: adam | adamw | sgd")
     lr: float = option(1e-3, "peak learning rate")
     weight_decay: float = option(0.0, "weight decay (L2: adam, sgd; decoupled: adamw), not on biases or norm gains")
@@ -62,6 +66,8 @@ class OptimConfig:
 
 @dataclass
 class EmaConfig:
+    """The ``ema`` section: theta_ema <- d theta_ema + (1 - d) theta after each step."""
+
     decay: float = option(0.0, "exponential moving average of the weights; 0 disables EMA")
     warmup: bool = option(True, "use decay_t = min(decay, (1 + t) / (10 + t))")
     use_for_sampling: bool = option(True, "sample with the EMA weights when they exist")
@@ -69,6 +75,8 @@ class EmaConfig:
 
 @dataclass
 class TrainConfig:
+    """The ``train`` section: the loop of ``runner/train.py``."""
+
     steps: int = option(1500, "optimizer steps to train for")
     log_every: int = option(100, "steps between logged losses")
     sample_every: int = option(500, "steps between sample grids (0: only at the end)")
@@ -91,6 +99,8 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    """The ``eval`` section: sample-quality metrics computed when training completes."""
+
     metrics: List[Any] = option([], "metrics computed when training completes, e.g. [fid, precision_recall]; "
                                     "an entry is a name or {name: fid, features: inception, weights: PATH}")
     num_samples: int = option(500, "images generated for the metrics (compared with the test split)")
@@ -100,6 +110,8 @@ class EvalConfig:
 
 @dataclass
 class DiffkitConfig:
+    """A whole run config; each field's ``metadata["help"]`` is its meaning."""
+
     seed: int = option(0, "seed of every random number generator (rank r uses seed + r)")
     run: RunConfig = option(RunConfig(), "where the run is written and which plugins it loads")
     data: Dict[str, Any] = option(

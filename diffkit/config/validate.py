@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -12,18 +13,24 @@ from diffkit.errors import ConfigError
 OPTIMIZERS = ("adam", "adamw", "sgd")
 Rule = tuple[str, Callable[[Any], bool], str]
 
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
 RULES: list[Rule] = [
+    ("seed", lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
     ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
     ("data.image_size", lambda v: v >= 4, "an integer >= 4"),
     ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
     ("run.keep_checkpoints", lambda v: v >= 1, "an integer >= 1"),
     ("optim.name", lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
-    ("optim.lr", lambda v: v > 0, "a number > 0"),
-    ("optim.weight_decay", lambda v: v >= 0, "a number >= 0"),
+    ("optim.lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    ("optim.weight_decay", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     ("optim.betas", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v), "two numbers in [0, 1)"),
     ("optim.warmup_steps", lambda v: v >= 0, "an integer >= 0"),
     ("optim.lr_schedule", lambda v: v in ("constant", "cosine"), "constant or cosine"),
-    ("optim.grad_clip", lambda v: v is None or v > 0, "null or a number > 0"),
+    ("optim.grad_clip", lambda v: v is None or (_finite(v) and v > 0), "null or a finite number > 0"),
     ("ema.decay", lambda v: 0 <= v < 1, "a number in [0, 1)"),
     ("train.steps", lambda v: v >= 1, "an integer >= 1"),
     ("train.log_every", lambda v: v >= 1, "an integer >= 1"),
@@ -45,8 +52,8 @@ def validate(composed: Composed) -> None:
     """Raise ConfigError naming the key, value, allowed values and source of the first bad key."""
     cfg = composed.cfg
     for key, ok, allowed in RULES:
-        section, _, name = key.partition(".")
-        value = cfg[section][name]
+        section, _, name = key.rpartition(".")
+        value = cfg[section][name] if section else cfg[name]
         try:
             good = ok(value)
         except TypeError:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from diffkit.errors import ConfigError
 from diffkit.interfaces.scheduler import Scheduler
 
 #: model(x_t: (B, C, H, W), t: (B,) long) -> output of the scheduler's prediction type.
@@ -68,5 +69,7 @@ class Sampler(ABC):
         """The step count to use: the call's, the config's, the default, or T."""
         for candidate in (steps, self.steps, self.default_steps):
             if candidate is not None:
+                if isinstance(candidate, bool) or not isinstance(candidate, (int, float)) or candidate != int(candidate):
+                    raise ConfigError(f"sampler.steps={candidate!r} (or --steps) must be an integer")
                 return int(candidate)
         return scheduler.num_timesteps

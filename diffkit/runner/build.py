@@ -15,6 +15,8 @@ from diffkit.registry import Registry
 
 @dataclass
 class Components:
+    """The built model-side components of a run, as the runner and samplers use them."""
+
     scheduler: Scheduler
     time_embedding: TimeEmbedding
     denoiser: Denoiser

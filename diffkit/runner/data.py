@@ -62,23 +62,30 @@ class Batches:
         self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
 
     def _permutation(self, epoch: int) -> Tensor:
+        """Epoch `epoch`'s shuffle (drawn on the CPU for reproducibility), copied to the
+        device once per epoch."""
         if epoch != self._epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g)
+            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=g).to(self.images.device)
         return self._perm
 
     def indices(self, step: int) -> Tensor:
-        """The dataset indices of this rank's part of batch `step` (CPU, long)."""
-        start = step * self.global_batch + self.rank * self.batch_size
-        positions = torch.arange(start, start + self.batch_size)
-        epochs, offsets = positions // self.n, positions % self.n
-        if epochs[0] == epochs[-1]:
-            return self._permutation(int(epochs[0]))[offsets]
-        return torch.cat([self._permutation(int(e))[offsets[epochs == e]] for e in epochs.unique()])
+        """The dataset indices of this rank's part of batch `step`: (B,) long on the device.
+
+        Slices of the epochs' permutations located with Python ints, so a step makes
+        no host-to-device copy (a pageable copy would make CUDA wait for the stream)."""
+        pos = step * self.global_batch + self.rank * self.batch_size
+        end, parts = pos + self.batch_size, []
+        while pos < end:
+            epoch, offset = divmod(pos, self.n)
+            take = min(self.n - offset, end - pos)
+            parts.append(self._permutation(epoch)[offset : offset + take])
+            pos += take
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def __call__(self, step: int) -> tuple[Tensor, Tensor | None]:
         """x: (B, C, H, W) float in [-1, 1] and y: (B,) long or None, on the device."""
-        idx = self.indices(step).to(self.images.device, non_blocking=True)
+        idx = self.indices(step)
         x = to_model_range(self.images.index_select(0, idx))
         y = self.labels.index_select(0, idx) if self.labels is not None else None
         return x, y

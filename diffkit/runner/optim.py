@@ -50,3 +50,16 @@ def build_lr_schedule(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> torc
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, o.warmup_steps, steps, o.lr_schedule)
     )
+
+
+def reapply_config(cfg: DictConfig, optimizer: torch.optim.Optimizer, lr_schedule: torch.optim.lr_scheduler.LambdaLR) -> None:
+    """After restoring their state on resume, make the config's lr, betas and weight decay
+    current again (a resumed run may change them); the schedule keeps its position."""
+    o = cfg.optim
+    lr_schedule.base_lrs = [o.lr] * len(optimizer.param_groups)
+    for group, factor in zip(optimizer.param_groups, lr_schedule.lr_lambdas):
+        group.update(initial_lr=o.lr, lr=o.lr * factor(lr_schedule.last_epoch), weight_decay=o.weight_decay)
+        if "betas" in group:
+            group["betas"] = tuple(o.betas)
+        elif "momentum" in group:
+            group["momentum"] = o.betas[0]

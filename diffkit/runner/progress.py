@@ -8,6 +8,8 @@ from typing import TextIO
 
 
 class Progress:
+    """A one-line progress bar (step, steps/s, a status text) on a terminal; silent otherwise."""
+
     def __init__(self, total: int, start: int = 0, enabled: bool = True, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.total, self.start = total, start

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -28,7 +29,9 @@ from diffkit.runner.data import Batches, fit_size, to_unit_range
 from diffkit.runner.device import autocast, resolve_device, seed_everything
 from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
-from diffkit.runner.optim import build_lr_schedule, build_optimizer
+from diffkit.runner.evaluate import Evaluator, numeric
+from diffkit.runner.optim import build_lr_schedule, build_optimizer, reapply_config
+from diffkit.runner.profile import StepProfiler
 from diffkit.runner.progress import Progress
 from diffkit.runner.sample import generate, save_images
 
@@ -74,6 +77,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     num_classes = data.num_classes if cfg.train.conditional else 0
     parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
     scheduler, loss_fn, sampler = parts.scheduler.to(device), parts.loss.to(device), parts.sampler
+    evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
     model = parts.denoiser.to(device)
     if cfg.train.sync_batchnorm:
         model = sync_batchnorm(model, env, device)
@@ -105,6 +109,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             optimizer.load_state_dict(restored["optimizer"])
             lr_schedule.load_state_dict(restored["lr_schedule"])
             scaler.load_state_dict(restored["scaler"])
+            reapply_config(cfg, optimizer, lr_schedule)
             if ema is not None and restored.get("ema"):
                 ema.load_state_dict(restored["ema"])
         except (RuntimeError, KeyError, ValueError) as e:
@@ -218,35 +223,39 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         loss_sum += restored["window"]["loss_sum"].to(device)
         window_steps, skipped = int(restored["window"]["steps"]), int(restored["window"]["skipped"])
     last_loss = float("nan")
+    scores: dict[str, Any] = {}
     status = "failed"
     model.train()
+    # plain attributes: an OmegaConf read costs ~20 us and the loop reads a dozen per step
+    tc, grad_clip = SimpleNamespace(**OmegaConf.to_container(cfg.train, resolve=True)), cfg.optim.grad_clip
+    profiler = StepProfiler(tc.profile and env.is_main, run_dir, device)
     try:
         step = start
-        while step < cfg.train.steps:
+        while step < tc.steps:
             optimizer.zero_grad(set_to_none=True)
             step_loss = torch.zeros((), device=device)
-            for micro in range(cfg.train.accumulate):
-                x, y = batches(step * cfg.train.accumulate + micro)
-                if cfg.train.channels_last:
+            for micro in range(tc.accumulate):
+                x, y = batches(step * tc.accumulate + micro)
+                if tc.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 n = x.shape[0] * env.world_size  # draw for the global batch, keep this rank's shard
                 t = env.shard(torch.randint(0, T, (n,), generator=gen, device=device))
                 noise = env.shard(torch.randn((n, *x.shape[1:]), generator=gen, device=device))
-                if y is not None and num_classes and cfg.train.label_dropout > 0:
-                    drop = env.shard(torch.rand((n,), generator=gen, device=device)) < cfg.train.label_dropout
+                if y is not None and num_classes and tc.label_dropout > 0:
+                    drop = env.shard(torch.rand((n,), generator=gen, device=device)) < tc.label_dropout
                     y = torch.where(drop, torch.full_like(y, null_label), y)
-                with autocast(device, cfg.train.precision):
+                with autocast(device, tc.precision):
                     out = forward(scheduler.add_noise(x, noise, t), t, y if num_classes else None)
-                loss = loss_fn(out.float(), scheduler.target(x, noise, t), t, scheduler) / cfg.train.accumulate
+                loss = loss_fn(out.float(), scheduler.target(x, noise, t), t, scheduler) / tc.accumulate
                 scaler.scale(loss).backward()
                 step_loss += loss.detach()
             finite = torch.isfinite(step_loss)
-            if cfg.optim.grad_clip:
+            if grad_clip:
                 scaler.unscale_(optimizer)
-                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 if not scaler.is_enabled():  # fp16: overflowing gradients are the scaler's to skip
                     finite &= torch.isfinite(norm)
-            if cfg.train.on_nonfinite == "skip" and not env.all_true(finite):  # sync (only in skip mode)
+            if tc.on_nonfinite == "skip" and not env.all_true(finite):  # sync (only in skip mode)
                 skipped += 1
                 optimizer.zero_grad(set_to_none=True)
                 scaler.update(scaler.get_scale() * scaler.get_backoff_factor() if scaler.is_enabled() else None)
@@ -261,10 +270,11 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             step += 1
             run.step = step
             window_steps += 1
+            profiler.step()
 
             # -- log --------------------------------------------------------
-            at_end = step == cfg.train.steps or bool(stop.signum)
-            if step % cfg.train.log_every == 0 or at_end:
+            at_end = step == tc.steps or bool(stop.signum)
+            if step % tc.log_every == 0 or step == tc.steps:  # on a signal the checkpoint keeps the window
                 raise_if_nonfinite()
                 elapsed = time.perf_counter() - window_start
                 last_loss = float(env.mean_(loss_sum)) / max(1, window_steps)  # sync: the mean over ranks
@@ -285,9 +295,9 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
                 progress.update(step)
 
             # -- sample and checkpoint --------------------------------------
-            if cfg.train.sample_every and step % cfg.train.sample_every == 0 and not at_end:
+            if tc.sample_every and step % tc.sample_every == 0 and not at_end:
                 sample(step)
-            if (cfg.train.checkpoint_every and step % cfg.train.checkpoint_every == 0) or at_end:
+            if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or at_end:
                 save(step)
                 env.barrier()
             if stop.signum:
@@ -295,6 +305,9 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
                 break
         else:
             sample(step)
+            if evaluator is not None:  # -- evaluate (eval.metrics) ------------
+                scores = evaluator(sample_model(), scheduler, sampler)
+                hook.diffkit_eval(run=run, step=step, metrics=numeric(scores))
             status = "completed"
     except RuntimeError as e:
         lost = env.peer_lost(e, run.step)
@@ -303,6 +316,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         raise
     finally:
         progress.close()
+        profiler.close()
         for s, h in handlers.items():
             signal.signal(s, h)
         final = {"train/loss": last_loss, "step": float(run.step)}
@@ -310,8 +324,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             signalled = {"signal": stop.signum} if status == "interrupted" else {}
             rundir.write_json(run_dir / rundir.STATUS, {"status": status, "step": run.step, **signalled})
             if status == "completed":
-                rundir.write_json(run_dir / rundir.METRICS, final)
-            hook.diffkit_run_end(run=run, status=status, metrics=final)
+                rundir.write_json(run_dir / rundir.METRICS, {**final, **scores})
+            hook.diffkit_run_end(run=run, status=status, metrics={**final, **numeric(scores)})
         env.close()
     if status == "interrupted":
         name = signal.Signals(stop.signum).name

@@ -8,6 +8,7 @@ Features are the 64 globally pooled activations before the class layer.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -19,6 +20,7 @@ from diffkit.interfaces import MetricContext
 from diffkit.runner.data import to_model_range
 
 CACHE_ENV = "DIFFKIT_CACHE_DIR"
+KIND = "diffkit feature classifier 1"
 STEPS, BATCH, LR, HOLDOUT, WIDTH = 500, 64, 3e-3, 0.1, 64
 
 
@@ -51,9 +53,9 @@ def classifier_extractor(weights: str | None, context: MetricContext) -> Feature
     """The cached classifier of `context.dataset` (or `weights`, a file written by
     this module), trained on its training split when there is none."""
     path = Path(weights) if weights else cache_path(context.dataset)
-    if weights and not path.is_file():
-        raise CheckpointError(f"features=classifier weights={weights}: file not found")
-    state = _load(path) if path.is_file() else None
+    state = _load(path)
+    if state is None and weights:
+        raise CheckpointError(f"features=classifier weights={weights}: not a feature classifier written by diffkit")
     if state is None:
         state = train_classifier(context)
         ckpt.save_atomic(state, path)
@@ -63,10 +65,12 @@ def classifier_extractor(weights: str | None, context: MetricContext) -> Feature
 
 
 def _load(path: Path) -> dict | None:
+    """The classifier state in `path`, or None (missing, truncated or foreign files)."""
     try:
-        return ckpt.load(path)
-    except CheckpointError:
-        return None  # a truncated cache file is rebuilt
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
+        return None
+    return state if isinstance(state, dict) and state.get("kind") == KIND else None
 
 
 def train_classifier(context: MetricContext, steps: int = STEPS, seed: int = 0) -> dict:
@@ -101,7 +105,7 @@ def train_classifier(context: MetricContext, steps: int = STEPS, seed: int = 0) 
         pred = torch.cat([model.logits(chunk).argmax(1) for chunk in x[vi].split(1024)])
         accuracy = float((pred == y[vi]).float().mean())
     return {
-        "format": ckpt.FORMAT_VERSION,
+        "kind": KIND,
         "dataset": context.dataset,
         "in_channels": int(x.shape[1]),
         "num_classes": int(data.num_classes),

@@ -30,7 +30,8 @@ def ddim_step(
 
 
 class DDIMSampler(Sampler):
-    """DDIM on `steps` timesteps chosen by `spacing` (see ``timesteps.py``).
+    """DDIM on `steps` timesteps chosen by `spacing` (see ``timesteps.py``); each step is
+    :func:`ddim_step`, x_next = sqrt(a') x0_hat + sqrt(1 - a' - sigma^2) eps_hat + sigma z.
 
     Args:
         steps: model evaluations (default 50).

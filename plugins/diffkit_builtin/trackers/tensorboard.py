@@ -59,8 +59,32 @@ def diffkit_checkpoint_save(run: RunContext, state: dict[str, Any]) -> None:
 
 
 @hookimpl
+def diffkit_eval(run: RunContext, step: int, metrics: dict[str, float]) -> None:
+    """Scalars ``eval/*`` at `step`; a writer opened only for them (``diffkit eval``) is closed."""
+    opened_here = str(run.dir) not in _writers
+    writer = _writer(run)
+    for name, value in metrics.items():
+        writer.add_scalar(name, value, step)
+    writer.flush()
+    if opened_here:
+        _writers.pop(str(run.dir)).close()
+
+
+@hookimpl
 def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> None:
+    """A completed run's hyperparameters go to the HParams plugin, in the run's own
+    event files. No experiment summary is written, so TensorBoard gathers the
+    hparams of every run under --logdir and offers every scalar tag (the last value,
+    e.g. ``train/loss`` or ``eval/fid``) as a metric of its table and
+    parallel-coordinates views."""
     writer = _writers.pop(str(run.dir), None)
-    if writer is not None:
-        writer.flush()
-        writer.close()
+    if writer is None:
+        return
+    if status == "completed" and run.hparams:
+        from torch.utils.tensorboard.summary import hparams
+
+        _, session_start, session_end = hparams(dict(run.hparams), dict(metrics))
+        writer.file_writer.add_summary(session_start, run.step)
+        writer.file_writer.add_summary(session_end, run.step)
+    writer.flush()
+    writer.close()

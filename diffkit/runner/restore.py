@@ -1,0 +1,41 @@
+"""A trained run's model, rebuilt from a checkpoint for sampling or evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from diffkit import checkpoint as ckpt
+from diffkit.config import compose
+from diffkit.errors import CheckpointError
+from diffkit.plugin_manager import Plugins
+from diffkit.runner import rundir
+from diffkit.runner.build import Components, build_components
+
+
+@dataclass
+class Restored:
+    """cfg: the checkpoint's config with `overrides` applied; parts: the components,
+    the denoiser holding the checkpoint's (EMA, where used) weights; state: the checkpoint."""
+
+    path: Path
+    state: dict[str, Any]
+    cfg: DictConfig
+    parts: Components
+
+
+def restore(run_dir: Path, plugins: Plugins, overrides: list[str], checkpoint: Path | None = None,
+            no_ema: bool = False) -> Restored:
+    """Load `checkpoint` (default: the run's latest loadable one) and rebuild its model."""
+    path = Path(checkpoint) if checkpoint else ckpt.latest(Path(run_dir) / rundir.CHECKPOINTS)
+    if path is None:
+        raise CheckpointError(f"no loadable checkpoint in {Path(run_dir) / rundir.CHECKPOINTS}")
+    state = ckpt.load(path)
+    cfg = compose(None, overrides, plugins.registry, base=state["config"]).cfg
+    parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
+    use_ema = state.get("ema") and cfg.ema.use_for_sampling and not no_ema
+    parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
+    return Restored(path, state, cfg, parts)

@@ -1,0 +1,20 @@
+"""Sweeps over config values, and tables comparing runs."""
+
+from diffkit.sweep.collect import RunRecord, find_runs, table
+from diffkit.sweep.execute import RunResult, execute, plan
+from diffkit.sweep.render import FORMATS, render
+from diffkit.sweep.spec import RunSpec, Sweep, load_sweep
+
+__all__ = [
+    "FORMATS",
+    "RunRecord",
+    "RunResult",
+    "RunSpec",
+    "Sweep",
+    "execute",
+    "find_runs",
+    "load_sweep",
+    "plan",
+    "render",
+    "table",
+]

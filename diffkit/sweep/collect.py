@@ -1,0 +1,87 @@
+"""Runs on disk as comparable records: flat hyperparameters, status and final metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from diffkit.config import read_yaml
+from diffkit.errors import ConfigError, closest
+from diffkit.runner import rundir
+from diffkit.runner.context import flatten
+
+_MISSING = object()
+
+
+@dataclass
+class RunRecord:
+    """label: how the run is named in tables; hparams: the flat config without ``run.*``."""
+
+    label: str
+    dir: Path
+    status: str
+    hparams: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+def find_runs(paths: list[str]) -> list[RunRecord]:
+    """Each path is a run directory (holding config.yaml) or a directory searched
+    recursively for runs (a sweep, or ``runs/``)."""
+    records: list[RunRecord] = []
+    for text in paths:
+        root = Path(text)
+        if not root.is_dir():
+            raise ConfigError(f"not a directory: {root}")
+        found = [root] if (root / rundir.CONFIG).is_file() else sorted(p.parent for p in root.rglob(rundir.CONFIG))
+        if not found:
+            raise ConfigError(f"no runs (directories with {rundir.CONFIG}) under {root}")
+        for run_dir in found:
+            label = run_dir.name if run_dir == root else str(run_dir.relative_to(root))
+            if len(paths) > 1 and run_dir != root:
+                label = f"{root.name}/{label}"
+            records.append(load_record(run_dir, label))
+    return records
+
+
+def load_record(run_dir: Path, label: str) -> RunRecord:
+    config = read_yaml(run_dir / rundir.CONFIG)
+    return RunRecord(
+        label=label,
+        dir=run_dir,
+        status=str(rundir.read_json(run_dir / rundir.STATUS).get("status", "unknown")),
+        hparams=flatten({k: v for k, v in config.items() if k != "run"}),
+        metrics=rundir.read_json(run_dir / rundir.METRICS),
+    )
+
+
+def differing(records: list[RunRecord]) -> list[str]:
+    """Hyperparameters whose value is not the same in every record, in config order."""
+    keys = list(dict.fromkeys(k for r in records for k in r.hparams))
+    return [k for k in keys if len({repr(r.hparams.get(k, _MISSING)) for r in records}) > 1]
+
+
+def table(
+    records: list[RunRecord], sort: str | None = None, descending: bool = False, all_hparams: bool = False
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Columns ``run, status, <hparams>, <metrics>`` and one row per record, sorted by
+    the column `sort` (runs without a value last)."""
+    hkeys = list(dict.fromkeys(k for r in records for k in r.hparams)) if all_hparams else differing(records)
+    mkeys = sorted({k for r in records for k in r.metrics}, key=lambda k: (k != "step", k))
+    columns = ["run", "status", *hkeys, *mkeys]
+    rows = [
+        {"run": r.label, "status": r.status, **{k: r.hparams.get(k) for k in hkeys}, **{k: r.metrics.get(k) for k in mkeys}}
+        for r in records
+    ]
+    if sort is not None:
+        if sort not in columns:
+            hint = closest(sort, columns)
+            raise ConfigError(f"--sort {sort!r} is not a column; " + (f"{hint} " if hint else "") + f"columns: {', '.join(columns)}")
+        present = [row for row in rows if row[sort] is not None]
+        present.sort(key=lambda row: _sort_key(row[sort]), reverse=descending)
+        rows = present + [row for row in rows if row[sort] is None]
+    return columns, rows
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, str(value))

@@ -1,0 +1,142 @@
+"""Runs survive kills and signals, resume exactly, and never save non-finite weights."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from diffkit import checkpoint as ckpt
+from diffkit.config import compose, read_yaml
+from diffkit.runner import rundir
+from diffkit.runner.train import train
+from tests.conftest import TINY, cli_env, run_cli
+
+STEPS = 30
+#: EMA, warm-up + cosine lr and gradient accumulation all have state that must resume;
+#: checkpoints every 5 steps cut the log windows of 2 steps in the middle half the time.
+RESUMABLE = [
+    *TINY,
+    f"train.steps={STEPS}",
+    "train.checkpoint_every=5",
+    "train.log_every=2",
+    "train.accumulate=2",
+    "train.deterministic=true",
+    "train.device=cpu",
+    "ema.decay=0.9",
+    "optim.warmup_steps=3",
+    "optim.lr_schedule=cosine",
+    "run.keep_checkpoints=2",
+]
+
+
+def _train_in_process(plugins, overrides: list[str], resume: Path | None = None) -> Path:
+    base = read_yaml(resume / rundir.CONFIG) if resume else None
+    try:
+        return train(compose(None, overrides, plugins.registry, base=base), plugins, resume=resume)
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+@pytest.fixture(scope="module")
+def reference(plugins, tmp_path_factory) -> Path:
+    """The uninterrupted run every interrupted one must reproduce bit for bit."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    return _train_in_process(plugins, [*RESUMABLE, f"run.dir={run_dir}"])
+
+
+def _scalars(run_dir: Path, tag: str) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return [(e.step, e.value) for e in acc.Scalars(tag)]
+
+
+def assert_same_run(run_dir: Path, reference: Path) -> None:
+    """Final weights, EMA, optimizer and lr schedule bitwise equal; logged curves equal."""
+    got, want = ckpt.load(run_dir / "checkpoints" / "last.pt"), ckpt.load(reference / "checkpoints" / "last.pt")
+    assert got["step"] == want["step"] == STEPS
+    for name, tensor in want["model"].items():
+        assert torch.equal(got["model"][name], tensor), name
+    for name, tensor in want["ema"]["model"].items():
+        assert torch.equal(got["ema"]["model"][name], tensor), f"ema {name}"
+    assert got["ema"]["num_updates"] == want["ema"]["num_updates"] == STEPS
+    for a, b in zip(got["optimizer"]["state"].values(), want["optimizer"]["state"].values()):
+        assert all(torch.equal(a[k], b[k]) for k in b)
+    assert got["lr_schedule"] == want["lr_schedule"]
+    for tag in ("train/loss", "train/lr"):
+        curve = _scalars(run_dir, tag)
+        assert curve == _scalars(reference, tag), tag
+        assert [s for s, _ in curve] == list(range(2, STEPS + 1, 2))  # every step once: no duplicates
+
+
+def _start(run_dir: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "diffkit", "train", *RESUMABLE, f"run.dir={run_dir}"],
+        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> float:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+    return time.monotonic()
+
+
+def _interrupt_at_random(run_dir: Path, signum: int) -> subprocess.Popen:
+    """Start a run and send `signum` at a random moment between its 2nd checkpoint and
+    about 3/4 of the run (timed from the pace of its first checkpoints)."""
+    proc = _start(run_dir)
+    first = _wait_for(run_dir / "checkpoints" / "step_0000005.pt", proc)
+    second = _wait_for(run_dir / "checkpoints" / "step_0000010.pt", proc)
+    per_step = (second - first) / 5
+    time.sleep(random.uniform(0, per_step * (STEPS * 3 / 4 - 10)))
+    proc.send_signal(signum)
+    proc.wait(timeout=120)
+    return proc
+
+
+@pytest.mark.slow
+def test_sigkill_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_path: Path, reference: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = _interrupt_at_random(run_dir, signal.SIGKILL)
+    assert proc.returncode == -signal.SIGKILL
+    assert rundir.read_json(run_dir / rundir.STATUS)["status"] == "running"
+    killed_at = ckpt.latest(run_dir / "checkpoints")
+    assert killed_at is not None and ckpt.load(killed_at)["step"] < STEPS
+
+    resumed = run_cli("train", "--resume", str(run_dir))
+    assert resumed.stdout.strip() == str(run_dir)
+    assert rundir.read_json(run_dir / rundir.STATUS) == {"status": "completed", "step": STEPS}
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt")) == [
+        "last.pt", f"step_{STEPS - 5:07d}.pt", f"step_{STEPS:07d}.pt"
+    ]
+    assert_same_run(run_dir, reference)
+
+
+@pytest.mark.slow
+def test_sigterm_finishes_the_step_saves_and_says_how_to_resume(tmp_path: Path, plugins, reference: Path) -> None:
+    run_dir = tmp_path / "run"
+    proc = _interrupt_at_random(run_dir, signal.SIGTERM)
+    stderr = proc.stderr.read()
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    status = rundir.read_json(run_dir / rundir.STATUS)
+    assert status["status"] == "interrupted" and status["signal"] == signal.SIGTERM
+    stopped = status["step"]
+    assert 10 <= stopped < STEPS
+    assert ckpt.load(run_dir / "checkpoints" / "last.pt")["step"] == stopped  # saved at the step it stopped
+    assert f"SIGTERM received; saved step {stopped} in {run_dir}; resume with: diffkit train --resume {run_dir}" in stderr
+    assert "Traceback" not in stderr
+
+    _train_in_process(plugins, [], resume=run_dir)
+    assert_same_run(run_dir, reference)

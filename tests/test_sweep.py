@@ -1,0 +1,169 @@
+"""``diffkit sweep``: the sweep file, a 2x2 grid on digits killed and re-run, failures,
+reproducibility, and hparams and metrics read back from TensorBoard's event files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing import plugin_event_accumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from diffkit.errors import ConfigError
+from diffkit.sweep import load_sweep
+from diffkit_builtin.metrics.classifier import CACHE_ENV
+from tests.conftest import REPO, cli_env, run_cli
+from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
+
+#: TINY-like settings for every run of the test sweeps; 30 steps leave time to kill one midway.
+OVERRIDES = {
+    "data.image_size": 8, "data.batch_size": 16, "denoiser.channels": [8, 16], "time_embedding.dim": 8,
+    "scheduler.num_timesteps": 20, "train.progress": False, "train.sample_every": 0, "train.num_samples": 4,
+    "train": {"steps": 30, "log_every": 10, "checkpoint_every": 5},
+    "eval": {"metrics": ["fid", "precision_recall"], "num_samples": 16},
+}
+GRID = {"optim.lr": [0.001, 0.002], "seed": [0, 1]}
+NAMES = ["optim.lr=0.001,seed=0", "optim.lr=0.001,seed=1", "optim.lr=0.002,seed=0", "optim.lr=0.002,seed=1"]
+
+
+def write_sweep(path: Path, grid: dict, **extra) -> Path:
+    path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "overrides": OVERRIDES,
+                                    "grid": grid, **extra}))
+    return path
+
+
+def test_sweep_file_expands_the_grid_into_named_runs(tmp_path: Path):
+    sweep = load_sweep(write_sweep(tmp_path / "abl.yaml", GRID))
+    assert [r.name for r in sweep.runs] == NAMES
+    assert sweep.dir == Path("runs/sweeps/abl")
+    args = sweep.run_overrides(sweep.runs[1])
+    assert args[-2:] == ["optim.lr=0.001", "seed=1"]
+    assert "denoiser.channels=[8, 16]" in args and "train.steps=30" in args
+    assert "eval.metrics=[fid, precision_recall]" in args
+
+
+def test_sweep_file_errors_name_the_key(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("grid: {seed: [0]}\nruns: 3\n")
+    with pytest.raises(ConfigError, match="unknown key 'runs'; a sweep file has base, overrides, grid, dir"):
+        load_sweep(bad)
+    bad.write_text("grid: {seed: 0}\n")
+    with pytest.raises(ConfigError, match=r"grid.seed must be a non-empty list of values, got 0"):
+        load_sweep(bad)
+    bad.write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="base config 'nowhere.yaml' not found"):
+        load_sweep(bad)
+
+
+def test_dry_run_lists_runs_and_writes_nothing(tmp_path: Path):
+    path = write_sweep(tmp_path / "abl.yaml", GRID, dir=str(tmp_path / "out"))
+    proc = run_cli("sweep", str(path), "--dry-run")
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == f"# 4 runs in {tmp_path / 'out'}"
+    assert [ln.split()[:2] for ln in lines[1:]] == [["start", n] for n in NAMES]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
+    path = tmp_path / "fail.yaml"
+    path.write_text(yaml.safe_dump({"overrides": {**OVERRIDES, "train": {"steps": 2, "checkpoint_every": 0},
+                                                  "eval": {"metrics": []}},
+                                    "grid": {"loss.name": ["nope", "l1"]}, "dir": str(tmp_path / "out")}))
+    proc = run_cli("sweep", str(path), check=False)
+    assert proc.returncode == 1
+    runs = {r["name"]: r for r in json.loads((tmp_path / "out/sweep.json").read_text())["runs"]}
+    assert runs["loss.name=nope"]["status"] == "failed"
+    assert "unknown loss 'nope'" in runs["loss.name=nope"]["error"]
+    assert runs["loss.name=l1"]["status"] == "completed" and runs["loss.name=l1"]["metrics"]["step"] == 2
+
+
+@pytest.fixture(scope="module")
+def killed_and_rerun(tmp_path_factory, feature_cache) -> dict:  # noqa: F811
+    """The 2x2 sweep, SIGKILLed (the whole process group) once the second run has a
+    checkpoint, then re-run with --jobs 2."""
+    root = tmp_path_factory.mktemp("sweep")
+    path = write_sweep(root / "abl.yaml", GRID, dir=str(root / "out"))
+    env = cli_env(**{CACHE_ENV: str(feature_cache)})
+    out = root / "out"
+    first = subprocess.Popen([sys.executable, "-m", "diffkit", "sweep", str(path)], env=env, cwd=root,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    second_ckpt = out / NAMES[1] / "checkpoints" / "last.pt"
+    deadline = time.monotonic() + 240
+    while not second_ckpt.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    mtime = (out / NAMES[0] / "metrics.json").stat().st_mtime_ns
+    status_after_kill = json.loads((out / NAMES[1] / "status.json").read_text())["status"]
+    plan = run_cli("sweep", str(path), "--dry-run", cwd=root, env=env).stdout
+    rerun = run_cli("sweep", str(path), "--jobs", "2", cwd=root, env=env)
+    return {"root": root, "out": out, "env": env, "plan": plan, "rerun": rerun, "mtime": mtime,
+            "status_after_kill": status_after_kill, "path": path}
+
+
+@pytest.mark.slow
+def test_rerun_skips_finished_runs_resumes_the_killed_one_and_starts_the_rest(killed_and_rerun):
+    k = killed_and_rerun
+    assert k["status_after_kill"] == "running"
+    actions = [ln.split()[0] for ln in k["plan"].strip().splitlines()[1:]]
+    assert actions == ["skip", "resume", "start", "start"]
+    assert "4/4 completed (1 skipped, 1 resumed, 2 started)" in k["rerun"].stderr
+    assert (k["out"] / NAMES[0] / "metrics.json").stat().st_mtime_ns == k["mtime"]  # untouched
+    summary = json.loads((k["out"] / "sweep.json").read_text())
+    assert [(r["name"], r["status"]) for r in summary["runs"]] == [(n, "completed") for n in NAMES]
+    assert all(r["metrics"]["eval/fid"] > 0 and r["metrics"]["eval/sampler"] == "ddpm" for r in summary["runs"])
+    log = (k["out"] / "logs" / f"{NAMES[1]}.log").read_text()
+    assert "--resume" in log.splitlines()[-2] or any("--resume" in ln for ln in log.splitlines())
+
+
+@pytest.mark.slow
+def test_every_run_logs_hparams_and_final_metrics_to_its_own_event_files(killed_and_rerun):
+    for name in NAMES:
+        run_dir = killed_and_rerun["out"] / name
+        assert not [p for p in run_dir.iterdir() if p.is_dir() and p.name not in ("checkpoints", "samples")]
+        acc = plugin_event_accumulator.EventAccumulator(str(run_dir))
+        acc.Reload()
+        content = acc.PluginTagToContent("hparams")
+        start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+        hparams = start.session_start_info.hparams
+        lr, seed = (float(v) for v in name.replace("optim.lr=", "").replace("seed=", "").split(","))
+        assert hparams["optim.lr"].number_value == pytest.approx(lr)
+        assert hparams["seed"].number_value == seed
+        assert hparams["loss.name"].string_value == "l1"
+        assert "run.dir" not in hparams
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        for tag in ("eval/fid", "eval/precision", "eval/recall", "train/loss"):
+            events = acc.Tensors(tag)
+            value = float(events[-1].tensor_proto.float_val[0])
+            assert events[-1].step == 30 and value == pytest.approx(metrics[tag], rel=1e-5)
+        assert {"samples", "forward_process"} <= set(acc.Tags()["tensors"])
+
+
+@pytest.mark.slow
+def test_compare_prints_the_sweep_with_its_differing_hparams_and_metrics(killed_and_rerun):
+    out = run_cli("compare", str(killed_and_rerun["out"]), "--sort", "eval/fid").stdout
+    header, rule, *rows = out.strip().splitlines()
+    cols = [c.strip() for c in header.strip("|").split("|")]
+    assert cols[:4] == ["run", "status", "seed", "optim.lr"]
+    assert {"eval/fid", "eval/precision", "eval/recall", "train/loss", "eval/sampler"} <= set(cols)
+    assert len(rows) == 4 and sorted(r.split("|")[1].strip() for r in rows) == NAMES
+    fids = [float(r.split("|")[cols.index("eval/fid") + 1]) for r in rows]
+    assert fids == sorted(fids)
+
+
+@pytest.mark.slow
+def test_the_same_sweep_run_again_gives_the_same_metrics(killed_and_rerun):
+    k = killed_and_rerun
+    again = write_sweep(k["root"] / "again.yaml", {"optim.lr": [0.001], "seed": [0, 1]}, dir=str(k["root"] / "again"))
+    run_cli("sweep", str(again), "--jobs", "2", cwd=k["root"], env=k["env"])
+    for name in NAMES[:2]:  # the second was killed and resumed in the first sweep
+        first = json.loads((k["out"] / name / "metrics.json").read_text())
+        second = json.loads((k["root"] / "again" / name / "metrics.json").read_text())
+        assert first == second
