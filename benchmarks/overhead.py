@@ -1,80 +1,107 @@
 """Runner overhead: ``diffkit.runner.train.train`` vs a bare hand-written loop.
 
-Both train the same denoiser (built from the same config), on the same in-memory
-images, with Adam at the same lr and batch size, for the same number of steps.
-Blocks alternate in one process (runner, bare, bare, runner, ...) so that drift in
-the machine's load hits both; the reported figure is the median of the per-repeat
-ratios runner / bare of seconds per step.
+Both train a denoiser built from the same config, on the same in-memory images, with
+Adam at the same lr and batch size. The two alternate in small blocks inside one
+``train()`` call: a plugin's ``diffkit_log`` hook (called every ``log_every`` steps)
+runs ``log_every`` bare steps, so every runner window has a bare twin taken moments
+later under the same machine load. The figure is the median over pairs of
+runner seconds per step / bare seconds per step.
 """
 
 from __future__ import annotations
 
+import tempfile
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import load, median, run_runner, timed
+from benchmarks.common import load, median, quiet_overrides, sync
+from diffkit import hookimpl
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.data import fit_size
-from diffkit.runner.device import resolve_device, seed_everything
+from diffkit.runner.device import resolve_device
 
 
-def bare_seconds_per_step(overrides: Sequence[str], steps: int, warmup: int) -> float:
-    """A nanoGPT-style loop: no hooks, no logging, no checks; `warmup` steps untimed."""
-    composed, plugins = load(overrides)
-    cfg = composed.cfg
-    device = resolve_device(cfg.train.device)
-    seed_everything(cfg.seed)
-    data = fit_size(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
-    parts = build_components(plugins.registry, cfg, data.images.shape[1])
-    model, scheduler = parts.denoiser.to(device).train(), parts.scheduler.to(device)
-    images = data.images.to(device)
-    a_bar, s_bar = scheduler.sqrt_alphas_cumprod, scheduler.sqrt_one_minus_alphas_cumprod
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
-    B, T, n = cfg.data.batch_size, scheduler.num_timesteps, images.shape[0]
-    g = torch.Generator(device=device).manual_seed(0)
+class BareLoop:
+    """A nanoGPT-style loop: no hooks, no logging, no checks, no schedule."""
 
-    def step() -> None:
-        idx = torch.randint(0, n, (B,), device=device, generator=g)
-        x0 = images[idx].float() / 127.5 - 1
-        t = torch.randint(0, T, (B,), device=device, generator=g)
-        noise = torch.randn(x0.shape, device=device, generator=g)
-        x_t = a_bar[t].view(B, 1, 1, 1) * x0 + s_bar[t].view(B, 1, 1, 1) * noise
-        loss = F.l1_loss(model(x_t, t), noise)
-        opt.zero_grad(set_to_none=True)
+    def __init__(self, overrides: Sequence[str]) -> None:
+        composed, plugins = load(overrides)
+        cfg = composed.cfg
+        self.device = resolve_device(cfg.train.device)
+        data = fit_size(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
+        parts = build_components(plugins.registry, cfg, data.images.shape[1])
+        self.model, scheduler = parts.denoiser.to(self.device).train(), parts.scheduler.to(self.device)
+        self.images = data.images.to(self.device)
+        self.a_bar, self.s_bar = scheduler.sqrt_alphas_cumprod, scheduler.sqrt_one_minus_alphas_cumprod
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr)
+        self.B, self.T = cfg.data.batch_size, scheduler.num_timesteps
+        self.g = torch.Generator(device=self.device).manual_seed(0)
+
+    def step(self) -> None:
+        B, d, g = self.B, self.device, self.g
+        idx = torch.randint(0, self.images.shape[0], (B,), device=d, generator=g)
+        x0 = self.images[idx].float() / 127.5 - 1
+        t = torch.randint(0, self.T, (B,), device=d, generator=g)
+        noise = torch.randn(x0.shape, device=d, generator=g)
+        x_t = self.a_bar[t].view(B, 1, 1, 1) * x0 + self.s_bar[t].view(B, 1, 1, 1) * noise
+        loss = F.l1_loss(self.model(x_t, t), noise)
+        self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        self.opt.step()
 
-    def run(k: int) -> None:
-        for _ in range(k):
-            step()
+    def seconds(self, steps: int) -> float:
+        """Wall time of `steps` steps, device synchronised at both ends."""
+        sync(self.device)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        sync(self.device)
+        return time.perf_counter() - t0
 
-    run(warmup)
-    return timed(lambda: run(steps), device) / steps
+
+class Interleave:
+    """Plugin: at each log call, close the runner's window and run a bare block."""
+
+    def __init__(self, bare: BareLoop, block: int) -> None:
+        self.bare, self.block = bare, block
+        self.runner: list[float] = []
+        self.bare_times: list[float] = []
+        self.last_exit = 0.0
+        self.last_step = 0
+
+    @hookimpl
+    def diffkit_log(self, run: Any, step: int, metrics: dict[str, float]) -> None:
+        now = time.perf_counter()
+        if self.last_step:  # the first window holds the first step's one-off costs
+            self.runner.append((now - self.last_exit) / (step - self.last_step))
+            self.bare_times.append(self.bare.seconds(self.block) / self.block)
+        else:
+            self.bare.seconds(self.block)  # warm-up twin
+        self.last_step, self.last_exit = step, time.perf_counter()
 
 
-def measure(overrides: Sequence[str], *, steps: int, log_every: int, repeats: int) -> dict[str, Any]:
-    """Interleaved runner/bare blocks of `steps` timed steps each (after `log_every` warm-up)."""
-    runner, bare, ratios = [], [], []
-    for r in range(repeats):
-        order = ("runner", "bare") if r % 2 == 0 else ("bare", "runner")
-        got = {}
-        for kind in order:
-            if kind == "runner":
-                got[kind] = run_runner(overrides, steps + log_every, log_every)
-            else:
-                got[kind] = bare_seconds_per_step(overrides, steps, log_every)
-        runner.append(got["runner"])
-        bare.append(got["bare"])
-        ratios.append(got["runner"] / got["bare"])
+def measure(overrides: Sequence[str], *, block: int, pairs: int) -> dict[str, Any]:
+    """`pairs` runner/bare pairs of `block` steps each, after one warm-up pair."""
+    from diffkit.runner.train import train
+
+    bare = BareLoop(overrides)
+    timer = Interleave(bare, block)
+    with tempfile.TemporaryDirectory() as tmp:
+        composed, plugins = load([*overrides, *quiet_overrides(Path(tmp) / "run", block * (pairs + 1), block)])
+        plugins.pm.register(timer)
+        train(composed, plugins)
+    ratios = [r / b for r, b in zip(timer.runner, timer.bare_times)]
     return {
-        "overrides": list(overrides),
-        "steps_per_block": steps,
-        "repeats": repeats,
-        "runner_ms_per_step": [round(1e3 * s, 3) for s in runner],
-        "bare_ms_per_step": [round(1e3 * s, 3) for s in bare],
+        "config": list(overrides) or ["configs/default.yaml"],
+        "block_steps": block,
+        "pairs": len(ratios),
+        "runner_ms_per_step": round(1e3 * median(timer.runner), 3),
+        "bare_ms_per_step": round(1e3 * median(timer.bare_times), 3),
         "ratios": [round(x, 4) for x in ratios],
         "median_ratio": round(median(ratios), 4),
     }

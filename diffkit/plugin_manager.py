@@ -70,7 +70,7 @@ class Plugins:
         if not self.failed:
             return ""
         names = ", ".join(f"{p.name} ({p.dist or p.source})" for p in self.failed)
-        return f"note: plugins that failed to load: {names} (see `diffkit plugins`)"
+        return f"note: plugins that failed to load: {names}"
 
 
 def autoload_enabled() -> bool:
@@ -177,7 +177,7 @@ def _name_clash(plugins: Plugins, module: ModuleType, info: PluginInfo) -> str:
     if name is None:
         return ""
     other = next((p for p in plugins.loaded if p.name == name), PluginInfo(name))
-    what = f"name {info.name!r}" if name == info.name else f"module {module.__name__!r}"
+    what = f"name {info.name!r}" if name == info.name else f"module {getattr(module, '__name__', module)!r}"
     return f"its {what} is already used by {other.describe()}; block one with `-p no:NAME`"
 
 

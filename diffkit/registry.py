@@ -10,6 +10,7 @@ from typing import Any
 
 from diffkit.errors import ConfigError, PluginValidationError, UnknownComponentError
 from diffkit.interfaces import KINDS
+from diffkit.param_types import check_params
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ class Registry:
                 raise ConfigError(
                     f"{where}.{key}: {kind} {name!r} has no parameter {key!r}; it accepts: {accepted}"
                 )
+        check_params(where, entry.cls, node)
         try:
             obj = entry.cls(**node, **{k: v for k, v in injected.items() if k in params})
         except ConfigError:

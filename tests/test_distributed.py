@@ -118,13 +118,13 @@ def test_single_process_env_is_a_no_op():
     assert env.mean_(x) is x and float(x) == 2.5
     assert env.earliest(torch.tensor(-1)) == -1 and env.all_true(torch.tensor(True))
     model = torch.nn.BatchNorm2d(2)
-    assert env.wrap(model, torch.device("cpu")) is model
-    assert sync_batchnorm(model, env, torch.device("cpu")) is model
+    assert env.wrap(model) is model
+    assert sync_batchnorm(model, env) is model
 
 
 def test_sync_batchnorm_on_cpu_is_a_config_error():
     with pytest.raises(ConfigError, match="train.sync_batchnorm=true needs CUDA.*denoiser.norm=group"):
-        sync_batchnorm(torch.nn.BatchNorm2d(2), DistEnv(0, 2, 0), torch.device("cpu"))
+        sync_batchnorm(torch.nn.BatchNorm2d(2), DistEnv(0, 2, 0, torch.device("cpu")))
 
 
 def test_only_failed_collectives_become_distributed_errors():

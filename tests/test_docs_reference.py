@@ -70,7 +70,8 @@ def test_config_reference_covers_every_key(pages: dict[str, str]) -> None:
             assert f"| `{section}` |" in page
     for key in schema.DATA_RUNNER_KEYS:
         assert f"| `data.{key}` |" in page
-    assert "| `train.steps` | int | `3000` | an integer >= 1 |" in page   # type, default, rule, in that order
+    steps = defaults["train"]["steps"]
+    assert f"| `train.steps` | int | `{steps}` | an integer >= 1 |" in page   # type, default, rule, in order
 
 
 def test_components_reference_covers_every_component_and_parameter(pages: dict[str, str], plugins: Plugins) -> None:

@@ -112,7 +112,8 @@ def test_weight_decay_spares_biases_and_norms():
     assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
     assert {p.ndim for p in decay["params"]} == {2, 4} and len(decay["params"]) == 2
     assert {p.ndim for p in no_decay["params"]} == {1} and len(no_decay["params"]) == 4
-    assert len(param_groups(model, 0.0)) == 1
+    assert [len(g["params"]) for g in param_groups(model, 0.0)] == [2, 4]  # same grouping without decay
+    assert len(param_groups(nn.Linear(2, 2, bias=False), 0.01)) == 1  # no empty group
 
 
 def test_adamw_decays_only_the_matrices():
@@ -128,3 +129,17 @@ def test_adamw_decays_only_the_matrices():
     # zero gradient: AdamW only applies w <- w (1 - lr wd) = 2 * 0.95
     assert layer.weight.item() == pytest.approx(1.9)
     assert layer.bias.item() == pytest.approx(2.0)
+
+
+def test_resume_keeps_biases_free_of_weight_decay(plugins, tmp_path):
+    """reapply_config (the config's hyperparameters after a resume) must not decay the no-decay group."""
+    from diffkit.config import compose
+    from diffkit.runner.optim import reapply_config
+
+    cfg = compose(None, ["optim.name=adamw", "optim.weight_decay=0.05", "optim.lr=0.01"], plugins.registry).cfg
+    model = nn.Sequential(nn.Linear(2, 2), nn.GroupNorm(1, 2))
+    saved = build_optimizer(cfg, model).state_dict()
+    restored = build_optimizer(cfg, model)
+    restored.load_state_dict(saved)
+    reapply_config(cfg, restored, build_lr_schedule(cfg, restored))
+    assert [g["weight_decay"] for g in restored.param_groups] == [0.05, 0.0]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from diffkit import hookspecs
 from diffkit.plugin_manager import AUTOLOAD_ENV
 from tests.conftest import REPO, cli_env
 
@@ -29,15 +31,24 @@ diffkit() { python -m diffkit "$@"; }
 """
 
 
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"^```{lang}\n(.*?)^```", DOC.read_text(), re.M | re.S)
+
+
 def walkthrough() -> str:
-    return "\n".join(re.findall(r"^```bash\n(.*?)^```", DOC.read_text(), re.M | re.S))
+    return "\n".join(blocks("bash"))
 
 
-def test_the_walkthrough_names_every_step() -> None:
+def test_the_walkthrough_names_every_step_and_its_snippets_parse() -> None:
     script = walkthrough()
     for step in ("diffkit new-plugin my-loss", "python -m pytest -q my-loss", "pip install ./my-loss",
                  "diffkit plugins --kind loss", "diffkit train my-run.yaml", "diffkit sample"):
         assert step in script
+    assert tomllib.loads(blocks("toml")[0]) == {"project": {"entry-points": {"diffkit": {"my_loss": "my_loss"}}}}
+    for source in blocks("python"):
+        compile(source, str(DOC), "exec")
+    hooks = set(re.findall(r"^\| `(diffkit_\w+)\(", DOC.read_text(), re.M))
+    assert hooks == {name for name in vars(hookspecs) if name.startswith("diffkit_")}  # every hook documented
 
 
 @pytest.mark.slow

@@ -141,4 +141,5 @@ def test_csv_logger_rows_and_checkpoint_round_trip(tmp_path: Path, monkeypatch: 
     text = (tmp_path / "metrics.csv").read_text().splitlines()
     assert text == ["step,name,value", "2,train/loss,0.5", "2,train/lr,0.1", "4,train/loss,0.375"]
     csv_logger.diffkit_log(run=RunContext(dir=tmp_path, config={}, is_main=False), step=6, metrics={"x": 1.0})
-    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 4
+    csv_logger.diffkit_eval(run=run, step=4, metrics={"eval/fid": 12.5})
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[4:] == ["4,eval/fid,12.5"]

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 import yaml
 
 from diffkit import checkpoint as ckpt
+from diffkit.cli.main import main
 from diffkit.plugin_manager import AUTOLOAD_ENV
 from tests.conftest import REPO, cli_env, run_cli
 
@@ -155,6 +157,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+@pytest.fixture
+def on_path(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The installed distributions visible to this process for one test, then forgotten."""
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.delenv(AUTOLOAD_ENV, raising=False)
+    yield
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(site)):
+            del sys.modules[name]
+
+
 def env_for(site: Path) -> dict[str, str]:
     env = cli_env(PYTHONPATH=str(site))
     env.pop(AUTOLOAD_ENV, None)
@@ -178,7 +191,7 @@ def test_plugins_lists_the_example_and_reports_each_broken_one(site: Path) -> No
         "    loss            example_pseudo_huber   diffkit_example.pseudo_huber.PseudoHuberLoss",
         "    sampler         example_strided        diffkit_example.strided.StridedSampler",
         "  example_csv",
-        "    hooks: checkpoint_load, checkpoint_save, log",
+        "    hooks: checkpoint_load, checkpoint_save, eval, log",
     ]
     assert (
         "FAILED plugin 'broken_import' from diffkit-broken-import 0.1.0, not loaded: "
@@ -200,20 +213,23 @@ def test_plugins_lists_the_example_and_reports_each_broken_one(site: Path) -> No
     assert "broken_partial" not in out and "future_geometric" not in out
 
 
-def test_kind_filter_and_blocking_from_the_command_line(site: Path) -> None:
-    out = run_cli("plugins", "--kind", "scheduler", "-p", "no:diffkit-broken-import", env=env_for(site)).stdout
+def test_kind_filter_and_blocking_from_the_command_line(on_path: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--kind", "scheduler", "-p", "no:diffkit-broken-import"]) == 0
+    out = capsys.readouterr().out
     assert "    scheduler       example_geometric      diffkit_example.geometric.GeometricScheduler" in out
     assert "example_rbf" not in out and "example_csv" not in out and "CONFLICT" not in out  # a loss conflict
     assert "broken_import" not in out and "FAILED plugin 'broken_register'" in out
 
 
-def test_a_conflicting_name_in_a_config_is_an_error_naming_both(site: Path, tmp_path: Path) -> None:
-    proc = run_cli("train", *EXAMPLE_RUN, "loss.name=l1", f"run.dir={tmp_path / 'run'}", env=env_for(site), check=False)
-    assert proc.returncode == 2
+def test_a_conflicting_name_in_a_config_is_an_error_naming_both(
+    on_path: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", *EXAMPLE_RUN, "loss.name=l1", f"run.dir={tmp_path / 'run'}"]) == 2
     assert (
         "diffkit: error: loss 'l1' is registered by both plugin 'losses' (diffkit 0.1.0) and plugin 'collide' "
         "(diffkit-collide 0.1.0)"
-    ) in proc.stderr
+    ) in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_train_resume_and_sample_with_the_example_components(site: Path, tmp_path: Path) -> None:

@@ -63,9 +63,13 @@ def test_modern_config_builds_the_full_size_recipe(plugins):
     assert cfg.ema.decay > 0 and cfg.train.conditional and cfg.train.precision == "bf16"
 
 
-def test_recipe_trains_with_every_feature_on(plugins, tmp_path):
-    run_dir = run(plugins, tmp_path / "run")
-    state = last_state(run_dir)
+@pytest.fixture(scope="module")
+def recipe_run(plugins, tmp_path_factory):
+    return run(plugins, tmp_path_factory.mktemp("recipe") / "run")
+
+
+def test_recipe_trains_with_every_feature_on(recipe_run):
+    state = last_state(recipe_run)
     assert state["step"] == 6 and state["num_classes"] == 10
     assert state["config"]["train"]["precision"] == "bf16" and state["config"]["train"]["accumulate"] == 2
     # AdamW with decay on matrices only; after 2 warm-up steps the cosine reached 0 at step 6
@@ -95,12 +99,11 @@ def test_fp16_on_the_cpu_is_a_config_error(plugins, tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_trains_the_recipe_and_samples_a_class_with_ema(tmp_path):
-    run_cli("train", MODERN, *SMALL, f"run.dir={tmp_path / 'run'}")
+def test_cli_samples_a_class_with_guidance_and_ema(recipe_run, tmp_path):
     out = {}
     for name, flags in (("ema", []), ("raw", ["--no-ema"])):
         path = tmp_path / f"{name}.npz"
-        run_cli("sample", str(tmp_path / "run"), "--num", "2", "--class", "3", "--guidance", "2.0",
+        run_cli("sample", str(recipe_run), "--num", "2", "--class", "3", "--guidance", "2.0",
                 "--out", str(path), *flags)
         out[name] = np.load(path)["arr_0"]
         assert out[name].shape == (2, 8, 8, 1)

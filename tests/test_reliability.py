@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -140,3 +141,45 @@ def test_sigterm_finishes_the_step_saves_and_says_how_to_resume(tmp_path: Path, 
 
     _train_in_process(plugins, [], resume=run_dir)
     assert_same_run(run_dir, reference)
+
+
+@pytest.mark.slow
+def test_exploding_learning_rate_stops_naming_the_step_and_keeps_good_checkpoints(tmp_path: Path, plugins) -> None:
+    run_dir = tmp_path / "run"
+    _train_in_process(plugins, [*TINY, "train.steps=4", "train.checkpoint_every=2", "run.keep_checkpoints=20",
+                                f"run.dir={run_dir}"])
+    good = (run_dir / "checkpoints" / "step_0000004.pt").read_bytes()
+
+    # resume with a learning rate that blows the weights up within a few steps; save every step
+    proc = run_cli("train", "--resume", str(run_dir), "optim.lr=1e30", "train.steps=20",
+                   "train.checkpoint_every=1", "train.log_every=10", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    found = re.fullmatch(r"diffkit: error: loss or gradient became non-finite at step (\d+); stopped, the last "
+                         r"good checkpoint in (\S+) is intact \(.*\)", line)
+    assert found, line
+    bad = int(found.group(1))
+    assert 5 <= bad <= 20 and found.group(2) == str(run_dir / "checkpoints")
+    assert rundir.read_json(run_dir / rundir.STATUS)["status"] == "failed"
+
+    saved = [ckpt.load(p) for p in ckpt.numbered(run_dir / "checkpoints")]
+    assert [s["step"] for s in saved] == [2, *range(4, bad)]
+    for state in saved:  # nothing non-finite was ever written
+        assert all(torch.isfinite(t).all() for t in state["model"].values())
+    assert ckpt.load(run_dir / "checkpoints" / "last.pt")["step"] == bad - 1
+    assert (run_dir / "checkpoints" / "step_0000004.pt").read_bytes() == good
+
+
+def test_training_into_a_non_empty_run_dir_refuses(tmp_path: Path) -> None:
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    (run_dir / "notes.txt").write_text("my notes")
+    proc = run_cli("train", *TINY, f"run.dir={run_dir}", check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"diffkit: error: run.dir={run_dir} already exists and is not empty; continue it with "
+        f"`diffkit train --resume {run_dir}` or choose another run.dir"
+    )
+    assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"]
+    assert (run_dir / "notes.txt").read_text() == "my notes"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from diffkit.cli.main import main
 from diffkit.errors import ConfigError
 from diffkit_builtin.samplers.timesteps import spaced_timesteps
 from tests.conftest import TINY, run_cli
@@ -168,17 +169,19 @@ def tiny_run(tmp_path_factory):
         ["--sampler", "heun", "--steps", "3"],
     ],
 )
-def test_cli_samples_with_every_sampler(tiny_run, tmp_path, args):
+def test_cli_samples_with_every_sampler(tiny_run, tmp_path, capsys, args):
+    """In-process `diffkit sample` (the training run is a subprocess); overrides may follow options."""
     out = tmp_path / "s.npz"
-    proc = run_cli("sample", str(tiny_run), "--num", "3", "--out", str(out), *args)
+    assert main(["sample", str(tiny_run), "--num", "3", "--out", str(out), *args]) == 0
     images = np.load(out)["arr_0"]
     assert images.shape == (3, 8, 8, 1) and images.dtype == np.uint8
-    assert f"sampler {args[1]}" in proc.stderr
+    assert f"sampler {args[1]}" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_cli_reports_a_bad_step_count_on_one_line(tiny_run, tmp_path):
+def test_cli_reports_a_bad_step_count_on_one_line(tiny_run, tmp_path, capsys):
     """The run's own ddpm respaces to --steps K <= T; K > T (50 here) is refused."""
-    proc = run_cli("sample", str(tiny_run), "--out", str(tmp_path / "s.png"), "--steps", "51", check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().count("\n") == 0 and "sampler.steps=51" in proc.stderr and "[1, 50]" in proc.stderr
+    assert main(["sample", str(tiny_run), "--out", str(tmp_path / "s.png"), "--steps", "51"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().count("\n") == 0 and "sampler.steps=51" in err and "[1, 50]" in err
+    assert main(["sample", str(tiny_run), "--out", str(tmp_path / "s.npz"), "--num", "2", "--steps", "7"]) == 0

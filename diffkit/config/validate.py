@@ -45,6 +45,7 @@ RULES: list[Rule] = [
     ("train.accumulate", lambda v: v >= 1, "an integer >= 1"),
     ("train.on_nonfinite", lambda v: v in ("stop", "skip"), "stop or skip"),
     ("train.label_dropout", lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    ("train.dist_timeout", lambda v: _finite(v) and v > 0, "a finite number of seconds > 0"),
 ]
 
 

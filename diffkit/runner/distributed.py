@@ -24,7 +24,7 @@ from diffkit.errors import ConfigError, DistributedError
 T = TypeVar("T")
 
 #: fragments of the messages gloo and nccl raise when a peer is gone or silent.
-_PEER_LOST = ("connection closed", "connection reset", "broken pipe", "timed out", "timeout", "nccl", "gloo")
+_PEER_LOST = ("connection closed", "connection reset", "broken pipe", "timed out", "timeout")
 
 
 @dataclass
@@ -34,6 +34,7 @@ class DistEnv:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    device: torch.device = torch.device("cpu")  # where collectives' tensors live (set by init)
 
     @property
     def enabled(self) -> bool:
@@ -60,8 +61,7 @@ class DistEnv:
 
     def init(self, device: torch.device, timeout_s: float = 600.0) -> None:
         """Join the process group (nccl on CUDA, gloo on CPU) when launched by torchrun."""
-        if timeout_s <= 0:
-            raise ConfigError(f"train.dist_timeout={timeout_s} must be > 0 seconds")
+        self.device = device
         if self.enabled and not dist.is_initialized():
             backend = "nccl" if device.type == "cuda" else "gloo"
             dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
@@ -97,15 +97,27 @@ class DistEnv:
         return x
 
     def all_true(self, flag: Tensor) -> bool:
-        """True when `flag` (a bool scalar tensor) is true on every rank."""  # sync
+        """True when `flag` (a bool scalar tensor) is true on every rank; a sync point."""
         if not self.enabled:
             return bool(flag)
-        x = flag.to(torch.int32)
+        x = flag.to(torch.int32)  # a copy: the caller's flag stays this rank's own
         dist.all_reduce(x, op=dist.ReduceOp.MIN)
         return bool(x)
 
+    def any_true(self, flag: bool, at: bool = True) -> bool:
+        """`flag` in one process; under DDP, whether it is set on any rank, asked only
+        when `at` (a collective: `at` must agree on every rank), else False."""
+        if not self.enabled:
+            return flag
+        if not at:
+            return False
+        x = torch.tensor(int(flag), device=self.device)
+        dist.all_reduce(x, op=dist.ReduceOp.MAX)
+        return bool(x)
+
     def earliest(self, step: Tensor) -> int:
-        """The smallest non-negative `step` (a long scalar) over the ranks, -1 when all are -1."""  # sync
+        """The smallest non-negative `step` (a long scalar) over the ranks, -1 when all
+        are -1; a sync point."""
         if not self.enabled:
             return int(step)
         never = torch.iinfo(torch.long).max
@@ -113,11 +125,11 @@ class DistEnv:
         dist.all_reduce(x, op=dist.ReduceOp.MIN)
         return -1 if int(x) == never else int(x)
 
-    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
+    def wrap(self, model: nn.Module) -> nn.Module:
         """The module to call in the training step: DDP around `model` when distributed."""
-        if True:
+        if not self.enabled:
             return model
-        ids = [device.index] if device.type == "cuda" else None
+        ids = [self.device.index] if self.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     def peer_lost(self, error: BaseException, step: int) -> DistributedError | None:
@@ -134,12 +146,12 @@ class DistEnv:
         )
 
 
-def sync_batchnorm(model: nn.Module, env: DistEnv, device: torch.device) -> nn.Module:
+def sync_batchnorm(model: nn.Module, env: DistEnv) -> nn.Module:
     """Replace the BatchNorm layers of `model` with SyncBatchNorm, whose statistics are
-    taken over the global batch (one all-gather per layer per forward). CUDA only."""
+    taken over the global batch (collectives in every layer's forward and backward). CUDA only."""
     if not env.enabled:
         return model
-    if device.type != "cuda":
+    if env.device.type != "cuda":
         raise ConfigError(
             "train.sync_batchnorm=true needs CUDA (torch's SyncBatchNorm does not run on the CPU); "
             "on the CPU use denoiser.norm=group, or train.sync_batchnorm=false"
@@ -147,9 +159,9 @@ def sync_batchnorm(model: nn.Module, env: DistEnv, device: torch.device) -> nn.M
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
-def describe(env: DistEnv, backend_device: torch.device, batch_size: int, accumulate: int) -> str:
+def describe(env: DistEnv, batch_size: int, accumulate: int) -> str:
     """One line on the job's layout and global batch, for rank 0 to print."""
-    backend = "nccl" if backend_device.type == "cuda" else "gloo"
+    backend = "nccl" if env.device.type == "cuda" else "gloo"
     return (
         f"diffkit: DistributedDataParallel on {env.world_size} processes ({backend}); global batch "
         f"{batch_size * env.world_size * accumulate} = {batch_size} per rank x {env.world_size} ranks "

@@ -11,16 +11,16 @@ from torch import nn
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Trainable parameters; with weight decay, two groups: matrices and conv kernels
-    (ndim >= 2) decay, biases and norm gains (ndim < 2) do not (as nanoGPT and most
-    diffusion codebases do). Without weight decay, one group."""
+    """Trainable parameters in two groups: matrices and conv kernels (ndim >= 2) get
+    `weight_decay`; biases and norm gains (ndim < 2, marked ``no_decay``) get none, as in
+    nanoGPT and most diffusion codebases. Empty groups are left out; the grouping does
+    not depend on `weight_decay`, so a resumed run may change it."""
     params = [p for p in model.parameters() if p.requires_grad]
-    if not weight_decay:
-        return [{"params": params}]
-    return [
+    groups = [
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, "no_decay": True},
     ]
+    return [g for g in groups if g["params"]]
 
 
 def build_optimizer(cfg: DictConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -58,7 +58,8 @@ def reapply_config(cfg: DictConfig, optimizer: torch.optim.Optimizer, lr_schedul
     o = cfg.optim
     lr_schedule.base_lrs = [o.lr] * len(optimizer.param_groups)
     for group, factor in zip(optimizer.param_groups, lr_schedule.lr_lambdas):
-        group.update(initial_lr=o.lr, lr=o.lr * factor(lr_schedule.last_epoch), weight_decay=o.weight_decay)
+        decay = 0.0 if group.get("no_decay") else o.weight_decay
+        group.update(initial_lr=o.lr, lr=o.lr * factor(lr_schedule.last_epoch), weight_decay=decay)
         if "betas" in group:
             group["betas"] = tuple(o.betas)
         elif "momentum" in group:

@@ -26,12 +26,8 @@ def create(requested: str | None, stem: str = "run") -> Path:
     """Make a fresh run directory. An explicit `requested` path must not hold a run;
     without one, ``runs/<time>-<stem>`` gets a numeric suffix if it exists."""
     if requested:
+        check_free(requested)
         path = Path(requested)
-        if path.exists() and any(path.iterdir()):
-            raise ConfigError(
-                f"run.dir={requested} already exists and is not empty; continue it with "
-                f"`diffkit train --resume {requested}` or choose another run.dir"
-            )
         path.mkdir(parents=True, exist_ok=True)
         return path
     base = Path("runs") / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
@@ -43,6 +39,17 @@ def create(requested: str | None, stem: str = "run") -> Path:
         except FileExistsError:
             n += 1
             path = base.with_name(f"{base.name}-{n}")
+
+
+def check_free(requested: str | None) -> None:
+    """Raise ConfigError when `requested` names a file or a non-empty directory."""
+    path = Path(requested) if requested else None
+    if path is not None and path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise ConfigError(
+            f"run.dir={requested} already exists and is not "
+            f"{'empty' if path.is_dir() else 'a directory'}; continue a run with "
+            f"`diffkit train --resume {requested}` or choose another run.dir"
+        )
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -61,6 +61,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     cfg = composed.cfg
     hook = plugins.hook
     env = DistEnv.from_env()
+    if resume is None and env.is_main:
+        rundir.check_free(cfg.run.dir)  # before the slow part: data and model
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
@@ -80,7 +82,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
     model = parts.denoiser.to(device)
     if cfg.train.sync_batchnorm:
-        model = sync_batchnorm(model, env, device)
+        model = sync_batchnorm(model, env)
     if cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, model)
@@ -88,7 +90,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     # EMA on rank 0 only: DDP keeps the weights equal on every rank
     ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.decay > 0 and env.is_main else None
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
-    forward = env.wrap(model, device)
+    forward = env.wrap(model)
     if cfg.train.compile:
         forward = torch.compile(forward)
     batches = Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size)
@@ -156,7 +158,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         return run_dir
     if env.is_main:
         if env.enabled:
-            print(describe(env, device, cfg.data.batch_size, cfg.train.accumulate), file=sys.stderr)
+            print(describe(env, cfg.data.batch_size, cfg.train.accumulate), file=sys.stderr)
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": start})
         hook.diffkit_run_start(run=run)
         if start == 0:
@@ -176,6 +178,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
 
     def save(step: int) -> None:
         raise_if_nonfinite()
+        window_loss = env.mean_(loss_sum.clone())  # sync: every rank resumes with the mean
         if not env.is_main:
             return
         if not all(torch.isfinite(p).all() for p in [*model.parameters(), *model.buffers()]):  # sync
@@ -193,7 +196,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             "lr_schedule": lr_schedule.state_dict(),
             "scaler": scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "train": gen.get_state()},
-            "window": {"loss_sum": loss_sum.clone(), "steps": window_steps, "skipped": skipped},
+            "window": {"loss_sum": window_loss, "steps": window_steps, "skipped": skipped},
             "plugins": {},
         }
         hook.diffkit_checkpoint_save(run=run, state=state["plugins"])
@@ -273,7 +276,9 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             profiler.step()
 
             # -- log --------------------------------------------------------
-            at_end = step == tc.steps or bool(stop.signum)
+            # DDP: the ranks agree on a signal at log steps, so that all stop after the same step
+            stopping = env.any_true(bool(stop.signum), at=step % tc.log_every == 0)
+            at_end = step == tc.steps or stopping
             if step % tc.log_every == 0 or step == tc.steps:  # on a signal the checkpoint keeps the window
                 raise_if_nonfinite()
                 elapsed = time.perf_counter() - window_start
@@ -300,7 +305,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             if (tc.checkpoint_every and step % tc.checkpoint_every == 0) or at_end:
                 save(step)
                 env.barrier()
-            if stop.signum:
+            if stopping:
                 status = "interrupted"
                 break
         else:
@@ -327,8 +332,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
                 rundir.write_json(run_dir / rundir.METRICS, {**final, **scores})
             hook.diffkit_run_end(run=run, status=status, metrics={**final, **numeric(scores)})
         env.close()
-    if status == "interrupted":
-        name = signal.Signals(stop.signum).name
+    if status == "interrupted" and env.is_main:
+        name = signal.Signals(stop.signum).name if stop.signum else "a stop signal on another rank"
         print(
             f"diffkit: {name} received; saved step {run.step} in {run_dir}; "
             f"resume with: diffkit train --resume {run_dir}",

@@ -1,4 +1,4 @@
-"""A lifecycle-hook plugin: every logged metric as a row of ``metrics.csv`` in the run dir.
+"""A lifecycle-hook plugin: every logged or evaluated metric as a row of ``metrics.csv`` in the run dir.
 
 Rows are ``step,name,value``. Each checkpoint stores how many rows were written; on
 ``--resume`` the rows written after that checkpoint are dropped, so each step
@@ -46,6 +46,11 @@ def _write(file: Path, rows: list[list[Any]], mode: str) -> None:
 def diffkit_log(run: RunContext, step: int, metrics: dict[str, float]) -> None:
     if run.is_main:
         _write(path(run), [[step, name, repr(float(value))] for name, value in metrics.items()], "a")
+
+
+@hookimpl
+def diffkit_eval(run: RunContext, step: int, metrics: dict[str, float]) -> None:
+    diffkit_log(run=run, step=step, metrics=metrics)
 
 
 @hookimpl

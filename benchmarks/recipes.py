@@ -1,0 +1,131 @@
+"""The modern recipe vs the seed recipe on Fashion-MNIST with the same CPU wall-clock budget.
+
+Each recipe is its config (``configs/seed_reference.yaml``, ``configs/fashion_mnist_modern.yaml``)
+shrunk to CPU size by the overrides below: 16x16 images, batch 64, small widths. A short
+calibration run measures seconds per step; the recipe then trains for the number of steps
+that fills the budget (so the cosine lr schedule ends on time) through the real runner.
+Both are sampled the same way (DDIM, 50 steps, from the EMA weights where the recipe has
+them) and scored with FID in the offline classifier feature space
+(``plugins/diffkit_builtin/metrics``) against the test split; the FID between the test split
+and as many training images is the floor a perfect model would reach.
+
+    python -m benchmarks.recipes [--quick] [--budget SECONDS] [--samples N]   # JSON on stdout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.common import LogTimes, load, machine, quiet_overrides
+from diffkit.runner.data import fit_size, to_model_range
+from diffkit.runner.evaluate import Evaluator
+from diffkit.runner.restore import restore
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+DATA = ["data.name=fashion_mnist", "data.root=/usr/share/datasets/fashion-mnist", "data.image_size=16",
+        "data.batch_size=64", "train.device=cpu", "seed=0"]
+SAMPLING = ["sampler.name=ddim", "sampler.steps=50"]
+RECIPES: dict[str, tuple[str, list[str]]] = {
+    # the seed: BatchNorm U-Net without residuals or attention, L1 on eps, Adam 1e-3, linear T=300
+    "seed": ("seed_reference.yaml", ["denoiser.channels=[32,64,128]"]),
+    # the modern recipe at CPU size; unconditional so that both are scored on the same task
+    "modern": ("fashion_mnist_modern.yaml", [
+        "denoiser.channels=[32,64,64]", "denoiser.num_res_blocks=1", "denoiser.attention_resolutions=[4]",
+        "denoiser.dropout=0.0", "time_embedding.dim=32", "train.precision=fp32", "train.conditional=false",
+        "ema.decay=0.999", "optim.lr=0.001", "optim.warmup_steps=100",
+    ]),
+}
+
+
+def overrides_for(name: str) -> tuple[str, list[str]]:
+    config, extra = RECIPES[name]
+    return str(CONFIGS / config), [*DATA, *extra, *SAMPLING]
+
+
+def train_for(config: str, overrides: Sequence[str], run_dir: Path, steps: int) -> dict[str, Any]:
+    """Train `steps` steps with the runner; seconds and images/s between the first and last log."""
+    from diffkit.runner.train import train
+
+    log_every = max(1, steps // 10)
+    composed, plugins = load([*overrides, *quiet_overrides(run_dir, steps, log_every)], config)
+    timer = LogTimes()
+    plugins.pm.register(timer)
+    t0 = time.perf_counter()
+    train(composed, plugins)
+    per_step = timer.seconds_per_step(skip=1)
+    return {
+        "steps": steps,
+        "train_seconds": round(time.perf_counter() - t0, 2),
+        "images_per_sec": round(composed.cfg.data.batch_size / per_step, 1),
+        "parameters": sum(p.numel() for p in restore(run_dir, plugins, []).parts.denoiser.parameters()),
+    }
+
+
+def evaluate(config: str, overrides: Sequence[str], run_dir: Path, samples: int) -> dict[str, Any]:
+    _, plugins = load(list(overrides), config)
+    restored = restore(run_dir, plugins, list(SAMPLING))
+    parts, cfg = restored.parts, restored.cfg
+    evaluator = Evaluator(plugins.registry, cfg, torch.device("cpu"), entries=["fid"])
+    t0 = time.perf_counter()
+    scores = evaluator(parts.denoiser, parts.scheduler, parts.sampler, num=samples, seed=1)
+    return {"fid": round(scores["eval/fid"], 3), "sample_seconds": round(time.perf_counter() - t0, 2),
+            "ema": bool(restored.state.get("ema"))}
+
+
+def data_floor(samples: int) -> float:
+    """FID between `samples` training images and the test split (same evaluator)."""
+    config, overrides = overrides_for("seed")
+    composed, plugins = load(overrides, config)
+    evaluator = Evaluator(plugins.registry, composed.cfg, torch.device("cpu"), entries=["fid"])
+    real = to_model_range(fit_size(evaluator.dataset.load("test"), 16).images)
+    train = to_model_range(fit_size(evaluator.dataset.load("train"), 16).images[:samples])
+    return round(evaluator.metrics[0].compute(real, train)["fid"], 3)
+
+
+def run_recipe(name: str, budget: float, samples: int, calibration_steps: int) -> dict[str, Any]:
+    config, overrides = overrides_for(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        calib = train_for(config, overrides, Path(tmp) / "calibrate", calibration_steps)
+        seconds_per_step = 64 / calib["images_per_sec"]
+        steps = max(10, int(budget / seconds_per_step))
+        out = {"recipe": name, "config": f"configs/{RECIPES[name][0]}", "overrides": overrides}
+        out.update(train_for(config, overrides, Path(tmp) / "run", steps))
+        out.update(evaluate(config, overrides, Path(tmp) / "run", samples))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.recipes", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="20 s per recipe and 200 samples (a smoke run)")
+    p.add_argument("--budget", type=float, help="training seconds per recipe (default 75, quick 20)")
+    p.add_argument("--samples", type=int, help="images scored per recipe (default 1000, quick 200)")
+    args = p.parse_args(argv)
+    budget = args.budget or (20.0 if args.quick else 75.0)
+    samples = args.samples or (200 if args.quick else 1000)
+    results = [run_recipe(name, budget, samples, calibration_steps=10 if args.quick else 20) for name in RECIPES]
+    report = {
+        "benchmark": "recipes",
+        "budget_seconds_per_recipe": budget,
+        "samples": samples,
+        "sampler": "ddim, 50 steps",
+        "metric": "FID in the offline classifier feature space, vs the Fashion-MNIST test split at 16x16",
+        "fid_floor_train_vs_test": data_floor(samples),
+        "results": results,
+        "machine": machine(),
+    }
+    json.dump(report, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""Markdown tables from the benchmark JSON, written between markers in docs/performance.md."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+TITLE = "# Performance\n\nFigures from `python -m benchmarks.run` (see `benchmarks/`); other sections come from other benchmarks.\n"
+
+
+def replace_section(path: Path, name: str, body: str) -> None:
+    """Put `body` between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in `path`,
+    appending the markers when missing; the rest of the file is kept as it is."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    text = path.read_text() if path.exists() else TITLE
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + f"\n\n{block}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _machine(m: dict[str, Any]) -> str:
+    gpu = m["gpu"] or "no GPU"
+    return (f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}), {gpu}, torch {m['torch']}, "
+            f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']} "
+            f"(other jobs shared the CPU: absolute figures are noisy, ratios of interleaved runs less so). "
+            f"Mode: {'--quick' if m.get('quick') else 'full'}.")
+
+
+def overhead_md(res: dict[str, Any]) -> str:
+    lines = [
+        _machine(res["machine"]), "",
+        "Runner (`diffkit.runner.train.train`, sampling and checkpoints off) vs a bare hand-written loop "
+        "on the same model, data, optimizer and batch size, alternating blocks inside one run "
+        "(a `diffkit_log` hook runs the bare block). Target: median ratio <= 1.03.", "",
+        "| config | block steps | pairs | runner ms/step | bare ms/step | median ratio | per-pair ratios |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["overhead"]:
+        lines.append(
+            f"| `{' '.join(r['config'])}` | {r['block_steps']} | {r['pairs']} | {r['runner_ms_per_step']} | "
+            f"{r['bare_ms_per_step']} | **{r['median_ratio']}** | {', '.join(map(str, r['ratios']))} |"
+        )
+    return "\n".join(lines)
+
+
+def _mem(m: dict[str, Any]) -> str:
+    if "cuda_peak_mib" in m:
+        return f"{m['cuda_peak_mib']:.0f} (CUDA)"
+    return f"{m.get('rss_peak_mib', 0):.0f} / +{m.get('rss_rise_mib', 0):.0f}"
+
+
+def throughput_md(res: dict[str, Any]) -> str:
+    lines = [
+        _machine(res["machine"]), "",
+        "images/s; memory is peak RSS / its rise during the case in MiB (allocator peak on CUDA). "
+        "Sampling: DDPM over a T-step schedule, one batch.", "",
+        "| network | params | option (switch) | train batch | train img/s | train mem | "
+        "sample batch x steps | sample img/s | sample mem |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in res["throughput"]:
+        if "skipped" in r:
+            lines.append(f"| {r['network']} | | {r['option']} | | skipped: {r['skipped']} | | | | |")
+            continue
+        tr, sa = r["train"], r["sample"]
+        lines.append(
+            f"| {r['network']} | {r['parameters'] / 1e6:.2f}M | {r['option']} (`{r['switch'] or '-'}`) | "
+            f"{r['train_batch']} | {tr['images_per_sec']} | {_mem(tr)} | {r['sample_batch']} x {r['sample_steps']} | "
+            f"{sa['images_per_sec']} | {_mem(sa)} |"
+        )
+    return "\n".join(lines)
+
+
+def peers_md(res: dict[str, Any]) -> str:
+    lines = [
+        _machine(res["machine"]), "",
+        "Each library's own noising, loss and DDPM sampling loop; the peer's base width is chosen "
+        "to match diffkit's parameter count. Ratio = diffkit img/s / peer img/s (> 1: diffkit faster).", "",
+        "| diffkit network | peer | params diffkit / peer | train img/s diffkit / peer | train ratio | "
+        "sample img/s diffkit / peer | sample ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["peers"]:
+        if "skipped" in r:
+            lines.append(f"| {r['network']} | {r['peer']} | skipped: {r['skipped']} | | | | |")
+            continue
+        lines.append(
+            f"| {r['network']} | {r['peer']} | {r['parameters'][0] / 1e6:.2f}M / {r['parameters'][1] / 1e6:.2f}M | "
+            f"{r['train'][0]} / {r['train'][1]} | **{r['train_ratio']}** | {r['sample'][0]} / {r['sample'][1]} | "
+            f"**{r['sample_ratio']}** |"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""``python -m benchmarks.run [--quick]``: runner overhead, throughput per speed option,
+peers side by side and peak memory. Prints JSON; writes tables into docs/performance.md
+(sections ``overhead``, ``throughput``, ``peers``)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks import overhead, peers, report
+from benchmarks.common import BASE_32, OPTIONS, SEED_FULL, machine
+from benchmarks.throughput import diffkit_case, sample_rate, train_rate, with_option
+from diffkit.runner.device import resolve_device
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+TINY = ["data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]", "time_embedding.dim=8"]
+
+#: (name, overrides, train batch, sample batch, options) per network.
+NETWORKS = [
+    ("unet 32x32", BASE_32, 16, 16, list(OPTIONS)),
+    ("unet_adm 32x32", ["data.image_size=32", "denoiser.name=unet_adm", "denoiser.channels=[64,128,128]"], 16, 16,
+     list(OPTIONS)),
+    ("unet seed full-size 32x32", SEED_FULL, 8, 8, ["baseline", "channels_last", "bf16"]),
+]
+SETTINGS = {
+    "quick": {"block": 5, "pairs": 6, "tiny": False, "train_steps": 2, "sample_steps": 5, "repeats": 1,
+              "options": ("baseline", "channels_last", "bf16"), "networks": 2},
+    "full": {"block": 10, "pairs": 10, "tiny": True, "train_steps": 5, "sample_steps": 10, "repeats": 2,
+             "options": tuple(OPTIONS), "networks": 3},
+}
+
+
+def run_overhead(s: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = [overhead.measure([], block=s["block"], pairs=s["pairs"])]
+    if s["tiny"]:
+        rows.append(overhead.measure(TINY, block=4 * s["block"], pairs=s["pairs"]))
+    return rows
+
+
+def run_throughput(s: dict[str, Any], device: torch.device, registered: set[str]) -> list[dict[str, Any]]:
+    rows = []
+    for name, overrides, tb, sb, options in NETWORKS[: s["networks"]]:
+        denoiser = next((o.split("=")[1] for o in overrides if o.startswith("denoiser.name=")), "unet")
+        for option in OPTIONS:
+            row: dict[str, Any] = {"network": name, "option": option}
+            if denoiser not in registered:
+                row["skipped"] = f"denoiser {denoiser!r} is not registered"
+            elif option not in options or option not in s["options"]:
+                row["skipped"] = "not in this mode (torch.compile takes minutes to compile on 2 CPU cores)"
+            else:
+                row.update(_measure_option(overrides, option, tb, sb, s, device))
+            rows.append(row)
+            print(f"benchmarks: throughput {name} {option}: {row.get('skipped') or row['train']}", flush=True)
+    return rows
+
+
+def _measure_option(overrides: list[str], option: str, tb: int, sb: int, s: dict[str, Any],
+                    device: torch.device) -> dict[str, Any]:
+    case, ctx = with_option(diffkit_case("diffkit", overrides, s["sample_steps"], device), option, device)
+    warmup = 2 if option == "compile" else 1
+    return {
+        "parameters": case.parameters,
+        "switch": " ".join(OPTIONS[option]),
+        "train_batch": tb,
+        "train": train_rate(case, tb, s["train_steps"], warmup, device, ctx, option == "channels_last"),
+        "sample_batch": sb,
+        "sample_steps": s["sample_steps"],
+        "sample": sample_rate(case, sb, s["repeats"], device, ctx),
+    }
+
+
+def run_peers(s: dict[str, Any], device: torch.device) -> list[dict[str, Any]]:
+    b, steps = 16, s["sample_steps"]
+    ours = diffkit_case("diffkit unet 32x32", BASE_32, steps, device)
+    mine = None
+    rows = []
+    for peer, build in peers.BUILDERS.items():
+        row: dict[str, Any] = {"network": "unet 32x32", "peer": peer}
+        if not peers.installed(peer):
+            row["skipped"] = f"{peer} is not installed (pip install {peer})"
+            print(f"benchmarks: peers: {row['skipped']}", flush=True)
+            rows.append(row)
+            continue
+        theirs = build(ours.parameters, 32, steps, device)
+        if mine is None:
+            mine = (train_rate(ours, b, s["train_steps"], 1, device, _null()),
+                    sample_rate(ours, b, s["repeats"], device, _null()))
+        other = (train_rate(theirs, b, s["train_steps"], 1, device, _null()),
+                 sample_rate(theirs, b, s["repeats"], device, _null()))
+        row.update({
+            "parameters": [ours.parameters, theirs.parameters],
+            "batch": b, "sample_steps": steps,
+            "train": [mine[0]["images_per_sec"], other[0]["images_per_sec"]],
+            "sample": [mine[1]["images_per_sec"], other[1]["images_per_sec"]],
+            "memory": [{"train": mine[0], "sample": mine[1]}, {"train": other[0], "sample": other[1]}],
+        })
+        row["train_ratio"] = round(row["train"][0] / row["train"][1], 3)
+        row["sample_ratio"] = round(row["sample"][0] / row["sample"][1], 3)
+        print(f"benchmarks: peers {peer}: train x{row['train_ratio']} sample x{row['sample_ratio']}", flush=True)
+        rows.append(row)
+    return rows
+
+
+def _null() -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="fewer steps and cases (about 3 minutes on 2 cores)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--only", choices=("overhead", "throughput", "peers"), action="append",
+                   help="run only these sections (repeatable)")
+    p.add_argument("--doc", type=Path, default=DOC, help="markdown file to update (default docs/performance.md)")
+    p.add_argument("--no-doc", action="store_true", help="print JSON only")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    s = SETTINGS["quick" if args.quick else "full"]
+    device = resolve_device("auto")
+    sections = args.only or ["overhead", "throughput", "peers"]
+    res: dict[str, Any] = {"machine": {**machine(), "quick": args.quick, "device": str(device)}}
+    t0 = time.perf_counter()
+    from diffkit import load_plugins
+
+    registered = set(load_plugins(autoload=False).registry.names("denoiser"))
+    if "overhead" in sections:
+        res["overhead"] = run_overhead(s)
+    if "throughput" in sections:
+        res["throughput"] = run_throughput(s, device, registered)
+    if "peers" in sections:
+        res["peers"] = run_peers(s, device)
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(res, indent=1))
+    if not args.no_doc:
+        for name, render in (("overhead", report.overhead_md), ("throughput", report.throughput_md),
+                             ("peers", report.peers_md)):
+            if name in res:
+                report.replace_section(args.doc, name, render(res))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""``diffkit eval``: metrics of a trained run into metrics.json and TensorBoard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from diffkit_builtin.metrics.classifier import CACHE_ENV
+from tests.conftest import TINY, cli_env, run_cli
+from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
+
+
+@pytest.mark.slow
+def test_eval_writes_metrics_with_sampler_and_steps_and_logs_them(tmp_path: Path, feature_cache):  # noqa: F811
+    env = cli_env(**{CACHE_ENV: str(feature_cache)})
+    run_dir = tmp_path / "run"
+    run_cli("train", *TINY, "scheduler.num_timesteps=20", f"run.dir={run_dir}", env=env)
+    assert "eval/fid" not in json.loads((run_dir / "metrics.json").read_text())  # eval.metrics is empty by default
+
+    proc = run_cli("eval", str(run_dir), "--num", "24", "--metric", "fid", "--metric", "precision_recall", env=env)
+    printed = dict(line.split("\t") for line in proc.stdout.strip().splitlines())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train/loss"] > 0 and metrics["step"] == 6  # kept from training
+    assert metrics["eval/sampler"] == "ddpm" and metrics["eval/sampling_steps"] == 20
+    assert metrics["eval/num_samples"] == 24 and metrics["eval/checkpoint_step"] == 6
+    assert metrics["eval/fid"] > 0 and 0 <= metrics["eval/precision"] <= 1 and 0 <= metrics["eval/recall"] <= 1
+    assert float(printed["eval/fid"]) == pytest.approx(metrics["eval/fid"], rel=1e-5)
+
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    fid = acc.Scalars("eval/fid")
+    assert [e.step for e in fid] == [6] and fid[0].value == pytest.approx(metrics["eval/fid"], rel=1e-5)
+    assert "train/loss" in acc.Tags()["scalars"]  # training's events are kept
+
+    again = run_cli("eval", str(run_dir), "--num", "24", "--metric", "fid", env=env)
+    assert dict(line.split("\t") for line in again.stdout.strip().splitlines())["eval/fid"] == printed["eval/fid"]
+
+    bad = run_cli("eval", str(run_dir), "--metric", "fdi", env=env, check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().splitlines()[-1].startswith("diffkit: error: unknown metric 'fdi'; did you mean 'fid'?")
