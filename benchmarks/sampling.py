@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +23,8 @@ import torch
 
 from benchmarks.common import load, machine, quiet_overrides, sync
 from diffkit import checkpoint as ckpt
+from diffkit import load_plugins
+from diffkit.config import compose
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components
 from diffkit.runner.data import fit_size, to_model_range
@@ -53,9 +56,7 @@ def train_model(out: Path, steps: int) -> Path:
 
 def evaluate(run_dir: Path, num: int, device: torch.device) -> dict[str, Any]:
     state = ckpt.load(ckpt.latest(run_dir / rundir.CHECKPOINTS))
-    composed, plugins = load([], None)
-    from diffkit.config import compose
-
+    plugins = load_plugins(autoload=False)
     cfg = compose(None, [], plugins.registry, base=state["config"]).cfg
     parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
     use_ema = state.get("ema") and cfg.ema.use_for_sampling
@@ -110,8 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     result.update({"train_seconds": train_seconds, "machine": machine()})
     print(json.dumps(result, indent=2))
     if args.markdown:
-        import sys
-
         print(table(result), file=sys.stderr)
     return 0
 

@@ -58,7 +58,7 @@ def test_unknown_key_names_the_key_the_file_and_the_closest(tmp_path: Path, plug
 def test_wrong_type_and_bad_range_name_key_and_value(plugins):
     with pytest.raises(ConfigError, match="train.steps"):
         compose(None, ["train.steps=many"], plugins.registry)
-    with pytest.raises(ConfigError, match=r"optim.lr=-1.0 is not allowed; use a number > 0 \(command line\)"):
+    with pytest.raises(ConfigError, match=r"optim.lr=-1.0 is not allowed; use a finite number > 0 \(command line\)"):
         validate(compose(None, ["optim.lr=-1"], plugins.registry))
 
 
@@ -97,3 +97,12 @@ def test_override_must_be_key_value():
         compose(None, ["train.steps"])
     with pytest.raises(ConfigError, match="not of the form key=value"):
         compose(None, ["=3"])
+
+
+def test_a_file_naming_another_component_replaces_the_section(tmp_path: Path, plugins):
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {name: fashion_mnist, root: /somewhere}\nloss: {name: l1}\n")
+    composed = compose(path, registry=plugins.registry)
+    assert dict(composed.cfg.data) == {"name": "fashion_mnist", "root": "/somewhere", "batch_size": 64,
+                                       "image_size": 16, "num_workers": 0}
+    assert composed.notes == []

@@ -52,6 +52,8 @@ MARKER = re.compile(r"<!--\s*(?P<kind>[\w-]+)\s*:\s*(?P<value>.*?)\s*-->\s*$", r
 KNOWN_MARKERS = {"not-run", "check-only", "file", "exit", "output"}
 SHELL = {"bash", "sh", "shell"}
 NOT_CODE = {"text", "console", "output", "ini", "diff", "mermaid"}
+ENV_ASSIGN = re.compile(r"[A-Z_][A-Z0-9_]*=\S*")
+PROGRAMS = ("diffkit", "pip", "python", "torchrun", "tensorboard", "mkdocs", "srun", "sbatch")
 OPERATORS = {"&&", "||", ";", "|", "&", ">", ">>", "<", "(", ")"}
 #: pages whose blocks another test runs (it installs packages, so it runs them once, its way).
 DELEGATED = {"docs/writing-a-plugin.md": "tests/test_plugin_docs.py"}
@@ -126,8 +128,20 @@ def check_config(items: list[str], cli_plugins: list[str]) -> None:
     build_components(plugins.registry, composed.cfg, in_channels=1)
 
 
+def as_diffkit(argv: list[str]) -> list[str]:
+    """``[VAR=1] (torchrun ... | python) -m diffkit ARGS`` -> ``diffkit ARGS``; others unchanged."""
+    while argv and ENV_ASSIGN.fullmatch(argv[0]):
+        argv = argv[1:]
+    if argv and argv[0] in ("torchrun", "python", "python3") and "-m" in argv:
+        i = argv.index("-m")
+        if argv[i + 1 : i + 2] == ["diffkit"]:
+            return ["diffkit", *argv[i + 2 :]]
+    return argv
+
+
 def check_command(argv: list[str], where: str) -> None:
     """Check a command without running it (``check-only``)."""
+    argv = as_diffkit(argv)
     if argv[0] == "diffkit":
         try:
             args = build_parser().parse_args(argv[1:])
@@ -154,7 +168,10 @@ def run_block(block: Block, ns: dict, cwd: Path) -> None:
         path.write_text(block.body)
         return
     lang = block.lang
-    assert lang, f"{where}: give the code block a language (bash, python, yaml, text...)"
+    if not lang:
+        first = block.body.split(maxsplit=1)[:1]
+        assert not first or first[0] not in PROGRAMS, f"{where}: a command in a block without a language; use ```bash"
+        lang = "text"
     if "output" in m:
         shown = ns.get("__shell_output__", "")
         for line in filter(None, (x.strip() for x in block.body.splitlines())):
@@ -195,8 +212,11 @@ def run_shell(block: Block, cwd: Path) -> str:
         return "\n".join(logs)
     env = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.body], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == expected, f"{block.where}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == expected, (
+        f"{block.where}: exit {proc.returncode} (a block that cannot run in a test needs "
+        f"<!-- check-only: REASON --> or <!-- not-run: REASON -->)\n{proc.stdout}\n{proc.stderr}"
+    )
     return proc.stdout + proc.stderr
 
 
@@ -225,6 +245,8 @@ def test_extraction_finds_blocks_and_markers(tmp_path: Path) -> None:
     assert [(b.lang, b.markers) for b in found] == [("bash", {"not-run": "needs a GPU"}), ("python", {}), ("yaml", {})]
     assert found[2].body == "a: 1\n" and found[1].line == 8
     assert commands("a && b c # note\nd \\\n  e | f") == [["a"], ["b", "c"], ["d", "e"], ["f"]]
+    cmd = commands("OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 -m diffkit train x=1")[0]
+    assert as_diffkit(cmd) == ["diffkit", "train", "x=1"]
 
 
 def test_a_renamed_key_or_option_fails(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import yaml
 from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from diffkit.config import compose, validate
 from diffkit.errors import ConfigError
 from diffkit.sweep import load_sweep
 from diffkit_builtin.metrics.classifier import CACHE_ENV
@@ -47,6 +48,19 @@ def test_sweep_file_expands_the_grid_into_named_runs(tmp_path: Path):
     assert args[-2:] == ["optim.lr=0.001", "seed=1"]
     assert "denoiser.channels=[8, 16]" in args and "train.steps=30" in args
     assert "eval.metrics=[fid, precision_recall]" in args
+
+
+@pytest.mark.parametrize("name, count", [("seed_ablation.yaml", 8), ("digits_quick.yaml", 4)])
+def test_example_sweeps_compose_into_valid_configs(name: str, count: int, plugins):
+    sweep = load_sweep(REPO / "configs" / "sweeps" / name)
+    assert len(sweep.runs) == count
+    for run in sweep.runs:
+        composed = compose(sweep.base, sweep.run_overrides(run), plugins.registry)
+        validate(composed)
+        cfg = composed.cfg
+        assert (cfg.loss.name, cfg.scheduler.name, cfg.scheduler.num_timesteps) == (
+            run.values["loss.name"], run.values["scheduler.name"], run.values["scheduler.num_timesteps"])
+        assert list(cfg.eval.metrics) == ["fid", "precision_recall"]
 
 
 def test_sweep_file_errors_name_the_key(tmp_path: Path):

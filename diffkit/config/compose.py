@@ -1,8 +1,9 @@
 """Compose a run's config: schema defaults <- YAML file <- ``key=value`` overrides.
 
-Component sections merge "by name": when a later layer names another component,
-the earlier layer's parameters that the new component does not accept are dropped
-(and reported), so ``loss.name=l2`` or ``scheduler.name=cosine`` just works.
+Component sections merge "by name". A file (or a saved run config) that names
+another component replaces that section. A ``key=value`` override that names another
+component keeps the earlier parameters the new one accepts and drops (and reports)
+the rest, so ``loss.name=l2`` or ``scheduler.name=cosine`` just works.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def compose(
             if not isinstance(node, dict):
                 raise ConfigError(f"{section} in {source} must be a mapping like {{name: ...}}, got {node!r}")
             _record_sources(result.sources, {section: node}, source)
-            components[section] = _merge_component(section, components[section], node, registry, result)
+            components[section] = _merge_component(section, components[section], node, registry, result, source)
 
     for section, node in components.items():
         OmegaConf.set_struct(result.cfg, False)
@@ -167,10 +168,22 @@ def _expected(key: str) -> str:
 
 
 def _merge_component(
-    section: str, old: dict[str, Any], new: dict[str, Any], registry: Registry | None, result: Composed
+    section: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    registry: Registry | None,
+    result: Composed,
+    source: str,
 ) -> dict[str, Any]:
+    """Same name: merge. A file naming another component replaces the node (keeping
+    the runner's data keys); an override naming one keeps what the new one accepts."""
     new_name = new.get("name", old.get("name"))
-    if new_name == old.get("name") or registry is None:
+    if new_name == old.get("name"):
+        return {**old, **new}
+    if source != "command line":
+        runner_keys = {k: v for k, v in old.items() if section == "data" and k in DATA_RUNNER_KEYS}
+        return {**runner_keys, **new}
+    if registry is None:
         return {**old, **new}
     kept = {"name": new_name}
     accepted = _accepted(registry, COMPONENT_SECTIONS[section], new_name)
