@@ -7,7 +7,6 @@ import os
 import platform
 import re
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import torch
 
-from diffkit import hookimpl, load_plugins
+from diffkit import load_plugins
 from diffkit.config import Composed, compose
 from diffkit.plugin_manager import Plugins
 
@@ -51,36 +50,6 @@ def quiet_overrides(run_dir: Path, steps: int, log_every: int) -> list[str]:
 def load(overrides: Sequence[str], config: str | None = None) -> tuple[Composed, Plugins]:
     plugins = load_plugins(autoload=False)
     return compose(config, list(overrides), plugins.registry), plugins
-
-
-class LogTimes:
-    """A plugin that records (step, perf_counter) at every ``diffkit_log`` call."""
-
-    def __init__(self) -> None:
-        self.times: list[tuple[int, float]] = []
-
-    @hookimpl
-    def diffkit_log(self, run: Any, step: int, metrics: dict[str, float]) -> None:
-        self.times.append((step, time.perf_counter()))
-
-    def seconds_per_step(self, skip: int = 1) -> float:
-        """Mean seconds per step between the `skip`-th log call and the last one."""
-        (s0, t0), (s1, t1) = self.times[skip - 1], self.times[-1]
-        return (t1 - t0) / max(1, s1 - s0)
-
-
-def run_runner(overrides: Sequence[str], steps: int, log_every: int, skip: int = 1,
-               config: str | None = None) -> float:
-    """Seconds per step of the real ``diffkit.runner.train.train``, timed between log
-    calls after the first `skip` windows (warm-up, compilation)."""
-    from diffkit.runner.train import train
-
-    with tempfile.TemporaryDirectory() as tmp:
-        composed, plugins = load([*overrides, *quiet_overrides(Path(tmp) / "run", steps, log_every)], config)
-        timer = LogTimes()
-        plugins.pm.register(timer)
-        train(composed, plugins)
-    return timer.seconds_per_step(skip)
 
 
 def sync(device: torch.device) -> None:

@@ -31,6 +31,7 @@ def _machine(m: dict[str, Any]) -> str:
 
 def overhead_md(res: dict[str, Any]) -> str:
     lines = [
+        "## Runner overhead", "",
         _machine(res["machine"]), "",
         "Runner (`diffkit.runner.train.train`, sampling and checkpoints off) vs a bare hand-written loop "
         "on the same model, data, optimizer and batch size, alternating blocks inside one run "
@@ -54,6 +55,7 @@ def _mem(m: dict[str, Any]) -> str:
 
 def throughput_md(res: dict[str, Any]) -> str:
     lines = [
+        "## Throughput per switch", "",
         _machine(res["machine"]), "",
         "images/s; memory is peak RSS / its rise during the case in MiB (allocator peak on CUDA). "
         "Sampling: DDPM over a T-step schedule, one batch.", "",
@@ -76,6 +78,7 @@ def throughput_md(res: dict[str, Any]) -> str:
 
 def peers_md(res: dict[str, Any]) -> str:
     lines = [
+        "## Against peers", "",
         _machine(res["machine"]), "",
         "Each library's own noising, loss and DDPM sampling loop; the peer's base width is chosen "
         "to match diffkit's parameter count. Ratio = diffkit img/s / peer img/s (> 1: diffkit faster).", "",
@@ -92,4 +95,19 @@ def peers_md(res: dict[str, Any]) -> str:
             f"{r['train'][0]} / {r['train'][1]} | **{r['train_ratio']}** | {r['sample'][0]} / {r['sample'][1]} | "
             f"**{r['sample_ratio']}** |"
         )
+    return "\n".join(lines)
+
+
+def memory_md(res: dict[str, Any]) -> str:
+    lines = [
+        "## Peak memory", "",
+        _machine(res["machine"]), "",
+        "unet 32x32 (3.7M parameters), each case in a fresh process; MiB of peak resident memory "
+        "(allocator peak on CUDA) and its rise over the process after building the model.", "",
+        "| case | batch | images | peak MiB | rise MiB |",
+        "|---|---|---|---|---|",
+    ]
+    for r in res["memory"]:
+        peak = r.get("cuda_peak_mib", r.get("rss_peak_mib"))
+        lines.append(f"| {r['kind']} | {r['batch']} | {r['num'] or '-'} | {peak} | {r.get('rss_rise_mib', '-')} |")
     return "\n".join(lines)

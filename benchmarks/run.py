@@ -7,13 +7,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from benchmarks import overhead, peers, report
+from benchmarks import memory, overhead, peers, report
 from benchmarks.common import BASE_32, OPTIONS, SEED_FULL, machine
 from benchmarks.throughput import diffkit_case, sample_rate, train_rate, with_option
 from diffkit.runner.device import resolve_device
@@ -30,7 +31,7 @@ NETWORKS = [
 ]
 SETTINGS = {
     "quick": {"block": 5, "pairs": 6, "tiny": False, "train_steps": 2, "sample_steps": 5, "repeats": 1,
-              "options": ("baseline", "channels_last", "bf16"), "networks": 2},
+              "options": ("baseline", "channels_last", "bf16"), "networks": 3},
     "full": {"block": 10, "pairs": 10, "tiny": True, "train_steps": 5, "sample_steps": 10, "repeats": 2,
              "options": tuple(OPTIONS), "networks": 3},
 }
@@ -56,7 +57,7 @@ def run_throughput(s: dict[str, Any], device: torch.device, registered: set[str]
             else:
                 row.update(_measure_option(overrides, option, tb, sb, s, device))
             rows.append(row)
-            print(f"benchmarks: throughput {name} {option}: {row.get('skipped') or row['train']}", flush=True)
+            print(f"benchmarks: throughput {name} {option}: {row.get('skipped') or row['train']}", file=sys.stderr)
     return rows
 
 
@@ -84,7 +85,7 @@ def run_peers(s: dict[str, Any], device: torch.device) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"network": "unet 32x32", "peer": peer}
         if not peers.installed(peer):
             row["skipped"] = f"{peer} is not installed (pip install {peer})"
-            print(f"benchmarks: peers: {row['skipped']}", flush=True)
+            print(f"benchmarks: peers: {row['skipped']}", file=sys.stderr)
             rows.append(row)
             continue
         theirs = build(ours.parameters, 32, steps, device)
@@ -102,8 +103,16 @@ def run_peers(s: dict[str, Any], device: torch.device) -> list[dict[str, Any]]:
         })
         row["train_ratio"] = round(row["train"][0] / row["train"][1], 3)
         row["sample_ratio"] = round(row["sample"][0] / row["sample"][1], 3)
-        print(f"benchmarks: peers {peer}: train x{row['train_ratio']} sample x{row['sample_ratio']}", flush=True)
+        print(f"benchmarks: peers {peer}: train x{row['train_ratio']} sample x{row['sample_ratio']}", file=sys.stderr)
         rows.append(row)
+    return rows
+
+
+def run_memory(s: dict[str, Any]) -> list[dict[str, Any]]:
+    """unet 32x32 in fresh processes: training at batch 16, and 64 images sampled in
+    batches of 16 and of 64 (intermediates of one batch at a time)."""
+    rows = [memory.measure("train", 16, 0, s["train_steps"])]
+    rows += [memory.measure("sample", b, 64, s["sample_steps"]) for b in (16, 64)]
     return rows
 
 
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     p.add_argument("--quick", action="store_true", help="fewer steps and cases (about 3 minutes on 2 cores)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--only", choices=("overhead", "throughput", "peers"), action="append",
+    p.add_argument("--only", choices=("overhead", "throughput", "peers", "memory"), action="append",
                    help="run only these sections (repeatable)")
     p.add_argument("--doc", type=Path, default=DOC, help="markdown file to update (default docs/performance.md)")
     p.add_argument("--no-doc", action="store_true", help="print JSON only")
@@ -124,9 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     s = SETTINGS["quick" if args.quick else "full"]
     device = resolve_device("auto")
-    sections = args.only or ["overhead", "throughput", "peers"]
+    sections = args.only or ["overhead", "throughput", "peers", "memory"]
     res: dict[str, Any] = {"machine": {**machine(), "quick": args.quick, "device": str(device)}}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     from diffkit import load_plugins
 
     registered = set(load_plugins(autoload=False).registry.names("denoiser"))
@@ -136,11 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         res["throughput"] = run_throughput(s, device, registered)
     if "peers" in sections:
         res["peers"] = run_peers(s, device)
+    if "memory" in sections:
+        res["memory"] = run_memory(s)
     res["seconds"] = round(time.perf_counter() - t0, 1)
+    res["cpu_seconds"] = round(time.process_time() - c0, 1)
     print(json.dumps(res, indent=1))
     if not args.no_doc:
         for name, render in (("overhead", report.overhead_md), ("throughput", report.throughput_md),
-                             ("peers", report.peers_md)):
+                             ("peers", report.peers_md), ("memory", report.memory_md)):
             if name in res:
                 report.replace_section(args.doc, name, render(res))
     return 0

@@ -23,10 +23,6 @@ from diffkit.runner.build import build_components
 from diffkit.runner.device import autocast
 from diffkit.runner.sample import generate
 
-#: forward(x_t, t) -> prediction, and the loss of one training step from a clean batch.
-Forward = Callable[[Tensor, Tensor], Tensor]
-
-
 @dataclass
 class Case:
     """One network to time: its parameters, a training-step function and a sampler."""
@@ -57,8 +53,9 @@ def diffkit_case(name: str, overrides: Sequence[str], steps: int, device: torch.
         out = model(scheduler.add_noise(x0, noise, t), t)
         return loss_fn(out.float(), scheduler.target(x0, noise, t), t, scheduler)
 
-    def sample(b: int) -> Tensor:
-        return generate(model, scheduler, sampler, b, (1, size, size), device=device, batch_size=b)
+    def sample(b: int, num: int | None = None) -> Tensor:
+        """`num` images (default b) drawn in batches of b."""
+        return generate(model, scheduler, sampler, num or b, (1, size, size), device=device, batch_size=b)
 
     return Case(name, model, loss, sample, (1, size, size))
 

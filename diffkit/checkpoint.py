@@ -73,6 +73,16 @@ def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]
     return state
 
 
+def mismatch(path: Path, error: Exception) -> CheckpointError:
+    """The error for a checkpoint whose state does not fit the objects built from the config
+    (`error`: what ``load_state_dict`` raised); names the file and the first difference."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    detail = lines[1] if len(lines) > 1 and lines[0].startswith("Error(s) in loading") else (lines or [""])[0]
+    return CheckpointError(
+        f"{path} does not fit the model built from the config (were denoiser or optim keys overridden?): {detail}"
+    )
+
+
 def _check_archive(path: Path) -> None:
     """Raise CheckpointError unless `path` is a complete zip whose members match their CRCs."""
     try:

@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from diffkit.cli.main import main
 from diffkit.config import compose
 from diffkit.runner import rundir
+from diffkit.runner.train import train
 from tests.conftest import TINY, run_cli
 from tests.test_checkpoint import malicious_checkpoint
 
@@ -85,3 +86,18 @@ def test_truncated_checkpoint_is_named(tmp_path: Path, capsys, command: str) -> 
         assert proc.stderr.strip().splitlines()[-1] == (
             f"diffkit: error: no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from"
         )
+
+
+@pytest.mark.parametrize("command", ["sample", "resume"])
+def test_checkpoint_that_does_not_fit_the_overridden_model_is_named(tmp_path: Path, capsys, plugins,
+                                                                    command: str) -> None:
+    run_dir = tmp_path / "run"
+    train(compose(None, [*TINY, "train.steps=1", f"run.dir={run_dir}"], plugins.registry), plugins)
+    last = run_dir / rundir.CHECKPOINTS / "step_0000001.pt"
+    if command == "sample":
+        args = ["sample", str(run_dir), "denoiser.channels=[4,8]", "--out", str(tmp_path / "x.png")]
+    else:
+        args = ["train", "--resume", str(run_dir), "denoiser.channels=[4,8]", "train.steps=2"]
+    line = _one_line_error(cli(capsys, *args))
+    assert line.startswith(f"diffkit: error: {last} does not fit the model built from the config")
+    assert "size mismatch for conv0.weight" in line

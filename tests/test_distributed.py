@@ -167,7 +167,8 @@ def test_two_processes_write_one_set_of_logs_and_checkpoints(runs: Runs, tmp_pat
     assert len([f for f in runs.files_before_resume if f.startswith("events.out.tfevents.")]) == 1
     assert sum("tfevents" in f for f in runs.files_before_resume) == 1
     steps = [f"checkpoints/step_000000{i}.pt" for i in (1, 2, 3, 4)]
-    assert set(steps) | {"checkpoints/last.pt", "status.json", "metrics.json", "config.yaml"} <= set(runs.files_before_resume)
+    expected = {*steps, "checkpoints/last.pt", "status.json", "metrics.json", "config.yaml"}
+    assert expected <= set(runs.files_before_resume)
     assert not any(f.startswith(("checkpoints/.", ".")) for f in runs.files_before_resume)  # no temporaries left
     assert '"status": "completed"' in (runs.ddp / "status.json").read_text()
     assert set(scalars(runs.ddp, "train/global_batch").values()) == {16.0}

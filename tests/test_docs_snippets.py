@@ -98,10 +98,17 @@ def commands(body: str) -> list[list[str]]:
         lex = shlex.shlex(line, posix=True, punctuation_chars=True)
         lex.whitespace_split, lex.commenters = True, "#"
         current: list[str] = []
+        redirect = False
         for token in lex:
-            if token in OPERATORS:
+            if token in (">", ">>", "<"):
+                if current and current[-1].isdigit():
+                    current.pop()                       # 2> file
+                redirect = True
+            elif token in OPERATORS:
                 out.append(current)
                 current = []
+            elif redirect:
+                redirect = False                        # the file name, not an argument
             else:
                 current.append(token)
         out.append(current)
@@ -245,6 +252,7 @@ def test_extraction_finds_blocks_and_markers(tmp_path: Path) -> None:
     assert [(b.lang, b.markers) for b in found] == [("bash", {"not-run": "needs a GPU"}), ("python", {}), ("yaml", {})]
     assert found[2].body == "a: 1\n" and found[1].line == 8
     assert commands("a && b c # note\nd \\\n  e | f") == [["a"], ["b", "c"], ["d", "e"], ["f"]]
+    assert commands("a x > out.csv 2> err.log && b < in.txt") == [["a", "x"], ["b"]]
     cmd = commands("OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 -m diffkit train x=1")[0]
     assert as_diffkit(cmd) == ["diffkit", "train", "x=1"]
 

@@ -88,7 +88,7 @@ _runs = itertools.count()
 
 
 @pytest.mark.slow
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(overrides=OVERRIDES)
 def test_any_override_trains_one_step_or_fails_with_a_diffkit_error(plugins, overrides: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

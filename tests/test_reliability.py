@@ -183,3 +183,16 @@ def test_training_into_a_non_empty_run_dir_refuses(tmp_path: Path) -> None:
     )
     assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"]
     assert (run_dir / "notes.txt").read_text() == "my notes"
+
+
+def test_skip_mode_counts_skipped_steps_and_saves_only_finite_state(tmp_path: Path, plugins) -> None:
+    run_dir = tmp_path / "run"
+    _train_in_process(plugins, [*TINY, "train.steps=2", f"run.dir={run_dir}"])
+    # the first step at lr=1e30 makes the weights huge; every later loss is non-finite and skipped
+    _train_in_process(plugins, ["optim.lr=1e30", "train.on_nonfinite=skip", "train.steps=10"], resume=run_dir)
+    assert rundir.read_json(run_dir / rundir.STATUS) == {"status": "completed", "step": 10}
+    counts = [value for _, value in _scalars(run_dir, "train/skipped_steps")]
+    assert counts == sorted(counts) and counts[-1] >= 5
+    state = ckpt.load(run_dir / "checkpoints" / "last.pt")
+    assert state["window"]["skipped"] == counts[-1]
+    assert all(torch.isfinite(t).all() for t in state["model"].values())  # BatchNorm statistics included

@@ -49,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
     use_ema = state.get("ema") and cfg.ema.use_for_sampling and not args.no_ema
-    parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
+    try:
+        parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
+    except RuntimeError as e:
+        raise ckpt.mismatch(path, e) from None
     size = int(cfg.data.image_size)
     images = generate(
         parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler, args.num,

@@ -53,7 +53,8 @@ class DistEnv:
             try:
                 values[key] = int(text)
             except ValueError:
-                raise ConfigError(f"environment variable {key}={text!r} must be an integer (torchrun sets it)") from None
+                message = f"environment variable {key}={text!r} must be an integer (torchrun sets it)"
+                raise ConfigError(message) from None
         env = cls(values["RANK"], values["WORLD_SIZE"], values["LOCAL_RANK"])
         if env.world_size < 1 or not 0 <= env.rank < env.world_size:
             raise ConfigError(f"RANK={env.rank} and WORLD_SIZE={env.world_size}: need 0 <= RANK < WORLD_SIZE")

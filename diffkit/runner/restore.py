@@ -37,5 +37,8 @@ def restore(run_dir: Path, plugins: Plugins, overrides: list[str], checkpoint: P
     cfg = compose(None, overrides, plugins.registry, base=state["config"]).cfg
     parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
     use_ema = state.get("ema") and cfg.ema.use_for_sampling and not no_ema
-    parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
+    try:
+        parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
+    except RuntimeError as e:
+        raise ckpt.mismatch(path, e) from None
     return Restored(path, state, cfg, parts)

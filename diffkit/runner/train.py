@@ -115,10 +115,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             if ema is not None and restored.get("ema"):
                 ema.load_state_dict(restored["ema"])
         except (RuntimeError, KeyError, ValueError) as e:
-            raise CheckpointError(
-                f"{last} does not fit the model built from the config (were denoiser or optim "
-                f"overridden?): {str(e).strip().splitlines()[0]}"
-            ) from None
+            raise ckpt.mismatch(last, e) from None
         if ema is not None and not restored.get("ema"):  # EMA switched on at resume: start from the weights
             ema = EMA(model, cfg.ema.decay, cfg.ema.warmup)
         if env.is_main:
@@ -237,6 +234,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         while step < tc.steps:
             optimizer.zero_grad(set_to_none=True)
             step_loss = torch.zeros((), device=device)
+            # skip mode undoes a skipped step's forward passes too (BatchNorm statistics)
+            kept = [b.detach().clone() for b in model.buffers()] if tc.on_nonfinite == "skip" else []
             for micro in range(tc.accumulate):
                 x, y = batches(step * tc.accumulate + micro)
                 if tc.channels_last:
@@ -261,6 +260,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             if tc.on_nonfinite == "skip" and not env.all_true(finite):  # sync (only in skip mode)
                 skipped += 1
                 optimizer.zero_grad(set_to_none=True)
+                for buffer, saved in zip(model.buffers(), kept):
+                    buffer.copy_(saved)
                 scaler.update(scaler.get_scale() * scaler.get_backoff_factor() if scaler.is_enabled() else None)
             else:
                 scaler.step(optimizer)

@@ -32,6 +32,8 @@ LOGS = "logs"
 
 @dataclass
 class RunResult:
+    """One run of a sweep: its name, directory, grid values, what was done and how it ended."""
+
     name: str
     dir: str
     values: dict[str, Any]
@@ -100,14 +102,16 @@ def execute(sweep: Sweep, jobs: int = 1, plugins: list[str] | None = None, echo:
         with lock:
             write_summary(sweep, results)
 
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for future in [pool.submit(one, s, r) for s, r in zip(sweep.runs, results)]:
-                future.result()
-    except KeyboardInterrupt:
+        for future in [pool.submit(one, s, r) for s, r in zip(sweep.runs, results)]:
+            future.result()
+    except KeyboardInterrupt:  # the runs got the signal too: they save and stop; start no more
         stopping.set()
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
+        pool.shutdown(wait=True)
         with lock:
             write_summary(sweep, results)
     return results

@@ -35,6 +35,8 @@ class RunSpec:
 
 @dataclass
 class Sweep:
+    """A parsed sweep file: the base config, fixed overrides, the grid and the runs it expands to."""
+
     path: Path
     base: Path | None
     overrides: dict[str, Any]
