@@ -58,7 +58,8 @@ def throughput_md(res: dict[str, Any]) -> str:
         "## Throughput per switch", "",
         _machine(res["machine"]), "",
         "images/s; memory is peak RSS / its rise during the case in MiB (allocator peak on CUDA). "
-        "Sampling: DDPM over a T-step schedule, one batch.", "",
+        "Sampling: DDPM over a T-step schedule, one batch; its memory rise reads ~0 because it "
+        "reuses memory the training case freed in the same process (fresh-process figures: *Peak memory*).", "",
         "| network | params | option (switch) | train batch | train img/s | train mem | "
         "sample batch x steps | sample img/s | sample mem |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -136,7 +136,8 @@ def test_sigterm_finishes_the_step_saves_and_says_how_to_resume(tmp_path: Path, 
     stopped = status["step"]
     assert 10 <= stopped < STEPS
     assert ckpt.load(run_dir / "checkpoints" / "last.pt")["step"] == stopped  # saved at the step it stopped
-    assert f"SIGTERM received; saved step {stopped} in {run_dir}; resume with: diffkit train --resume {run_dir}" in stderr
+    resume = f"SIGTERM received; saved step {stopped} in {run_dir}; resume with: diffkit train --resume {run_dir}"
+    assert resume in stderr
     assert "Traceback" not in stderr
 
     _train_in_process(plugins, [], resume=run_dir)
@@ -178,7 +179,7 @@ def test_training_into_a_non_empty_run_dir_refuses(tmp_path: Path) -> None:
     proc = run_cli("train", *TINY, f"run.dir={run_dir}", check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        f"diffkit: error: run.dir={run_dir} already exists and is not empty; continue it with "
+        f"diffkit: error: run.dir={run_dir} already exists and is not empty; continue a run with "
         f"`diffkit train --resume {run_dir}` or choose another run.dir"
     )
     assert sorted(p.name for p in run_dir.iterdir()) == ["notes.txt"]

@@ -16,6 +16,7 @@ import yaml
 from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
+from diffkit.cli.main import main
 from diffkit.config import compose, validate
 from diffkit.errors import ConfigError
 from diffkit.sweep import load_sweep
@@ -76,10 +77,10 @@ def test_sweep_file_errors_name_the_key(tmp_path: Path):
         load_sweep(bad)
 
 
-def test_dry_run_lists_runs_and_writes_nothing(tmp_path: Path):
+def test_dry_run_lists_runs_and_writes_nothing(tmp_path: Path, capsys):
     path = write_sweep(tmp_path / "abl.yaml", GRID, dir=str(tmp_path / "out"))
-    proc = run_cli("sweep", str(path), "--dry-run")
-    lines = proc.stdout.strip().splitlines()
+    assert main(["sweep", str(path), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0] == f"# 4 runs in {tmp_path / 'out'}"
     assert [ln.split()[:2] for ln in lines[1:]] == [["start", n] for n in NAMES]
     assert not (tmp_path / "out").exists()
@@ -90,7 +91,7 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
     path.write_text(yaml.safe_dump({"overrides": {**OVERRIDES, "train": {"steps": 2, "checkpoint_every": 0},
                                                   "eval": {"metrics": []}},
                                     "grid": {"loss.name": ["nope", "l1"]}, "dir": str(tmp_path / "out")}))
-    proc = run_cli("sweep", str(path), check=False)
+    proc = run_cli("sweep", str(path), "--jobs", "2", check=False)
     assert proc.returncode == 1
     runs = {r["name"]: r for r in json.loads((tmp_path / "out/sweep.json").read_text())["runs"]}
     assert runs["loss.name=nope"]["status"] == "failed"

@@ -26,7 +26,8 @@ BAD_OVERRIDES = [
     # out-of-range values
     (["scheduler.beta_start=0"], ["scheduler.beta_start=0", "(0, 1)"]),
     (["scheduler.beta_end=1.5"], ["scheduler.beta_end=1.5", "(0, 1)"]),
-    (["scheduler.beta_start=0.02", "scheduler.beta_end=0.01"], ["scheduler.beta_end=0.01 must be >= scheduler.beta_start=0.02"]),
+    (["scheduler.beta_start=0.02", "scheduler.beta_end=0.01"],
+     ["scheduler.beta_end=0.01 must be >= scheduler.beta_start=0.02"]),
     (["scheduler.num_timesteps=0"], ["scheduler.num_timesteps=0 must be an integer >= 1"]),
     (["data.batch_size=0"], ["data.batch_size=0 is not allowed; use an integer >= 1"]),
     (["optim.lr=0"], ["optim.lr=0.0 is not allowed; use a finite number > 0"]),

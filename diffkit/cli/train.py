@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 
 from diffkit.cli.common import (
     add_plugin_option,
@@ -41,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
     if DistEnv.from_env().is_main:
         print(out)
     status = rundir.read_json(out / rundir.STATUS)
-    if status.get("status") == "interrupted" and status.get("signal"):
-        return 128 + int(status["signal"])  # like a shell: scripts and schedulers see the run did not finish
+    if status.get("status") == "interrupted":  # 128 + signal, like a shell: scripts see the run did not finish
+        return 128 + int(status.get("signal") or signal.SIGTERM)
     return 0

@@ -52,7 +52,9 @@ def build_lr_schedule(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> torc
     )
 
 
-def reapply_config(cfg: DictConfig, optimizer: torch.optim.Optimizer, lr_schedule: torch.optim.lr_scheduler.LambdaLR) -> None:
+def reapply_config(
+    cfg: DictConfig, optimizer: torch.optim.Optimizer, lr_schedule: torch.optim.lr_scheduler.LambdaLR
+) -> None:
     """After restoring their state on resume, make the config's lr, betas and weight decay
     current again (a resumed run may change them); the schedule keeps its position."""
     o = cfg.optim

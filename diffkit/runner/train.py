@@ -6,10 +6,8 @@ intervals and before checkpoints, never per step (except ``on_nonfinite=skip``).
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,25 +32,7 @@ from diffkit.runner.optim import build_lr_schedule, build_optimizer, reapply_con
 from diffkit.runner.profile import StepProfiler
 from diffkit.runner.progress import Progress
 from diffkit.runner.sample import generate, save_images
-
-
-class _Stop:
-    """Set by SIGINT/SIGTERM; the loop finishes its step, saves and leaves."""
-
-    def __init__(self) -> None:
-        self.signum = 0
-
-    def __call__(self, signum: int, frame: Any) -> None:
-        if self.signum:
-            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped without saving")
-        self.signum = signum
-        os.write(2, f"diffkit: {signal.Signals(signum).name} received; finishing the step and saving\n".encode())
-
-    def install(self) -> dict[int, Any]:
-        """Handle SIGINT and SIGTERM (main thread only); return the previous handlers."""
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        return {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+from diffkit.runner.stop import StopSignal
 
 
 def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run") -> Path:
@@ -212,8 +192,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         hook.diffkit_images(run=run, step=step, tag="samples", images=to_unit_range(images))
 
     # -- training loop -----------------------------------------------------
-    stop = _Stop()
-    handlers = stop.install()
+    stop = StopSignal()
+    stop.install()
     progress = Progress(cfg.train.steps, start, cfg.train.progress and env.is_main)
     T, null_label = scheduler.num_timesteps, num_classes
     loss_sum = torch.zeros((), device=device)
@@ -323,8 +303,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     finally:
         progress.close()
         profiler.close()
-        for s, h in handlers.items():
-            signal.signal(s, h)
+        stop.restore()
         final = {"train/loss": last_loss, "step": float(run.step)}
         if env.is_main:
             signalled = {"signal": stop.signum} if status == "interrupted" else {}

@@ -1,0 +1,35 @@
+"""Stopping a run cleanly on SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any
+
+
+class StopSignal:
+    """Records the first SIGINT/SIGTERM; the training loop finishes its step, saves a
+    checkpoint and leaves. A second signal raises KeyboardInterrupt (stop now, no save)."""
+
+    def __init__(self) -> None:
+        self.signum = 0
+        self._previous: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.signum:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped without saving")
+        self.signum = signum
+        # os.write, not print: a handler may interrupt a print to the same stream
+        os.write(2, f"diffkit: {signal.Signals(signum).name} received; finishing the step and saving\n".encode())
+
+    def install(self) -> None:
+        """Handle SIGINT and SIGTERM (only possible in the main thread)."""
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore(self) -> None:
+        """Put the previous handlers back."""
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
