@@ -128,7 +128,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     )
     if restored is not None:
         hook.diffkit_checkpoint_load(run=run, state=restored.get("plugins", {}))
-    if start >= cfg.train.steps:
+    finished = rundir.read_json(run_dir / rundir.STATUS).get("status") == "completed"
+    if start >= cfg.train.steps and finished:  # else: killed after its last step, so finish the end phase
         if env.is_main:
             print(f"diffkit: {run_dir} already finished {start} of {cfg.train.steps} steps", file=sys.stderr)
         env.close()
