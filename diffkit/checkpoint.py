@@ -13,13 +13,13 @@ import os
 import pickle
 import re
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from diffkit.atomic import atomic_path, fsync_dir
 from diffkit.errors import CheckpointError, UnsafeCheckpointError
 
 FORMAT_VERSION = 1
@@ -32,19 +32,8 @@ _GLOBAL = re.compile(r"GLOBAL (\S+)")
 
 def save_atomic(state: dict[str, Any], path: Path) -> None:
     """Write `state` to `path` so that `path` is always either the old or the new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -129,15 +118,7 @@ def _link_atomic(source: Path, target: Path) -> None:
         save_atomic(load(source), target)
         return
     os.replace(tmp, target)
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(target.parent)
 
 
 def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tuple[Path, dict[str, Any]] | None:

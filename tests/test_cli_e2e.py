@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,18 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path):
         assert proc.returncode == 2, args
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_resume_after_the_last_checkpoint_finishes_the_end_phase(tmp_path: Path):
+    run_dir = tmp_path / "run"
+    run_cli("train", *TINY, f"run.dir={run_dir}")
+    final_grid = run_dir / "samples" / "step_0000006.png"
+    assert final_grid.is_file()
+    # as if killed after the final checkpoint, while drawing the final samples
+    final_grid.unlink()
+    (run_dir / "status.json").write_text('{"status": "running", "step": 6}')
+    run_cli("train", "--resume", str(run_dir))
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
+    assert final_grid.is_file()
+    again = run_cli("train", "--resume", str(run_dir))
+    assert "already finished 6 of 6 steps" in again.stderr

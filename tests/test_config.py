@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from omegaconf import OmegaConf
 
 from diffkit.config import compose, validate

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from diffkit.config import Composed, compose, read_yaml
+from diffkit.config import Composed, compose
 from diffkit.errors import ConfigError
 from diffkit.plugin_manager import Plugins, load_plugins, plugin_specs, warn_failures
 

@@ -6,9 +6,7 @@ import sys
 from collections.abc import Sequence
 
 from diffkit import __version__
-from diffkit.cli import config, plugins, sample, train
-from diffkit.cli import new_plugin
-from diffkit.cli import compare, sweep
+from diffkit.cli import compare, config, new_plugin, plugins, sample, sweep, train
 from diffkit.cli import eval as eval_cmd
 from diffkit.cli.common import Parser
 from diffkit.errors import DiffkitError, NonFiniteError

@@ -6,12 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from diffkit import checkpoint as ckpt
-from diffkit.cli.common import add_plugin_option, compose_with, existing_dir, plugins_for
-from diffkit.errors import CheckpointError, ConfigError
+from diffkit.cli.common import add_plugin_option, existing_dir, plugins_for
+from diffkit.config import read_yaml
+from diffkit.errors import ConfigError
 from diffkit.runner import rundir
-from diffkit.runner.build import build_components
 from diffkit.runner.device import resolve_device
+from diffkit.runner.restore import restore
 from diffkit.runner.sample import generate, save_images
 
 
@@ -39,20 +39,12 @@ def run(args: argparse.Namespace) -> int:
     for name, value, low in (("--num", args.num, 1), ("--batch-size", args.batch_size, 1), ("--steps", args.steps, 1)):
         if value is not None and value < low:
             raise ConfigError(f"{name} {value} must be >= {low}")
-    path = Path(args.checkpoint) if args.checkpoint else ckpt.latest(run_dir / rundir.CHECKPOINTS)
-    if path is None:
-        raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS}")
-    state = ckpt.load(path)
     overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
-    plugins = plugins_for(None, overrides, args.plugins, base=state["config"])
-    cfg = compose_with(plugins, None, overrides, base=state["config"]).cfg
+    saved = run_dir / rundir.CONFIG
+    plugins = plugins_for(None, overrides, args.plugins, base=read_yaml(saved) if saved.is_file() else None)
+    restored = restore(run_dir, plugins, overrides, Path(args.checkpoint) if args.checkpoint else None, args.no_ema)
+    cfg, parts, state = restored.cfg, restored.parts, restored.state
     device = resolve_device(args.device)
-    parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
-    use_ema = state.get("ema") and cfg.ema.use_for_sampling and not args.no_ema
-    try:
-        parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
-    except RuntimeError as e:
-        raise ckpt.mismatch(path, e) from None
     size = int(cfg.data.image_size)
     images = generate(
         parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler, args.num,
@@ -61,5 +53,8 @@ def run(args: argparse.Namespace) -> int:
     )
     out = save_images(images, Path(args.out))
     print(out)
-    print(f"diffkit: {args.num} images from {path} (step {state['step']}, sampler {cfg.sampler.name})", file=sys.stderr)
+    print(
+        f"diffkit: {args.num} images from {restored.path} (step {state['step']}, sampler {cfg.sampler.name})",
+        file=sys.stderr,
+    )
     return 0

@@ -30,6 +30,12 @@ class Denoiser(nn.Module, ABC):
     def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
         """x: (B, C, H, W), t: (B,) long, y: (B,) long labels or None -> (B, C, H, W)."""
 
+    #: how often the network halves H and W; sizes must be multiples of 2 ** this.
+    num_downsamplings: int = 0
+
     def check_image_size(self, size: int) -> str | None:
         """Return why `size` (H = W) cannot be processed, or None when it can."""
+        factor = 2**self.num_downsamplings
+        if size % factor:
+            return f"its {self.num_downsamplings} downsamplings need a multiple of {factor}"
         return None

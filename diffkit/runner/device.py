@@ -26,12 +26,17 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def check_precision(device: torch.device, precision: str) -> None:
+    """fp16 needs CUDA (its gradient scaler does); bf16 and fp32 run anywhere."""
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError(f"train.precision=fp16 needs CUDA, but the device is {device}; use bf16 on the CPU")
+
+
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """bf16 autocast on CPU or CUDA, fp16 autocast on CUDA, nothing for fp32."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("train.precision=fp16 needs CUDA; use bf16 on the CPU")
+    check_precision(device, precision)
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from diffkit.atomic import atomic_path
 from diffkit.errors import ConfigError
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
 from diffkit.runner.data import to_unit_range
@@ -93,17 +92,11 @@ def save_images(images: Tensor, path: Path) -> Path:
     suffix = path.suffix.lower()
     if suffix not in (".png", ".npz"):
         raise ConfigError(f"--out {path}: use a .png (grid) or .npz (array) file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".png":
             nrow = max(1, math.ceil(math.sqrt(images.shape[0])))
             torchvision.utils.save_image(to_unit_range(images), tmp, nrow=nrow, padding=1, format="png")
         else:
-            np.savez(tmp, arr_0=to_uint8_hwc(images))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            with open(tmp, "wb") as f:
+                np.savez(f, arr_0=to_uint8_hwc(images))
     return path

@@ -24,7 +24,7 @@ from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.data import Batches, fit_size, to_unit_range
-from diffkit.runner.device import autocast, resolve_device, seed_everything
+from diffkit.runner.device import autocast, check_precision, resolve_device, seed_everything
 from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator, numeric
@@ -46,6 +46,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
+    check_precision(device, cfg.train.precision)
     if device.type == "cuda" and env.enabled:
         device = torch.device("cuda", env.local_rank)
         torch.cuda.set_device(device)

@@ -73,6 +73,7 @@ class SeedUNet(Denoiser):
             raise ConfigError(f"denoiser.norm={norm!r} is not allowed; use batch or group")
         dim = time_embedding.dim
         self.channels = channels
+        self.num_downsamplings = len(channels) - 1
         self.time_mlp = nn.Sequential(nn.Linear(dim, dim), nn.ReLU())
         self.label_emb = nn.Embedding(num_classes + 1, dim) if num_classes else None
         self.conv0 = nn.Conv2d(in_channels, channels[0], 3, padding=1)
@@ -96,12 +97,3 @@ class SeedUNet(Denoiser):
         for up in self.ups:
             h = up(torch.cat([h, skips.pop()], dim=1), t_emb)
         return self.output(h)
-
-    def check_image_size(self, size: int) -> str | None:
-        factor = 2 ** (len(self.channels) - 1)
-        if size % factor:
-            return (
-                f"{len(self.channels) - 1} downsamplings (denoiser.channels has {len(self.channels)} entries) "
-                f"need a multiple of {factor}"
-            )
-        return None

@@ -73,6 +73,7 @@ class ADMUNet(Denoiser):
         if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1 or bad:
             raise ConfigError(f"denoiser.num_heads={num_heads!r} must be >= 1 and divide the attention widths {bad}")
         self.channels = channels
+        self.num_downsamplings = len(channels) - 1
         emb = 4 * channels[0]
         self.time_mlp = nn.Sequential(nn.Linear(time_embedding.dim, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.label_emb = nn.Embedding(num_classes + 1, emb) if num_classes else None
@@ -130,12 +131,3 @@ class ADMUNet(Denoiser):
         for block in self.ups:
             h = block(torch.cat([h, hs.pop()], dim=1), emb)
         return self.output(F.silu(self.out_norm(h)))
-
-    def check_image_size(self, size: int) -> str | None:
-        factor = 2 ** (len(self.channels) - 1)
-        if size % factor:
-            return (
-                f"{len(self.channels) - 1} downsamplings (denoiser.channels has {len(self.channels)} entries) "
-                f"need a multiple of {factor}"
-            )
-        return None
