@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from diffkit import load_plugins
+from diffkit import hookimpl, load_plugins
 from diffkit.config import Composed, compose
 from diffkit.plugin_manager import Plugins
 
@@ -107,3 +107,23 @@ def machine() -> dict[str, Any]:
         "gpu": torch.cuda.get_device_name(0) if cuda else None,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+class LogTimes:
+    """A plugin that timestamps the runner's ``diffkit_log`` calls, to time training
+    through the real runner without its sampling or checkpoint work."""
+
+    def __init__(self) -> None:
+        self.marks: list[tuple[int, float]] = []
+
+    @hookimpl
+    def diffkit_log(self, run: Any, step: int, metrics: dict[str, float]) -> None:
+        self.marks.append((step, time.perf_counter()))
+
+    def seconds_per_step(self, skip: int = 0) -> float:
+        """Seconds per step between the first and the last log, after `skip` warm-up logs."""
+        marks = self.marks[skip:]
+        if len(marks) < 2:
+            raise RuntimeError(f"need two log points after skipping {skip}, got {len(marks)}")
+        (s0, t0), (s1, t1) = marks[0], marks[-1]
+        return (t1 - t0) / (s1 - s0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 import torch
 from torch import nn
@@ -39,3 +41,9 @@ def test_overhead_pairs_the_real_runner_with_the_bare_loop():
     assert res["pairs"] == 2 and len(res["ratios"]) == 2
     assert all(r > 0 for r in res["ratios"]) and res["runner_ms_per_step"] > 0 and res["bare_ms_per_step"] > 0
     assert res["median_ratio"] == pytest.approx(sum(res["ratios"]) / 2, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes"])
+def test_every_benchmark_command_imports(name):
+    module = importlib.import_module(f"benchmarks.{name}")
+    assert module.__doc__
