@@ -77,10 +77,10 @@ class EmaConfig:
 class TrainConfig:
     """The ``train`` section: the loop of ``runner/train.py``."""
 
-    steps: int = option(1500, "optimizer steps to train for")
+    steps: int = option(1200, "optimizer steps to train for")
     log_every: int = option(100, "steps between logged losses")
-    sample_every: int = option(500, "steps between sample grids (0: only at the end)")
-    checkpoint_every: int = option(500, "steps between checkpoints (0: only at the end)")
+    sample_every: int = option(600, "steps between sample grids (0: only at the end)")
+    checkpoint_every: int = option(600, "steps between checkpoints (0: only at the end)")
     num_samples: int = option(64, "images in each sample grid")
     device: str = option("auto", "auto | cpu | cuda | cuda:N")
     precision: str = option("fp32", "fp32 | bf16 | fp16 (fp16: CUDA only)")
