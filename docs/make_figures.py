@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from diffkit import load_plugins
 from diffkit.registry import Registry
+from diffkit.runner.sample import forward_process
 
 OUT = Path(__file__).resolve().parent / "img"
 PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75), (227, 119, 194), (23, 190, 207)]
@@ -45,15 +46,13 @@ def forward_strip(registry: Registry, scheds: dict[str, torch.nn.Module]) -> tup
     data = registry.build("dataset", {"name": "digits"}).load("train")
     x0 = data.images[:1].float() / 127.5 - 1.0
     x0 = torch.nn.functional.interpolate(x0, size=16, mode="bilinear", align_corners=False)
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
     cell, label_w, top = 64, 120, 24
     img = Image.new("RGB", (label_w + COLUMNS * (cell + 4), top + len(scheds) * (cell + 4)), "white")
     draw = ImageDraw.Draw(img)
     shown = {}
     for row, (name, sched) in enumerate(scheds.items()):
         T = sched.num_timesteps
-        ts = torch.linspace(0, T - 1, COLUMNS).round().long()
-        xt = sched.add_noise(x0.expand(COLUMNS, -1, -1, -1), noise.expand(COLUMNS, -1, -1, -1), ts)
+        ts, xt = forward_process(sched, x0, COLUMNS, seed=0)
         y = top + row * (cell + 4)
         draw.text((4, y + cell // 2 - 8), name, fill="black", font=font())
         for col in range(COLUMNS):

@@ -79,6 +79,17 @@ def generate(
     return torch.cat(out)
 
 
+def forward_process(scheduler: Scheduler, x0: Tensor, n: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
+    """One image noised by q(x_t | x_0) at n evenly spaced t, with the same noise.
+
+    x0: (1, C, H, W) -> t: (n,) long, x_t: (n, C, H, W) in model range.
+    """
+    t = torch.linspace(0, scheduler.num_timesteps - 1, n, device=x0.device).round().long()
+    g = torch.Generator(device=x0.device).manual_seed(seed)
+    noise = torch.randn(x0.shape, generator=g, device=x0.device).expand(n, *x0.shape[1:])
+    return t, scheduler.add_noise(x0.expand(n, *x0.shape[1:]), noise, t)
+
+
 def to_uint8_hwc(images: Tensor) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8."""
     return to_unit_range(images).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()

@@ -28,10 +28,11 @@ from diffkit.runner.device import autocast, check_precision, resolve_device, see
 from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator, numeric
-from diffkit.runner.optim import build_lr_schedule, build_optimizer, reapply_config
+from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.profile import StepProfiler
 from diffkit.runner.progress import Progress
-from diffkit.runner.sample import generate, save_images
+from diffkit.runner.sample import forward_process, generate, save_images
+from diffkit.runner.state import TrainingState
 from diffkit.runner.stop import StopSignal
 
 
@@ -76,6 +77,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         forward = torch.compile(forward)
     batches = Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919)  # the same on every rank: see env.shard below
+    state = TrainingState(model, optimizer, lr_schedule, scaler, ema, gen)
     config_dict = OmegaConf.to_container(cfg, resolve=True)
 
     # -- run directory and restore -----------------------------------------
@@ -87,23 +89,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         if found is None:
             raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
         last, restored = found
-        try:
-            model.load_state_dict(restored["model"])
-            optimizer.load_state_dict(restored["optimizer"])
-            lr_schedule.load_state_dict(restored["lr_schedule"])
-            scaler.load_state_dict(restored["scaler"])
-            reapply_config(cfg, optimizer, lr_schedule)
-            if ema is not None and restored.get("ema"):
-                ema.load_state_dict(restored["ema"])
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise ckpt.mismatch(last, e) from None
-        if ema is not None and not restored.get("ema"):  # EMA switched on at resume: start from the weights
-            ema = EMA(model, cfg.ema.decay, cfg.ema.warmup)
-        if env.is_main:
-            torch.set_rng_state(restored["rng"]["torch"].cpu())
-        else:
-            seed_everything(cfg.seed + env.rank + 1_000_003 * int(restored["step"]))
-        gen.set_state(restored["rng"]["train"].cpu())
+        state.load(restored, last, cfg, env)
+        ema = state.ema
         start = int(restored["step"])
     elif env.is_main:
         run_dir = rundir.create(cfg.run.dir, stem)
@@ -141,7 +128,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": start})
         hook.diffkit_run_start(run=run)
         if start == 0:
-            hook.diffkit_images(run=run, step=0, tag="forward_process", images=_forward_strip(batches, scheduler))
+            strip = to_unit_range(forward_process(scheduler, batches(0)[0][:1])[1]).cpu()
+            hook.diffkit_images(run=run, step=0, tag="forward_process", images=strip)
 
     def sample_model() -> torch.nn.Module:
         return ema.model if ema is not None and cfg.ema.use_for_sampling else model
@@ -162,24 +150,19 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             return
         if not all(torch.isfinite(p).all() for p in [*model.parameters(), *model.buffers()]):  # sync
             raise NonFiniteError(f"weights are not finite at step {step}; kept the last good checkpoint")
-        state: dict[str, Any] = {
+        saved: dict[str, Any] = {
             "format": ckpt.FORMAT_VERSION,
             "step": step,
             "config": config_dict,
             "components": parts.records(),
             "in_channels": int(data.images.shape[1]),
             "num_classes": num_classes,
-            "model": model.state_dict(),
-            "ema": ema.state_dict() if ema is not None else None,
-            "optimizer": optimizer.state_dict(),
-            "lr_schedule": lr_schedule.state_dict(),
-            "scaler": scaler.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "train": gen.get_state()},
+            **state.state_dict(),
             "window": {"loss_sum": window_loss, "steps": window_steps, "skipped": skipped},
             "plugins": {},
         }
-        hook.diffkit_checkpoint_save(run=run, state=state["plugins"])
-        ckpt.save_rotating(state, run_dir / rundir.CHECKPOINTS, step, cfg.run.keep_checkpoints)
+        hook.diffkit_checkpoint_save(run=run, state=saved["plugins"])
+        ckpt.save_rotating(saved, run_dir / rundir.CHECKPOINTS, step, cfg.run.keep_checkpoints)
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": step})
 
     def sample(step: int) -> None:
@@ -322,12 +305,3 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             file=sys.stderr,
         )
     return run_dir
-
-
-def _forward_strip(batches: Batches, scheduler: torch.nn.Module, n: int = 10) -> torch.Tensor:
-    """One training image noised at n evenly spaced t: (n, C, H, W) in [0, 1]."""
-    x0 = batches(0)[0][:1]
-    t = torch.linspace(0, scheduler.num_timesteps - 1, n, device=x0.device).long()
-    g = torch.Generator(device=x0.device).manual_seed(0)
-    noise = torch.randn(x0.shape, generator=g, device=x0.device).expand(n, *x0.shape[1:])
-    return to_unit_range(scheduler.add_noise(x0.expand(n, *x0.shape[1:]), noise, t)).cpu()
