@@ -7,9 +7,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from diffkit.config import Composed, compose
+from diffkit.config import Composed, compose, read_yaml
 from diffkit.errors import ConfigError
 from diffkit.plugin_manager import Plugins, load_plugins, plugin_specs, warn_failures
+from diffkit.runner import rundir
+from diffkit.runner.restore import Restored, restore
 
 
 class Parser(argparse.ArgumentParser):
@@ -64,3 +66,19 @@ def existing_dir(text: str) -> Path:
     if not path.is_dir():
         raise ConfigError(f"run directory not found: {path}")
     return path
+
+
+def add_restore_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the commands that rebuild a trained model from a run's checkpoint."""
+    parser.add_argument("--checkpoint", help="a checkpoint file (default: the run's latest)")
+    parser.add_argument("--no-ema", action="store_true", help="use the raw weights even when EMA weights exist")
+    parser.add_argument("--device", default="auto")
+    add_plugin_option(parser)
+
+
+def restore_run(args: argparse.Namespace, run_dir: Path, overrides: Sequence[str]) -> tuple[Plugins, Restored]:
+    """Load the plugins the run's saved config names, then its checkpoint and model."""
+    saved = run_dir / rundir.CONFIG
+    plugins = plugins_for(None, overrides, args.plugins, base=read_yaml(saved) if saved.is_file() else None)
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    return plugins, restore(run_dir, plugins, list(overrides), checkpoint, args.no_ema)

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from diffkit.cli.common import add_plugin_option, existing_dir, plugins_for
-from diffkit.config import read_yaml, validate
+from diffkit.cli.common import add_restore_options, existing_dir, restore_run
+from diffkit.config import validate
 from diffkit.config.compose import Composed
 from diffkit.errors import ConfigError
 from diffkit.runner import rundir
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
-from diffkit.runner.restore import restore
 
 DEFAULT_METRICS = ["fid", "precision_recall"]
 
@@ -35,10 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"a metric to compute (repeatable; default: eval.metrics or {', '.join(DEFAULT_METRICS)})")
     p.add_argument("--steps", type=int, help="sampling steps (default: eval.steps, else the sampler's)")
     p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed)")
-    p.add_argument("--checkpoint", help="a checkpoint file (default: the run's latest)")
-    p.add_argument("--no-ema", action="store_true", help="use the raw weights even when EMA weights exist")
-    p.add_argument("--device", default="auto")
-    add_plugin_option(p)
+    add_restore_options(p)
     p.set_defaults(func=run)
 
 
@@ -47,10 +42,7 @@ def run(args: argparse.Namespace) -> int:
     for name, value in (("--num", args.num), ("--steps", args.steps)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} {value} must be >= 1")
-    saved = read_yaml(run_dir / rundir.CONFIG)
-    plugins = plugins_for(None, args.overrides, args.plugins, base=saved)
-    restored = restore(run_dir, plugins, list(args.overrides), Path(args.checkpoint) if args.checkpoint else None,
-                       args.no_ema)
+    plugins, restored = restore_run(args, run_dir, args.overrides)
     cfg = restored.cfg
     validate(Composed(cfg))
     entries = args.metric or OmegaConf.to_container(cfg.eval.metrics) or DEFAULT_METRICS

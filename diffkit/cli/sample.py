@@ -6,12 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from diffkit.cli.common import add_plugin_option, existing_dir, plugins_for
-from diffkit.config import read_yaml
+from diffkit.cli.common import add_restore_options, existing_dir, restore_run
 from diffkit.errors import ConfigError
-from diffkit.runner import rundir
 from diffkit.runner.device import resolve_device
-from diffkit.runner.restore import restore
 from diffkit.runner.sample import generate, save_images
 
 
@@ -27,10 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="images generated at once (bounds memory)")
     p.add_argument("--class", dest="class_label", type=int, help="class label for a conditional model")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
-    p.add_argument("--checkpoint", help="a checkpoint file (default: the run's latest)")
-    p.add_argument("--no-ema", action="store_true", help="use the raw weights even when EMA weights exist")
-    p.add_argument("--device", default="auto")
-    add_plugin_option(p)
+    add_restore_options(p)
     p.set_defaults(func=run)
 
 
@@ -40,9 +34,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise ConfigError(f"{name} {value} must be >= {low}")
     overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
-    saved = run_dir / rundir.CONFIG
-    plugins = plugins_for(None, overrides, args.plugins, base=read_yaml(saved) if saved.is_file() else None)
-    restored = restore(run_dir, plugins, overrides, Path(args.checkpoint) if args.checkpoint else None, args.no_ema)
+    _, restored = restore_run(args, run_dir, overrides)
     cfg, parts, state = restored.cfg, restored.parts, restored.state
     device = resolve_device(args.device)
     size = int(cfg.data.image_size)
