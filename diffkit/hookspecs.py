@@ -28,7 +28,7 @@ def diffkit_register_components(registry: Registry) -> None:
     """Add components with ``registry.add(kind, name, cls)``.
 
     Called once per plugin, right after the plugins are loaded. Kinds: scheduler,
-    time_embedding, denoiser, loss, sampler, dataset, metric.
+    time_embedding, denoiser, loss, sampler, dataset, metric, launcher.
     """
 
 

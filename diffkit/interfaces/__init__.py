@@ -2,6 +2,7 @@
 
 from diffkit.interfaces.dataset import Dataset, ImageData
 from diffkit.interfaces.denoiser import Denoiser
+from diffkit.interfaces.launcher import Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
 from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
@@ -17,6 +18,7 @@ KINDS: dict[str, type] = {
     "sampler": Sampler,
     "dataset": Dataset,
     "metric": Metric,
+    "launcher": Launcher,
 }
 
 __all__ = [
@@ -25,9 +27,11 @@ __all__ = [
     "Denoiser",
     "GuidanceFn",
     "ImageData",
+    "Launcher",
     "Loss",
     "Metric",
     "MetricContext",
+    "Report",
     "ModelFn",
     "Sampler",
     "Scheduler",

@@ -1,4 +1,5 @@
-"""Stopping a run cleanly on SIGINT or SIGTERM."""
+"""Stopping a run cleanly on SIGINT, SIGTERM or SIGUSR2 (SLURM's warning before a time
+limit or pre-emption, as submitit asks for it)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import threading
 from typing import Any
 
 
+#: the signals that stop a run after its current step (SIGUSR2 is not on Windows).
+SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGUSR2") if hasattr(signal, n))
+
+
 class StopSignal:
-    """Records the first SIGINT/SIGTERM; the training loop finishes its step, saves a
+    """Records the first SIGINT/SIGTERM/SIGUSR2; the training loop finishes its step, saves a
     checkpoint and leaves. A second signal raises KeyboardInterrupt (stop now, no save)."""
 
     def __init__(self) -> None:
@@ -24,9 +29,9 @@ class StopSignal:
         os.write(2, f"diffkit: {signal.Signals(signum).name} received; finishing the step and saving\n".encode())
 
     def install(self) -> None:
-        """Handle SIGINT and SIGTERM (only possible in the main thread)."""
+        """Handle SIGINT, SIGTERM and SIGUSR2 (only possible in the main thread)."""
         if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+            self._previous = {s: signal.signal(s, self) for s in SIGNALS}
 
     def restore(self) -> None:
         """Put the previous handlers back."""

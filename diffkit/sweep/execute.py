@@ -1,33 +1,34 @@
-"""Running a sweep: each run is a ``python -m diffkit train`` subprocess, so runs go
-in parallel (``jobs``) and a crash takes down only its own run.
+"""Running a sweep: plan each run, hand the runs to a launcher, record how each ended.
 
 A run whose status.json says ``completed`` is skipped; one with a loadable
-checkpoint is resumed; any other is started afresh. Output of each attempt is
-appended to ``<sweep dir>/logs/<run>.log``; ``sweep.json`` records every run's
-state, error and metrics after each run ends.
+checkpoint is resumed (``diffkit train --resume`` also finishes a run killed during
+its final sample grid or evaluation); any other is started afresh, a leftover
+directory being moved aside (``<run>.discarded-<time>``), never deleted. The
+launcher (``local`` subprocesses, ``submitit`` on SLURM, or a plugin's) trains the
+runs; output of each attempt is appended to ``<sweep dir>/logs/<run>.log`` and
+``sweep.json`` records every run's state, job id, attempts, error and metrics as
+they change. A run that fails is launched again at most ``launcher.retries`` times.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from diffkit import checkpoint as ckpt
 from diffkit.errors import ConfigError
+from diffkit.interfaces.launcher import Launcher
 from diffkit.runner import rundir
+from diffkit.sweep.job import RunJob, discard
 from diffkit.sweep.spec import RunSpec, Sweep
 
 SUMMARY = "sweep.json"
 LOGS = "logs"
+FINAL = ("completed", "failed", "interrupted")
 
 
 @dataclass
@@ -38,9 +39,11 @@ class RunResult:
     dir: str
     values: dict[str, Any]
     action: str  # skip | resume | start
-    status: str = "pending"  # completed | failed | interrupted | pending
+    status: str = "pending"  # pending | queued | running | completed | failed | interrupted
     error: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    job_id: str = ""
+    attempts: int = 0
 
 
 def plan(sweep: Sweep, run: RunSpec) -> str:
@@ -48,81 +51,106 @@ def plan(sweep: Sweep, run: RunSpec) -> str:
     run_dir = sweep.dir / run.name
     if rundir.read_json(run_dir / rundir.STATUS).get("status") == "completed":
         return "skip"
-    found = ckpt.load_latest(run_dir / rundir.CHECKPOINTS)
-    if found is not None and int(found[1]["step"]) < _steps(run_dir):
-        return "resume"
-    return "start"
+    return "resume" if ckpt.load_latest(run_dir / rundir.CHECKPOINTS) is not None else "start"
 
 
-def _steps(run_dir: Path) -> int:
-    """train.steps of the run's saved config (a run killed after its final
-    checkpoint but before finishing is started again)."""
-    try:
-        return int(yaml.safe_load((run_dir / rundir.CONFIG).read_text())["train"]["steps"])
-    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
-        return 0
-
-
-def command(sweep: Sweep, run: RunSpec, action: str, plugins: list[str]) -> list[str]:
-    """The ``python -m diffkit train`` argument list of `run`."""
-    cmd = [sys.executable, "-m", "diffkit", "train"]
-    for p in plugins:
-        cmd += ["-p", p]
-    if action == "resume":
-        return [*cmd, "--resume", str(sweep.dir / run.name), *sweep.run_overrides(run)]
+def make_job(sweep: Sweep, run: RunSpec, plugins: Sequence[str]) -> RunJob:
+    """The job that trains `run`: ``diffkit train`` arguments to start it and to resume it."""
+    run_dir = sweep.dir / run.name
+    opts = [a for p in plugins for a in ("-p", p)]
     base = [str(sweep.base)] if sweep.base else []
-    return [*cmd, *base, *sweep.run_overrides(run), f"run.dir={sweep.dir / run.name}"]
+    overrides = sweep.run_overrides(run)
+    return RunJob(
+        name=run.name,
+        dir=run_dir,
+        log=sweep.dir / LOGS / f"{run.name}.log",
+        start=[*opts, *base, *overrides, f"run.dir={run_dir}"],
+        resume=[*opts, "--resume", str(run_dir), *overrides],
+    )
 
 
-def execute(sweep: Sweep, jobs: int = 1, plugins: list[str] | None = None, echo: Any = None) -> list[RunResult]:
-    """Run every run that is not completed, `jobs` at a time; return every run's result."""
-    echo = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+class Bookkeeper:
+    """The :class:`~diffkit.interfaces.launcher.Report` of a sweep: updates each run's
+    result from the launcher's reports and rewrites ``sweep.json`` after each."""
+
+    def __init__(self, sweep: Sweep, results: list[RunResult], launcher: Launcher, echo: Callable[[str], None]) -> None:
+        self.sweep, self.results, self.echo = sweep, results, echo
+        self.by_name = {r.name: r for r in results}
+        self.launcher = getattr(launcher, "build_config", {"name": type(launcher).__name__})
+        self.lock = threading.Lock()
+
+    def queued(self, job: RunJob, job_id: str = "") -> None:
+        self._update(job, "queued", job_id)
+
+    def running(self, job: RunJob, job_id: str = "") -> None:
+        self._update(job, "running", job_id)
+
+    def ended(self, job: RunJob, returncode: int, error: str = "") -> None:
+        result = self.by_name[job.name]
+        with self.lock:
+            finish(result, returncode, error or last_error(job.log))
+            self.write()
+        self.echo(f"diffkit sweep: {result.status} {job.name}" + (f": {result.error}" if result.error else ""))
+
+    def _update(self, job: RunJob, status: str, job_id: str) -> None:
+        result = self.by_name[job.name]
+        with self.lock:
+            result.status = status
+            result.job_id = job_id or result.job_id
+            self.write()
+
+    def write(self) -> None:
+        write_summary(self.sweep, self.results, self.launcher)
+
+
+def execute(
+    sweep: Sweep, launcher: Launcher, plugins: Sequence[str] = (), echo: Callable[[str], None] | None = None
+) -> list[RunResult]:
+    """Train every run that is not completed with `launcher`; return every run's result."""
+    say = echo or (lambda line: print(line, file=sys.stderr, flush=True))
     (sweep.dir / LOGS).mkdir(parents=True, exist_ok=True)
     results = [RunResult(r.name, str(sweep.dir / r.name), r.values, plan(sweep, r)) for r in sweep.runs]
-    lock = threading.Lock()
-    stopping = threading.Event()
-    env = _child_env(jobs)
-
-    def one(spec: RunSpec, result: RunResult) -> None:
-        if stopping.is_set():
-            return
+    books = Bookkeeper(sweep, results, launcher, say)
+    jobs = {r.name: make_job(sweep, spec, plugins) for r, spec in zip(results, sweep.runs)}
+    for result in results:
         if result.action == "skip":
-            _finish(result, 0, "")
-        else:
-            echo(f"diffkit sweep: {result.action} {spec.name}")
-            _clear_unfinished(sweep.dir / spec.name, result.action)
-            log = sweep.dir / LOGS / f"{spec.name}.log"
-            with open(log, "a") as f:
-                f.write(f"$ {' '.join(command(sweep, spec, result.action, plugins or []))}\n")
-                f.flush()
-                proc = subprocess.run(command(sweep, spec, result.action, plugins or []), stdout=f,
-                                      stderr=subprocess.STDOUT, env=env)
-            _finish(result, proc.returncode, _last_error(log))
-            echo(f"diffkit sweep: {result.status} {spec.name}" + (f": {result.error}" if result.error else ""))
-        with lock:
-            write_summary(sweep, results)
-
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    try:
-        for future in [pool.submit(one, s, r) for s, r in zip(sweep.runs, results)]:
-            future.result()
-    except KeyboardInterrupt:  # the runs got the signal too: they save and stop; start no more
-        stopping.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-        with lock:
-            write_summary(sweep, results)
+            finish(result, 0, "")
+        elif result.action == "start":
+            _check_movable(jobs[result.name].dir)
+            moved = discard(jobs[result.name].dir)
+            if moved is not None:
+                say(f"diffkit sweep: {result.name} held no checkpoint; moved it aside to {moved}")
+    books.write()
+    todo = [r for r in results if r.action != "skip"]
+    for attempt in range(1 + max(0, int(launcher.retries))):
+        if not todo:
+            break
+        for r in todo:
+            r.attempts += 1
+            r.status, r.error = "pending", ""
+            say(f"diffkit sweep: {'retry' if attempt else r.action} {r.name}")
+        books.write()
+        try:
+            launcher.launch([jobs[r.name] for r in todo], books)
+        finally:
+            with books.lock:
+                books.write()
+        todo = [r for r in todo if r.status == "failed"]
     return results
 
 
-def _finish(result: RunResult, returncode: int, error: str) -> None:
+def _check_movable(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} exists and is not a directory; move it away or choose another sweep dir")
+
+
+def finish(result: RunResult, returncode: int, error: str) -> None:
+    """Set `result`'s status from the run's status.json and the exit code of its ``diffkit train``."""
     run_dir = Path(result.dir)
     status = rundir.read_json(run_dir / rundir.STATUS).get("status", "")
     if returncode == 0 and status == "completed":
         result.status, result.error = "completed", ""
-    elif returncode == 0 and status == "interrupted":
+    elif status == "interrupted" and returncode != 1 and returncode != 2:
         result.status, result.error = "interrupted", "stopped by a signal; re-run the sweep to resume"
     else:
         result.status = "failed"
@@ -130,36 +158,23 @@ def _finish(result: RunResult, returncode: int, error: str) -> None:
     result.metrics = rundir.read_json(run_dir / rundir.METRICS)
 
 
-def _clear_unfinished(run_dir: Path, action: str) -> None:
-    """Remove a run directory that holds no usable checkpoint, so the run can start afresh."""
-    if action != "start" or not run_dir.exists():
-        return
-    if not (run_dir / rundir.CONFIG).exists() and any(run_dir.iterdir()):
-        raise ConfigError(f"{run_dir} exists and is not a diffkit run; move it away or choose another sweep dir")
-    shutil.rmtree(run_dir)
-
-
-def _last_error(log: Path) -> str:
+def last_error(log: Path) -> str:
     """The last ``error`` line of the newest attempt in `log`, else its last line."""
-    lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()]
+    try:
+        lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()]
+    except OSError:
+        return ""
     attempt = lines[max((i for i, ln in enumerate(lines) if ln.startswith("$ ")), default=0):]
     errors = [ln for ln in attempt if "error" in ln.lower()]
     return (errors or [ln for ln in attempt if ln] or [""])[-1][:500]
 
 
-def _child_env(jobs: int) -> dict[str, str]:
-    """The environment of the runs: with several jobs, CPU threads are split between them."""
-    env = dict(os.environ)
-    if jobs > 1 and "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
-    return env
-
-
-def write_summary(sweep: Sweep, results: list[RunResult]) -> None:
+def write_summary(sweep: Sweep, results: list[RunResult], launcher: dict[str, Any] | None = None) -> None:
     rundir.write_json(sweep.dir / SUMMARY, {
         "sweep": str(sweep.path),
         "base": str(sweep.base) if sweep.base else None,
         "overrides": sweep.overrides,
         "grid": sweep.grid,
+        "launcher": launcher or {},
         "runs": [asdict(r) for r in results],
     })

@@ -6,6 +6,7 @@
       loss.name: [l1, l2]
       seed: [0, 1]
     dir: runs/sweeps/my_sweep       # optional; default runs/sweeps/<file stem>
+    launcher: {name: local, jobs: 2} # optional; where the runs train (default: local)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 from diffkit.config import read_yaml
 from diffkit.errors import ConfigError
 
-KEYS = ("base", "overrides", "grid", "dir")
+KEYS = ("base", "overrides", "grid", "dir", "launcher")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
 
 
@@ -43,6 +44,7 @@ class Sweep:
     grid: dict[str, list[Any]]
     dir: Path
     runs: list[RunSpec] = field(default_factory=list)
+    launcher: dict[str, Any] = field(default_factory=dict)
 
     def run_overrides(self, run: RunSpec) -> list[str]:
         """``key=value`` arguments for `run`: the shared overrides, then its grid values."""
@@ -97,6 +99,7 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         overrides=dotted(overrides),
         grid={str(k): list(v) for k, v in grid.items()},
         dir=Path(directory or data.get("dir") or Path("runs") / "sweeps" / path.stem),
+        launcher=_launcher_node(path, data.get("launcher")),
     )
     keys = list(sweep.grid)
     for combo in itertools.product(*sweep.grid.values()):
@@ -118,3 +121,14 @@ def _resolve_base(path: Path, base: Any) -> Path | None:
         if candidate.is_file():
             return candidate.resolve()
     raise ConfigError(f"{path}: base config {base!r} not found next to the sweep file or in {Path.cwd()}")
+
+
+def _launcher_node(path: Path, value: Any) -> dict[str, Any]:
+    """``launcher: NAME`` or ``launcher: {name: NAME, key: value, ...}`` -> a component node."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return {"name": value}
+    if not isinstance(value, dict) or not isinstance(value.get("name", ""), str):
+        raise ConfigError(f"{path}: launcher must be a name or {{name: ..., key: value}}, got {value!r}")
+    return dict(value)

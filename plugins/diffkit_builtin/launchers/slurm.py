@@ -1,0 +1,164 @@
+"""The ``submitit`` launcher: each run of a sweep a SLURM job, submitted with submitit."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time as clock
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from diffkit.errors import ConfigError
+from diffkit.interfaces.launcher import Launcher, Report
+from diffkit.sweep.job import RunJob
+
+from .slurm_job import TrainJob
+
+CLUSTERS = ("slurm", "local", "debug")
+
+
+def require_submitit() -> ModuleType:
+    """The submitit module, or one ConfigError saying how to install it."""
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError(
+            "the submitit launcher needs the submitit package: pip install \"diffkit[slurm]\""
+        ) from None
+    return submitit
+
+
+class SubmititLauncher(Launcher):
+    """Each run a SLURM job (one job array per sweep), through submitit.
+
+    A job gets `nodes` x `tasks_per_node` processes (default: one per GPU), which train
+    the run together with DistributedDataParallel; `gpus_per_node`, `cpus_per_task`,
+    `mem_gb`, `partition`, `account`, `qos`, `constraint` and `time` (minutes) go to
+    sbatch, and `sbatch` adds any other option ({exclude: node3}); `setup` lines run
+    before the job (module load ...). `array_parallelism` caps the runs at once.
+
+    Pre-emption: SLURM sends SIGUSR2 `signal_delay_s` seconds before the time limit (and
+    on pre-emption); the run saves a checkpoint after its current step and the job is
+    requeued and resumes bit-exactly, at most `max_timeouts` times for time limits. A
+    run that fails for a real error is submitted again at most `retries` times.
+
+    `cluster`: ``slurm``; ``local`` runs the jobs on this machine with submitit's local
+    executor (a try-out without a cluster), ``debug`` in this process. `folder`: where
+    submitit keeps its scripts and logs (default: ``<sweep dir>/submitit``).
+    """
+
+    def __init__(
+        self,
+        partition: str | None = None,
+        time: int = 60,
+        nodes: int = 1,
+        gpus_per_node: int = 1,
+        tasks_per_node: int | None = None,
+        cpus_per_task: int | None = None,
+        mem_gb: float | None = None,
+        account: str | None = None,
+        qos: str | None = None,
+        constraint: str | None = None,
+        array_parallelism: int = 256,
+        setup: Sequence[str] = (),
+        sbatch: Mapping[str, Any] | None = None,
+        signal_delay_s: int = 120,
+        max_timeouts: int = 3,
+        retries: int = 0,
+        cluster: str = "slurm",
+        folder: str | None = None,
+        poll_s: float = 10.0,
+    ) -> None:
+        require_submitit()
+        if cluster not in CLUSTERS:
+            raise ValueError(f"cluster must be one of {', '.join(CLUSTERS)}, got {cluster!r}")
+        if sbatch is not None and not isinstance(sbatch, Mapping):
+            raise ValueError(f"sbatch must be a mapping of sbatch options, got {sbatch!r}")
+        for name, value in (("time", time), ("nodes", nodes), ("array_parallelism", array_parallelism)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if min(gpus_per_node, signal_delay_s, max_timeouts, retries) < 0 or (tasks_per_node or 1) < 1:
+            raise ValueError("gpus_per_node, signal_delay_s, max_timeouts and retries must be >= 0, tasks_per_node >= 1")
+        self.partition, self.time, self.nodes, self.gpus_per_node = partition, time, nodes, gpus_per_node
+        self.tasks_per_node = tasks_per_node or max(1, gpus_per_node)
+        self.cpus_per_task, self.mem_gb, self.account, self.qos = cpus_per_task, mem_gb, account, qos
+        self.constraint, self.array_parallelism, self.setup = constraint, array_parallelism, list(setup)
+        self.sbatch, self.signal_delay_s, self.max_timeouts = dict(sbatch or {}), signal_delay_s, max_timeouts
+        self.retries, self.cluster, self.folder, self.poll_s = retries, cluster, folder, poll_s
+
+    # -- sbatch ---------------------------------------------------------------
+    def slurm_parameters(self, name: str = "diffkit") -> dict[str, Any]:
+        """The options of submitit's SlurmExecutor (sbatch names) for one run's job."""
+        params: dict[str, Any] = {
+            "job_name": name, "partition": self.partition, "time": self.time, "nodes": self.nodes,
+            "ntasks_per_node": self.tasks_per_node, "gpus_per_node": self.gpus_per_node or None,
+            "cpus_per_task": self.cpus_per_task, "account": self.account, "qos": self.qos,
+            "constraint": self.constraint, "array_parallelism": self.array_parallelism,
+            "signal_delay_s": self.signal_delay_s, "setup": self.setup or None,
+            "additional_parameters": self.sbatch or None,
+            "mem": None if self.mem_gb is None else f"{max(1, round(self.mem_gb * 1024))}MB",
+        }
+        return {k: v for k, v in params.items() if v is not None}
+
+    def folder_for(self, jobs: Sequence[RunJob]) -> Path:
+        return Path(self.folder) if self.folder else jobs[0].dir.parent / "submitit"
+
+    def describe(self, jobs: Sequence[RunJob]) -> str:
+        """The sbatch script of the job array (what ``sbatch`` would get)."""
+        if self.cluster != "slurm" or not jobs:
+            return f"submitit {self.cluster} executor: {len(jobs)} jobs"
+        from submitit.slurm.slurm import _make_sbatch_string  # what SlurmExecutor writes
+
+        folder = self.folder_for(jobs).resolve()
+        command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(folder))}"
+        return _make_sbatch_string(command=command, folder=folder, map_count=len(jobs), **self.slurm_parameters())
+
+    def executor(self, folder: Path) -> Any:
+        """A submitit executor for `cluster`, with this launcher's resources."""
+        submitit = require_submitit()
+        if self.cluster == "debug":
+            return submitit.DebugExecutor(folder)
+        if self.cluster == "local":
+            ex = submitit.LocalExecutor(folder, max_num_timeout=self.max_timeouts)
+            ex.update_parameters(timeout_min=self.time, tasks_per_node=self.tasks_per_node,
+                                 gpus_per_node=self.gpus_per_node, signal_delay_s=self.signal_delay_s)
+            return ex
+        try:
+            ex = submitit.SlurmExecutor(folder, max_num_timeout=self.max_timeouts)
+        except RuntimeError as e:  # no srun on this machine
+            raise ConfigError(f"launcher submitit with cluster=slurm: {e} (cluster=local runs the jobs here)") from None
+        ex.update_parameters(**self.slurm_parameters())
+        return ex
+
+    # -- run ------------------------------------------------------------------
+    def launch(self, jobs: Sequence[RunJob], report: Report) -> None:
+        if not jobs:
+            return
+        ex = self.executor(self.folder_for(jobs))
+        with ex.batch():
+            submitted = [ex.submit(TrainJob(job)) for job in jobs]
+        for job, sj in zip(jobs, submitted):
+            report.queued(job, str(sj.job_id))
+        pending = dict(zip(range(len(jobs)), submitted))
+        started: set[int] = set()
+        while pending:
+            for i, sj in list(pending.items()):
+                if i not in started and sj.state in ("RUNNING", "COMPLETING"):
+                    started.add(i)
+                    report.running(jobs[i], str(sj.job_id))
+                if sj.done():
+                    del pending[i]
+                    report.ended(jobs[i], *outcome(sj))
+            if pending:
+                clock.sleep(self.poll_s)
+
+
+def outcome(job: Any) -> tuple[int, str]:
+    """(exit code of ``diffkit train``, error) of a finished submitit job."""
+    try:
+        return int(job.result()), ""
+    except Exception as e:  # the job died outside diffkit (killed, node failure, time limit)
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        return 1, f"submitit job {job.job_id}: " + (lines[-1].strip() if lines else type(e).__name__)[:400]

@@ -1,0 +1,67 @@
+"""What runs inside a submitit job: one process of a run's training, requeued on pre-emption."""
+
+from __future__ import annotations
+
+import os
+import signal
+import zlib
+from typing import Any
+
+from diffkit.runner import rundir
+from diffkit.sweep.job import RunJob, environment
+
+
+def torchrun_env(job_env: Any) -> dict[str, str]:
+    """The variables that diffkit.runner.distributed reads under torchrun (RANK,
+    WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), from submitit's JobEnvironment
+    (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID, the first host of SLURM_JOB_NODELIST);
+    empty for a single-process job. The port is derived from the job id, so that the
+    tasks of one job agree on it and jobs sharing a node differ."""
+    if job_env.num_tasks <= 1:
+        return {}
+    return {
+        "RANK": str(job_env.global_rank),
+        "WORLD_SIZE": str(job_env.num_tasks),
+        "LOCAL_RANK": str(job_env.local_rank),
+        "MASTER_ADDR": str(job_env.hostnames[0]),
+        "MASTER_PORT": str(20000 + zlib.crc32(str(job_env.job_id).encode()) % 20000),
+    }
+
+
+class TrainJob:
+    """The callable submitit runs: trains `job` in this process (one DDP rank per task).
+
+    On SIGUSR2 or SIGTERM the run saves a checkpoint after its current step and stops
+    (diffkit.runner.stop); then rank 0 hands over to submitit's own pre-emption handler,
+    which calls :meth:`checkpoint` and requeues the job. The requeued job runs the same
+    RunJob, which resumes from the checkpoint because one exists.
+    """
+
+    def __init__(self, job: RunJob) -> None:
+        self.job = job
+
+    def __call__(self) -> int:
+        import submitit
+
+        dist = torchrun_env(submitit.JobEnvironment())
+        main_rank = dist.get("RANK", "0") == "0"
+        with environment(dist):
+            code = self.job.run_here(main_process=main_rank)
+        status = rundir.read_json(self.job.dir / rundir.STATUS).get("status")
+        if status == "interrupted" and main_rank:
+            self._requeue(submitit)
+        return code
+
+    def _requeue(self, submitit: Any) -> None:
+        """Let submitit's handler of its pre-emption signal checkpoint and requeue the job
+        (it exits this process); outside a submitit worker nothing happens."""
+        usr_sig = submitit.JobEnvironment._usr_sig()
+        handler = signal.getsignal(usr_sig)
+        if callable(handler) and os.environ.get("SUBMITIT_EXECUTOR"):
+            handler(usr_sig, None)
+
+    def checkpoint(self) -> Any:
+        """What submitit pickles for the requeued job: this job again (it resumes)."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(TrainJob(self.job))
