@@ -164,7 +164,7 @@ def last_error(log: Path) -> str:
         lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()]
     except OSError:
         return ""
-    attempt = lines[max((i for i, ln in enumerate(lines) if ln.startswith("$ ")), default=0):]
+    attempt = lines[max((i + 1 for i, ln in enumerate(lines) if ln.startswith("$ ")), default=0):]
     errors = [ln for ln in attempt if "error" in ln.lower()]
     return (errors or [ln for ln in attempt if ln] or [""])[-1][:500]
 

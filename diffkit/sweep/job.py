@@ -75,26 +75,26 @@ def discard(run_dir: Path) -> Path | None:
 
 @contextlib.contextmanager
 def appended_output(log: Path, header: str) -> Iterator[None]:
-    """Send this process's stdout and stderr (file descriptors 1 and 2, so child
-    processes and C code too) to the end of `log` inside the block."""
+    """Send this process's output to the end of `log` inside the block: sys.stdout and
+    sys.stderr, and file descriptors 1 and 2 (for C code and child processes)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with open(log, "a") as f:
+    with open(log, "a", buffering=1) as f:
         f.write(header + "\n")
         f.flush()
         os.dup2(f.fileno(), 1)
         os.dup2(f.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
+        try:
+            with contextlib.redirect_stdout(f), contextlib.redirect_stderr(f):
+                yield
+        finally:
+            f.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 @contextlib.contextmanager

@@ -1,0 +1,61 @@
+"""A ``-p tests.sweep_plugin`` plugin for the sweep tests: a third-party launcher, and
+hooks that stop a run the way a cluster or a crash would, once (a marker file says so).
+
+DIFFKIT_TEST_PREEMPT=MARKER:RUN   the run named RUN sends itself SIGUSR2 (SLURM's
+                                  pre-emption warning) after step 2 of its first attempt.
+DIFFKIT_TEST_KILL=MARKER:RUN      the run named RUN SIGKILLs itself while drawing its
+                                  final sample grid (after its last checkpoint), once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Sequence
+from pathlib import Path
+
+from diffkit import hookimpl
+from diffkit.interfaces import Launcher, Report
+from diffkit.registry import Registry
+
+
+class InlineLauncher(Launcher):
+    """Trains the jobs one after another in this process and counts them in `tally`."""
+
+    def __init__(self, tally: str = "", retries: int = 0) -> None:
+        self.tally, self.retries = tally, retries
+
+    def launch(self, jobs: Sequence, report: Report) -> None:
+        for job in jobs:
+            report.running(job, f"inline-{job.name}")
+            code = job.run_here()
+            if self.tally:
+                with open(self.tally, "a") as f:
+                    f.write(f"{job.name} {code}\n")
+            report.ended(job, code)
+
+
+def _once(variable: str, run_dir: Path) -> bool:
+    """True the first time the run named in `variable` asks (and creates the marker)."""
+    marker, _, name = os.environ.get(variable, "").partition(":")
+    if not marker or Path(run_dir).name != name or Path(marker).exists():
+        return False
+    Path(marker).touch()
+    return True
+
+
+@hookimpl
+def diffkit_log(run, step, metrics) -> None:
+    if step >= 2 and _once("DIFFKIT_TEST_PREEMPT", run.dir):
+        os.kill(os.getpid(), signal.SIGUSR2)
+
+
+@hookimpl
+def diffkit_images(run, step, tag, images) -> None:
+    if tag == "samples" and step == run.config["train"]["steps"] and _once("DIFFKIT_TEST_KILL", run.dir):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@hookimpl
+def diffkit_register_components(registry: Registry) -> None:
+    registry.add("launcher", "inline", InlineLauncher)
