@@ -87,16 +87,44 @@ def test_dry_run_lists_runs_and_writes_nothing(tmp_path: Path, capsys):
 
 
 def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
-    path = tmp_path / "fail.yaml"
+    path = tmp_path / "fail.yaml"  # image_folder without a root validates, then fails to load its data
     path.write_text(yaml.safe_dump({"overrides": {**OVERRIDES, "train": {"steps": 2, "checkpoint_every": 0},
                                                   "eval": {"metrics": []}},
-                                    "grid": {"loss.name": ["nope", "l1"]}, "dir": str(tmp_path / "out")}))
+                                    "grid": {"data.name": ["image_folder", "digits"]}, "dir": str(tmp_path / "out")}))
     proc = run_cli("sweep", str(path), "--jobs", "2", check=False)
     assert proc.returncode == 1
     runs = {r["name"]: r for r in json.loads((tmp_path / "out/sweep.json").read_text())["runs"]}
-    assert runs["loss.name=nope"]["status"] == "failed"
-    assert "unknown loss 'nope'" in runs["loss.name=nope"]["error"]
-    assert runs["loss.name=l1"]["status"] == "completed" and runs["loss.name=l1"]["metrics"]["step"] == 2
+    assert runs["data.name=image_folder"]["status"] == "failed"
+    assert "data.root must name the folder of images" in runs["data.name=image_folder"]["error"]
+    assert runs["data.name=digits"]["status"] == "completed" and runs["data.name=digits"]["metrics"]["step"] == 2
+
+
+def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(tmp_path: Path, monkeypatch, capsys):
+    """SIGKILLed while drawing its final sample grid (after the step-6 checkpoint): the
+    re-run resumes it (it used to start it afresh, deleting the directory)."""
+    path = tmp_path / "kill.yaml"
+    path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "dir": str(tmp_path / "out"),
+                                    "overrides": {**OVERRIDES, "train": {"steps": 6, "log_every": 2, "checkpoint_every": 3},
+                                                  "eval": {"metrics": []}},
+                                    "grid": {"seed": [0]}}))
+    name = load_sweep(path).runs[0].name
+    run_dir = tmp_path / "out" / name
+    monkeypatch.setenv("DIFFKIT_TEST_KILL", f"{tmp_path / 'killed'}:{name}")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    assert main(["sweep", str(path), "-p", "tests.sweep_plugin"]) == 1
+    assert (tmp_path / "killed").exists()
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "running"
+    assert (run_dir / "checkpoints" / "step_0000006.pt").is_file()
+    (run_dir / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["resume", name]
+    assert main(["sweep", str(path), "-p", "tests.sweep_plugin"]) == 0
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
+    assert (run_dir / "notes.txt").read_text() == "mine"
+    attempts = [ln for ln in (tmp_path / "out" / "logs" / f"{name}.log").read_text().splitlines() if ln.startswith("$ ")]
+    assert len(attempts) == 2 and "--resume" in attempts[1]
+    assert (run_dir / "samples" / "step_0000006.png").is_file()
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -127,7 +128,7 @@ def test_sbatch_script_holds_the_configured_resources(tmp_path: Path, monkeypatc
     jobs = [make_job(sweep, r, []) for r in sweep.runs]
     script = launcher.describe(jobs)
     for line in ("#SBATCH --partition=gpu", "#SBATCH --time=240", "#SBATCH --gpus-per-node=4",
-                 "#SBATCH --ntasks-per-node=4", "#SBATCH --cpus-per-task=10", "#SBATCH --mem=65536MB",
+                 "#SBATCH --ntasks-per-node=4", "#SBATCH --cpus-per-task=10", "#SBATCH --mem=64GB", "#SBATCH --job-name=diffkit-out",
                  "#SBATCH --account=proj1", "#SBATCH --qos=high", "#SBATCH --array=0-2%2",
                  "#SBATCH --exclude=node7", "#SBATCH --signal=USR2@120", "module load cuda"):
         assert line in script.splitlines(), line
@@ -137,7 +138,7 @@ def test_sbatch_script_holds_the_configured_resources(tmp_path: Path, monkeypatc
     fake.write_text("#!/bin/sh\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    executor = launcher.executor(launcher.folder_for(jobs).resolve())
+    executor = launcher.executor(launcher.folder_for(jobs).resolve(), "diffkit-out")
     executor.parameters["map_count"] = len(jobs)
     assert executor._make_submission_file_text(executor._submitit_command_str, "uid") == script
     # and --dry-run prints it after the plan
@@ -148,14 +149,20 @@ def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_nu
     tally = tmp_path / "tally.txt"
     path = write_sweep(tmp_path / "abl.yaml", {"data.name": ["digits", "image_folder"]},
                        launcher={"name": "inline", "tally": str(tally), "retries": 1})
+    leftover = tmp_path / "out" / load_sweep(path).runs[0].name  # a run dir without a checkpoint
+    leftover.mkdir(parents=True)
+    (leftover / "notes.txt").write_text("mine")
     assert main(["sweep", str(path), "-p", PLUGIN]) == 1
+    moved = [p for p in leftover.parent.iterdir() if p.name.startswith(f"{leftover.name}.discarded-")]
+    assert len(moved) == 1 and (moved[0] / "notes.txt").read_text() == "mine"  # moved aside, never deleted
     assert tally.read_text().splitlines() == ["data.name=digits 0", "data.name=image_folder 2", "data.name=image_folder 2"]
     runs = summary(tmp_path / "out")
     assert runs["data.name=digits"] == {**runs["data.name=digits"], "status": "completed", "attempts": 1,
                                         "job_id": "inline-data.name=digits"}
     failed = runs["data.name=image_folder"]
     assert failed["status"] == "failed" and failed["attempts"] == 2 and "data.root must name" in failed["error"]
-    assert "diffkit sweep: retry data.name=image_folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "diffkit sweep: retry data.name=image_folder" in err and f"moved it aside to {moved[0]}" in err
 
 
 @pytest.mark.parametrize("grid, bad, message", [
@@ -173,7 +180,7 @@ def test_a_bad_grid_value_exits_2_naming_run_and_key_before_anything_is_submitte
     assert not (tmp_path / "out").exists()
 
 
-def test_launcher_errors_are_one_line_with_exit_2(tmp_path, capsys):
+def test_launcher_errors_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch):
     path = write_sweep(tmp_path / "abl.yaml", {"seed": [0]})
     cases = [
         (["--launcher", "submitt"], "unknown launcher 'submitt'; did you mean 'submitit'?"),
@@ -185,6 +192,10 @@ def test_launcher_errors_are_one_line_with_exit_2(tmp_path, capsys):
         assert main(["sweep", str(path), *args]) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as if not installed
+    assert main(["sweep", str(path), "--launcher", "submitit", "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        'diffkit: error: the submitit launcher needs the submitit package: pip install "diffkit[slurm]"')
 
 
 def test_torchrun_variables_come_from_the_slurm_job(monkeypatch):

@@ -33,7 +33,8 @@ def find_runs(paths: list[str]) -> list[RunRecord]:
         root = Path(text)
         if not root.is_dir():
             raise ConfigError(f"not a directory: {root}")
-        found = [root] if (root / rundir.CONFIG).is_file() else sorted(p.parent for p in root.rglob(rundir.CONFIG))
+        found = [root] if (root / rundir.CONFIG).is_file() else sorted(
+            p.parent for p in root.rglob(rundir.CONFIG) if ".discarded-" not in p.parent.name)  # moved aside by a sweep
         if not found:
             raise ConfigError(f"no runs (directories with {rundir.CONFIG}) under {root}")
         for run_dir in found:

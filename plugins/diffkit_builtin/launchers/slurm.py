@@ -98,7 +98,7 @@ class SubmititLauncher(Launcher):
             "constraint": self.constraint, "array_parallelism": self.array_parallelism,
             "signal_delay_s": self.signal_delay_s, "setup": self.setup or None,
             "additional_parameters": self.sbatch or None,
-            "mem": None if self.mem_gb is None else f"{max(1, round(self.mem_gb * 1024))}MB",
+            "mem": None if self.mem_gb is None else _mem(self.mem_gb),
         }
         return {k: v for k, v in params.items() if v is not None}
 
@@ -113,9 +113,10 @@ class SubmititLauncher(Launcher):
 
         folder = self.folder_for(jobs).resolve()
         command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(folder))}"
-        return _make_sbatch_string(command=command, folder=folder, map_count=len(jobs), **self.slurm_parameters())
+        params = self.slurm_parameters(job_name(jobs))
+        return _make_sbatch_string(command=command, folder=folder, map_count=len(jobs), **params)
 
-    def executor(self, folder: Path) -> Any:
+    def executor(self, folder: Path, name: str = "diffkit") -> Any:
         """A submitit executor for `cluster`, with this launcher's resources."""
         submitit = require_submitit()
         if self.cluster == "debug":
@@ -129,14 +130,14 @@ class SubmititLauncher(Launcher):
             ex = submitit.SlurmExecutor(folder, max_num_timeout=self.max_timeouts)
         except RuntimeError as e:  # no srun on this machine
             raise ConfigError(f"launcher submitit with cluster=slurm: {e} (cluster=local runs the jobs here)") from None
-        ex.update_parameters(**self.slurm_parameters())
+        ex.update_parameters(**self.slurm_parameters(name))
         return ex
 
     # -- run ------------------------------------------------------------------
     def launch(self, jobs: Sequence[RunJob], report: Report) -> None:
         if not jobs:
             return
-        ex = self.executor(self.folder_for(jobs))
+        ex = self.executor(self.folder_for(jobs), job_name(jobs))
         with ex.batch():
             submitted = [ex.submit(TrainJob(job)) for job in jobs]
         for job, sj in zip(jobs, submitted):
@@ -153,6 +154,15 @@ class SubmititLauncher(Launcher):
                     report.ended(jobs[i], *outcome(sj))
             if pending:
                 clock.sleep(self.poll_s)
+
+
+def job_name(jobs: Sequence[RunJob]) -> str:
+    """``diffkit-<sweep dir name>``: what squeue shows."""
+    return f"diffkit-{jobs[0].dir.parent.name}" if jobs else "diffkit"
+
+
+def _mem(gb: float) -> str:
+    return f"{int(gb)}GB" if float(gb).is_integer() else f"{max(1, round(gb * 1024))}MB"
 
 
 def outcome(job: Any) -> tuple[int, str]:
