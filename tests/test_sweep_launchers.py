@@ -211,3 +211,19 @@ def test_torchrun_variables_come_from_the_slurm_job(monkeypatch):
     assert 20000 <= int(env["MASTER_PORT"]) < 40000
     monkeypatch.setenv("SLURM_NTASKS", "1")
     assert torchrun_env(submitit.JobEnvironment()) == {}
+
+
+def test_a_sweep_does_not_launch_while_jobs_of_an_earlier_one_still_run(tmp_path, capsys):
+    path = write_sweep(tmp_path / "abl.yaml", {"seed": [0, 1]},
+                       launcher={"name": "submitit", "cluster": "local", "gpus_per_node": 0})
+    out, names = tmp_path / "out", [r.name for r in load_sweep(path).runs]
+    out.mkdir()
+    (out / "sweep.json").write_text(json.dumps({"launcher": {"name": "submitit"}, "runs": [
+        {"name": names[0], "dir": str(out / names[0]), "status": "running", "job_id": str(os.getpid())},
+        {"name": names[1], "dir": str(out / names[1]), "status": "queued", "job_id": "999999999"}]}))
+    assert main(["sweep", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"1 run(s) of {out} are still queued or running from an earlier `diffkit sweep`: {names[0]} (job {os.getpid()})" in err
+    assert main(["sweep", "--status", str(out)]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert [r.split("|")[2].strip() for r in rows] == ["running", "queued"]

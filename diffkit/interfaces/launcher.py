@@ -48,6 +48,12 @@ class Launcher(ABC):
         """Run every job in `jobs` and return when all have ended, having called
         ``report.ended`` once for each."""
 
+    def active(self, job_ids: Sequence[str]) -> set[str]:
+        """The ids among `job_ids` (recorded by an earlier ``diffkit sweep`` of the same
+        directory) that are still queued or running; a sweep does not launch while any is.
+        By default none is known."""
+        return set()
+
     def describe(self, jobs: Sequence[RunJob]) -> str:
         """What ``diffkit sweep --dry-run`` shows about where the jobs would go (e.g. the
         batch script); empty by default."""

@@ -108,6 +108,7 @@ def execute(
 ) -> list[RunResult]:
     """Train every run that is not completed with `launcher`; return every run's result."""
     say = echo or (lambda line: print(line, file=sys.stderr, flush=True))
+    check_not_running(sweep, launcher)
     (sweep.dir / LOGS).mkdir(parents=True, exist_ok=True)
     results = [RunResult(r.name, str(sweep.dir / r.name), r.values, plan(sweep, r)) for r in sweep.runs]
     books = Bookkeeper(sweep, results, launcher, say)
@@ -137,6 +138,25 @@ def execute(
                 books.write()
         todo = [r for r in todo if r.status == "failed"]
     return results
+
+
+def check_not_running(sweep: Sweep, launcher: Launcher) -> None:
+    """Raise ConfigError when jobs that an earlier ``diffkit sweep`` of this directory
+    submitted with the same launcher are still queued or running (a second copy of a run
+    would train into the same directory)."""
+    previous = rundir.read_json(sweep.dir / SUMMARY)
+    name = getattr(launcher, "build_config", {}).get("name")
+    if not previous or previous.get("launcher", {}).get("name") != name:
+        return
+    recorded = {str(r["job_id"]): r["name"] for r in previous.get("runs", [])
+                if r.get("job_id") and r.get("status") in ("queued", "running")}
+    alive = sorted(launcher.active(list(recorded))) if recorded else []
+    if alive:
+        runs = ", ".join(f"{recorded[j]} (job {j})" for j in alive)
+        raise ConfigError(
+            f"{len(alive)} run(s) of {sweep.dir} are still queued or running from an earlier `diffkit sweep`: "
+            f"{runs}; wait for them (diffkit sweep --status {sweep.dir}) or cancel them, then run the sweep again"
+        )
 
 
 def _check_movable(run_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import time as clock
@@ -133,6 +134,18 @@ class SubmititLauncher(Launcher):
         ex.update_parameters(**self.slurm_parameters(name))
         return ex
 
+    def active(self, job_ids: Sequence[str]) -> set[str]:
+        """Jobs still pending or running: asked of SLURM (sacct), or for the local
+        executor whether the job's controller process (its id) is alive."""
+        if self.cluster == "local":
+            return {j for j in job_ids if _alive(j)}
+        if self.cluster != "slurm" or not job_ids:
+            return set()
+        submitit = require_submitit()
+        done = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
+        folder = Path(self.folder or ".")
+        return {j for j in job_ids if not submitit.SlurmJob(folder, j).state.upper().startswith(done + ("UNKNOWN",))}
+
     # -- run ------------------------------------------------------------------
     def launch(self, jobs: Sequence[RunJob], report: Report) -> None:
         if not jobs:
@@ -156,6 +169,16 @@ class SubmititLauncher(Launcher):
                 clock.sleep(self.poll_s)
 
 
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def job_name(jobs: Sequence[RunJob]) -> str:
     """``diffkit-<sweep dir name>``: what squeue shows."""
     return f"diffkit-{jobs[0].dir.parent.name}" if jobs else "diffkit"
@@ -166,9 +189,9 @@ def _mem(gb: float) -> str:
 
 
 def outcome(job: Any) -> tuple[int, str]:
-    """(exit code of ``diffkit train``, error) of a finished submitit job."""
+    """(exit code of ``diffkit train`` on rank 0, error) of a finished submitit job."""
     try:
-        return int(job.result()), ""
+        return int(job.results()[0]), ""
     except Exception as e:  # the job died outside diffkit (killed, node failure, time limit)
         lines = [ln for ln in str(e).splitlines() if ln.strip()]
         return 1, f"submitit job {job.job_id}: " + (lines[-1].strip() if lines else type(e).__name__)[:400]
