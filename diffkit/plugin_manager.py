@@ -17,7 +17,7 @@ import importlib.metadata as md
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -26,6 +26,7 @@ import pluggy
 
 from diffkit import hookspecs
 from diffkit.errors import PluginError, closest
+from diffkit.hook_calls import Hooks
 from diffkit.registry import Origin, Registry
 
 PLUGIN_API_VERSION = "1.0"
@@ -61,9 +62,19 @@ class Plugins:
     loaded: list[PluginInfo] = field(default_factory=list)
     failed: list[PluginInfo] = field(default_factory=list)
 
+    _hooks: Hooks | None = None
+
     @property
-    def hook(self) -> Any:
-        return self.pm.hook
+    def hook(self) -> Hooks:
+        """Lifecycle hooks called plugin by plugin; a failure names its plugin."""
+        if self._hooks is None:
+            self._hooks = Hooks(self)
+        return self._hooks
+
+    def hooks(self, on_error: Mapping[str, str] | None = None) -> Hooks:
+        """`hook` with ``run.on_hook_error``: {plugin: "warn"} switches a failing plugin off instead."""
+        self._hooks = Hooks(self, on_error)
+        return self._hooks
 
     def failure_hint(self) -> str:
         """A sentence naming failed plugins, for unknown-name errors."""
@@ -162,7 +173,7 @@ def _register(plugins: Plugins, module: ModuleType, info: PluginInfo) -> None:
     except Exception as e:  # pluggy validation: wrong hook signatures
         _fail(plugins, info, f"invalid hooks: {e}")
         return
-    problem = _unknown_hooks(plugins.pm, module)
+    problem = _unknown_hooks(plugins.pm, module) or _wrappers(plugins.pm, module)
     if problem:
         plugins.pm.unregister(module)
         _fail(plugins, info, problem)
@@ -193,6 +204,16 @@ def _unknown_hooks(pm: pluggy.PluginManager, module: ModuleType) -> str:
         return ""
     hints = "; ".join(f"{b}: {closest(b, known) or 'no similar hook'}" for b in bad)
     return f"implements unknown hook(s) {', '.join(bad)} ({hints}); hooks: {', '.join(known)}"
+
+
+def _wrappers(pm: pluggy.PluginManager, module: ModuleType) -> str:
+    """Why `module` cannot be used: hook wrappers, which diffkit does not call; or ""."""
+    bad = [
+        caller.name
+        for caller in pm.get_hookcallers(module) or []
+        if any(i.plugin is module and (i.hookwrapper or i.wrapper) for i in caller.get_hookimpls())
+    ]
+    return f"hook wrappers are not supported ({', '.join(bad)}); implement the hook plainly" if bad else ""
 
 
 def _run_registration(plugins: Plugins, info: PluginInfo) -> None:

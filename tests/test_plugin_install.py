@@ -254,7 +254,7 @@ def test_train_resume_and_sample_with_the_example_components(site: Path, tmp_pat
     assert 0 <= samples["lo"] <= samples["hi"] <= 1 and "train/loss" in calls[2]["keys"]
     assert calls[-1]["status"] == "completed"
     state = ckpt.load(run / "checkpoints" / "last.pt")["plugins"]
-    assert state["hookrec"]["tensor"].tolist() == [0, 4, 8] and state["example_csv"] == {"rows": 8}
+    assert state["hookrec"]["tensor"].tolist() == [0, 4, 8] and state["example_csv"] == {"step": 4}
 
     # rows logged after the last checkpoint (as after a crash) vanish on resume
     with (run / "metrics.csv").open("a") as f:
