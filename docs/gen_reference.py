@@ -46,7 +46,7 @@ def cell(text: str) -> str:
     """One table cell: on one line, ``|`` escaped, ``<`` and ``>`` outside code spans
     shown as text (``runs/<time>``), not swallowed as HTML tags."""
     parts = " ".join(text.split()).replace("|", "\\|").split("`")
-    return "`".join(p if i % 2 else p.replace("<", "&lt;").replace(">", "&gt;") for i, p in enumerate(parts))
+    return "`".join(p if i % 2 else p.replace("<", "&lt;") for i, p in enumerate(parts))
 
 
 def type_name(tp: object) -> str:
