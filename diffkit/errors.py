@@ -39,6 +39,10 @@ class PluginError(DiffkitError):
     """A plugin failed to import, register, or declares an incompatible API."""
 
 
+class PluginHookError(PluginError):
+    """A plugin's lifecycle hook raised during a run (a runtime error: exit code 1)."""
+
+
 class PluginValidationError(PluginError):
     """A plugin registered a component that breaks its kind's contract."""
 

@@ -17,7 +17,7 @@ import importlib.metadata as md
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -26,6 +26,7 @@ import pluggy
 
 from diffkit import hookspecs
 from diffkit.errors import PluginError, closest
+from diffkit.hook_calls import Hooks
 from diffkit.registry import Origin, Registry
 
 PLUGIN_API_VERSION = "1.0"
@@ -43,6 +44,7 @@ class PluginInfo:
     version: str = ""
     source: str = ""  # "entry point", "-p" or "config"
     error: str = ""
+    blocked_by: str = ""  # the `-p no:NAME` that blocked it
 
     @property
     def origin(self) -> Origin:
@@ -60,10 +62,41 @@ class Plugins:
     registry: Registry
     loaded: list[PluginInfo] = field(default_factory=list)
     failed: list[PluginInfo] = field(default_factory=list)
+    blocked: list[PluginInfo] = field(default_factory=list)
+    #: ``-p no:NAME`` values that matched no plugin, each with a hint.
+    unmatched_blocks: list[str] = field(default_factory=list)
+    _entry_points: dict[str, md.EntryPoint] = field(default_factory=dict)
+    _blocked_registry: Registry | None = None
+    _hooks: Hooks | None = None
 
     @property
-    def hook(self) -> Any:
-        return self.pm.hook
+    def hook(self) -> Hooks:
+        """Lifecycle hooks called plugin by plugin; a failure names its plugin."""
+        if self._hooks is None:
+            self._hooks = Hooks(self)
+        return self._hooks
+
+    def hooks(self, on_error: Mapping[str, str] | None = None) -> Hooks:
+        """`hook` with ``run.on_hook_error``: {plugin: "warn"} switches a failing plugin off instead."""
+        self._hooks = Hooks(self, on_error)
+        return self._hooks
+
+    def blocked_provider(self, kind: str, name: str) -> str:
+        """Why component `name` is missing because of a ``-p no:`` option, or "".
+
+        The blocked plugins are imported only now, when a config asks for a
+        component nobody loaded, into a registry of their own."""
+        if not self.blocked:
+            return ""
+        if self._blocked_registry is None:
+            self._blocked_registry = Registry()
+            for info in self.blocked:
+                _register_quietly(self._blocked_registry, info, self._entry_points.get(info.name))
+        entry = next((e for e in self._blocked_registry.entries(kind) if e.name == name), None)
+        if entry is None:
+            return ""
+        info = next(i for i in self.blocked if i.name == entry.origin.plugin)
+        return f"{kind} {name!r} is provided by {info.describe()}, blocked with -p {info.blocked_by}"
 
     def failure_hint(self) -> str:
         """A sentence naming failed plugins, for unknown-name errors."""
@@ -85,7 +118,8 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
     a ``-p`` module that fails raises :class:`PluginError`, since it was asked for.
     """
     specs = list(specs)
-    blocked = {canonical_name(s[3:]) for s in specs if s.startswith("no:")}
+    blocked = {canonical_name(s[3:]): s for s in specs if s.startswith("no:")}
+    matched: set[str] = set()
     modules = [s for s in specs if not s.startswith("no:")]
     autoload = autoload_enabled() if autoload is None else autoload
 
@@ -93,11 +127,18 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
     pm.add_hookspecs(hookspecs)
     plugins = Plugins(pm, Registry())
 
+    known = set(modules)
     for ep, dist in _entry_points():
+        known |= {ep.name, dist.metadata["Name"]}
         if dist.metadata["Name"] != CORE_DIST and not autoload:
             continue
         info = PluginInfo(ep.name, dist.metadata["Name"], dist.version, "entry point")
-        if canonical_name(ep.name) in blocked or canonical_name(info.dist) in blocked:
+        by = [k for k in (canonical_name(ep.name), canonical_name(info.dist)) if k in blocked]
+        if by:
+            matched.update(by)
+            info.blocked_by = blocked[by[0]]
+            plugins.blocked.append(info)
+            plugins._entry_points[info.name] = ep
             continue
         try:
             module = ep.load()
@@ -108,6 +149,8 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
 
     for name in modules:
         if canonical_name(name) in blocked:
+            matched.add(canonical_name(name))
+            plugins.blocked.append(PluginInfo(name, source="-p", blocked_by=blocked[canonical_name(name)]))
             continue
         info = PluginInfo(name, source="-p")
         try:
@@ -123,7 +166,24 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
     for info in list(plugins.loaded):
         _run_registration(plugins, info)
     plugins.registry.unknown_hint = plugins.failure_hint()
+    plugins.registry.explain_missing = plugins.blocked_provider
+    for key, spec in blocked.items():
+        if key not in matched:
+            hint = closest(spec[3:], sorted(known)) or f"plugins: {', '.join(sorted(known))}"
+            plugins.unmatched_blocks.append(f"-p {spec} matches no plugin; {hint}")
     return plugins
+
+
+def _register_quietly(registry: Registry, info: PluginInfo, ep: md.EntryPoint | None) -> None:
+    """Run a blocked plugin's registration into `registry`, ignoring any failure."""
+    try:
+        module = ep.load() if ep is not None else importlib.import_module(info.name)
+        register = getattr(module, "diffkit_register_components", None)
+        if register is not None:
+            with registry.registering_as(info.origin):
+                register(registry=registry)
+    except (Exception, SystemExit):  # noqa: BLE001 - only a hint for an error message
+        pass
 
 
 def canonical_name(name: str) -> str:
@@ -162,7 +222,7 @@ def _register(plugins: Plugins, module: ModuleType, info: PluginInfo) -> None:
     except Exception as e:  # pluggy validation: wrong hook signatures
         _fail(plugins, info, f"invalid hooks: {e}")
         return
-    problem = _unknown_hooks(plugins.pm, module)
+    problem = _unknown_hooks(plugins.pm, module) or _wrappers(plugins.pm, module)
     if problem:
         plugins.pm.unregister(module)
         _fail(plugins, info, problem)
@@ -193,6 +253,16 @@ def _unknown_hooks(pm: pluggy.PluginManager, module: ModuleType) -> str:
         return ""
     hints = "; ".join(f"{b}: {closest(b, known) or 'no similar hook'}" for b in bad)
     return f"implements unknown hook(s) {', '.join(bad)} ({hints}); hooks: {', '.join(known)}"
+
+
+def _wrappers(pm: pluggy.PluginManager, module: ModuleType) -> str:
+    """Why `module` cannot be used: hook wrappers, which diffkit does not call; or ""."""
+    bad = [
+        caller.name
+        for caller in pm.get_hookcallers(module) or []
+        if any(i.plugin is module and (i.hookwrapper or i.wrapper) for i in caller.get_hookimpls())
+    ]
+    return f"hook wrappers are not supported ({', '.join(bad)}); implement the hook plainly" if bad else ""
 
 
 def _run_registration(plugins: Plugins, info: PluginInfo) -> None:
@@ -245,6 +315,8 @@ def _parse_version(text: str) -> tuple[int, int]:
 def warn_failures(plugins: Plugins, stream: Any = None) -> None:
     """Print one line per failed plugin to stderr."""
     stream = stream or sys.stderr
+    for text in plugins.unmatched_blocks:
+        print(f"diffkit: warning: {text}", file=stream)
     for info in plugins.failed:
         print(f"diffkit: warning: {info.describe()} was not loaded: {info.error}", file=stream)
     for entry in plugins.registry.conflicts():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +60,13 @@ def accepted_params(cls: type) -> dict[str, inspect.Parameter]:
     return params
 
 
+def injected_params(base: type) -> tuple[str, ...]:
+    """Constructor arguments the runner passes to components of kind `base`, never
+    set in a config: ``injected`` (every constructor must accept them) and
+    ``optional_injected`` (passed when the constructor accepts them)."""
+    return (*getattr(base, "injected", ()), *getattr(base, "optional_injected", ()))
+
+
 class Registry:
     """kind -> name -> :class:`Entry`. Passed explicitly; there is no global one."""
 
@@ -68,6 +75,8 @@ class Registry:
         self._origin = Origin("<direct>")
         #: appended to unknown-name errors (e.g. which plugins failed to load).
         self.unknown_hint = ""
+        #: (kind, name) -> why it is missing (e.g. its plugin is blocked), or "".
+        self.explain_missing: Callable[[str, str], str] = lambda kind, name: ""
 
     # -- registration ------------------------------------------------------
     @contextmanager
@@ -146,6 +155,9 @@ class Registry:
             raise ConfigError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
         entry = self._entries[kind].get(name)
         if entry is None:
+            why = self.explain_missing(kind, name)
+            if why:
+                raise ConfigError(f"{why}; drop that option to use it")
             raise UnknownComponentError(kind, name, self._entries[kind], hint or self.unknown_hint)
         if entry.conflicts:
             who = " and ".join(str(o) for o in [entry.origin, *entry.conflicts])

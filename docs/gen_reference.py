@@ -6,7 +6,9 @@
 Sources: the config schema (``diffkit/config/schema.py``: field ``metadata["help"]``,
 range rules from ``diffkit/config/validate.py``), the registry filled by the
 built-in plugins (``load_plugins(autoload=False)``) and the CLI parser
-(``diffkit.cli.main.build_parser``).
+(``diffkit.cli.main.build_parser``), and the plugin API: every module of
+``diffkit/interfaces/`` and ``diffkit/hookspecs.py``, rendered by mkdocstrings from
+their docstrings (the pages hold ``::: module`` directives and a summary table).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import pkgutil
 import sys
 import typing
 from pathlib import Path
@@ -23,9 +26,10 @@ import yaml
 from diffkit.cli.main import build_parser
 from diffkit.config import schema
 from diffkit.config.validate import RULES
+from diffkit import interfaces
 from diffkit.interfaces import KINDS
-from diffkit.plugin_manager import load_plugins
-from diffkit.registry import Registry, accepted_params
+from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
+from diffkit.registry import Registry, accepted_params, injected_params
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "reference"
@@ -39,7 +43,10 @@ def fmt(value: object) -> str:
 
 
 def cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """One table cell: on one line, ``|`` escaped, ``<`` and ``>`` outside code spans
+    shown as text (``runs/<time>``), not swallowed as HTML tags."""
+    parts = " ".join(text.split()).replace("|", "\\|").split("`")
+    return "`".join(p if i % 2 else p.replace("<", "&lt;") for i, p in enumerate(parts))
 
 
 def type_name(tp: object) -> str:
@@ -168,7 +175,7 @@ def components_page(registry: Registry) -> str:
             lines += [
                 f"### {e.name} {{#{kind}-{e.name}}}\n",
                 f"`{e.cls.__module__}.{e.cls.__qualname__}` in `{source_path(e.cls)}`\n",
-                "```text",
+                "``` { .text .docstring }",
                 inspect.getdoc(e.cls) or "(no docstring)",
                 "```\n",
             ]
@@ -186,6 +193,52 @@ def components_page(registry: Registry) -> str:
 
 def _plain(value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
+
+
+# -- plugin API (mkdocstrings) ---------------------------------------------------
+def api_page() -> str:
+    """The kinds at a glance, then one mkdocstrings section per module of diffkit/interfaces/."""
+    modules = sorted(m.name for m in pkgutil.iter_modules(interfaces.__path__))
+    by_kind = {base.__module__.rsplit(".", 1)[-1]: kind for kind, base in KINDS.items()}
+    modules.sort(key=lambda m: (m not in by_kind, list(by_kind).index(m) if m in by_kind else 0, m))
+    lines = [
+        "# Plugin API reference\n",
+        f"The base class of each component kind (plugin API {PLUGIN_API_VERSION}), generated from "
+        "the docstrings of `diffkit/interfaces/`. A component subclasses its kind's base, "
+        "implements the abstract methods, accepts the arguments the runner injects, and gives "
+        "every other constructor parameter a default: those are its config keys. Register it "
+        "with `registry.add(KIND, NAME, CLASS)` in the hook `diffkit_register_components` "
+        "([hooks](hooks.md)); see [Writing a plugin](../writing-a-plugin.md) for an example of each kind.\n",
+        "| kind | base class | a subclass implements | the runner passes to the constructor |",
+        "|---|---|---|---|",
+    ]
+    for kind, base in KINDS.items():
+        path = f"{base.__module__}.{base.__qualname__}"
+        must = sorted(getattr(base, "__abstractmethods__", ())) or ["`__init__` computing its own numbers"]
+        must = [m if m.startswith("`") else f"`{m}`" for m in must]
+        required = getattr(base, "injected", ())
+        optional = getattr(base, "optional_injected", ())
+        passed = [f"`{n}`" for n in required] + [f"`{n}` (if accepted)" for n in optional]
+        lines.append(f"| `{kind}` | [`diffkit.{base.__name__}`](#{path}) | {', '.join(must)} | {', '.join(passed) or '-'} |")
+    lines.append("")
+    for name in modules:
+        title = by_kind.get(name, name).replace("_", " ")
+        lines += [f"## {title[0].upper()}{title[1:]}\n", f"::: diffkit.interfaces.{name}", ""]
+    return HEADER + "\n".join(lines)
+
+
+def hooks_page() -> str:
+    return HEADER + "\n".join([
+        "# Hook reference\n",
+        "Every hook a plugin can implement, with when `diffkit train` calls it relative to "
+        "checkpoints and evaluation. Mark an implementation with `diffkit.hookimpl`; it may take "
+        "any subset of the hook's arguments.\n",
+        "::: diffkit.hookspecs",
+        "    options:",
+        "      show_root_heading: false",
+        "      members_order: source",
+        "",
+    ])
 
 
 # -- CLI -----------------------------------------------------------------------
@@ -226,7 +279,10 @@ def cli_page() -> str:
 def render() -> dict[str, str]:
     """Page file name -> Markdown text."""
     registry = load_plugins(autoload=False).registry
-    return {"config.md": config_page(), "components.md": components_page(registry), "cli.md": cli_page()}
+    return {
+        "config.md": config_page(), "components.md": components_page(registry), "cli.md": cli_page(),
+        "plugin-api.md": api_page(), "hooks.md": hooks_page(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,3 +23,17 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     page = (tmp_path / "site" / "concepts" / "forward-process" / "index.html").read_text()
     assert 'class="arithmatex"' in page and "forward_process.png" in page
     assert (tmp_path / "site" / "reference" / "config" / "index.html").is_file()
+    # maths renders offline: MathJax and its fonts are part of the site, nothing from a CDN
+    assert "javascripts/mathjax/tex-chtml.js" in page and "unpkg.com" not in page and "cdn" not in page.lower()
+    fonts = tmp_path / "site" / "javascripts" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert (tmp_path / "site" / "javascripts" / "mathjax" / "tex-chtml.js").is_file() and any(fonts.glob("*.woff"))
+    # placeholders are text, not swallowed as HTML tags
+    assert "runs/&lt;time&gt;-&lt;config name&gt;" in (tmp_path / "site" / "reference" / "config" / "index.html").read_text()
+    # the plugin API is rendered by mkdocstrings from the code: every kind's base and every hook
+    api = (tmp_path / "site" / "reference" / "plugin-api" / "index.html").read_text()
+    for name in ("Scheduler", "TimeEmbedding", "Denoiser", "Loss", "Sampler", "Dataset", "Metric"):
+        assert f'id="diffkit.interfaces.' in api and f'.{name}"' in api
+    hooks = (tmp_path / "site" / "reference" / "hooks" / "index.html").read_text()
+    for hook in ("register_components", "run_start", "log", "images", "checkpoint_save", "checkpoint_load",
+                 "eval", "run_end"):
+        assert f'id="diffkit.hookspecs.diffkit_{hook}"' in hooks

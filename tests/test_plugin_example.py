@@ -130,16 +130,30 @@ def test_csv_logger_rows_and_checkpoint_round_trip(tmp_path: Path, monkeypatch: 
     monkeypatch.syspath_prepend(str(EXAMPLE))
     from diffkit_example import csv_logger
 
-    run = RunContext(dir=tmp_path, config={})
+    run = RunContext(dir=tmp_path, config={}, step=2)
     csv_logger.diffkit_log(run=run, step=2, metrics={"train/loss": 0.5, "train/lr": 0.1})
     state: dict = {}
     csv_logger.diffkit_checkpoint_save(run=run, state=state)
-    assert state == {"example_csv": {"rows": 2}}
-    csv_logger.diffkit_log(run=run, step=4, metrics={"train/loss": 0.25})  # after the checkpoint: lost on resume
-    csv_logger.diffkit_checkpoint_load(run=run, state=state)
+    assert state == {"example_csv": {"step": 2}} and csv_logger.DIFFKIT_STATE_VERSION == 2
+    csv_logger.diffkit_eval(run=run, step=2, metrics={"eval/fid": 12.5})  # after the last checkpoint: kept
+    csv_logger.diffkit_log(run=run, step=4, metrics={"train/loss": 0.25})  # a later step: dropped on resume
+    csv_logger.diffkit_checkpoint_load(run=run, state=state, version=2)
     csv_logger.diffkit_log(run=run, step=4, metrics={"train/loss": 0.375})
     text = (tmp_path / "metrics.csv").read_text().splitlines()
-    assert text == ["step,name,value", "2,train/loss,0.5", "2,train/lr,0.1", "4,train/loss,0.375"]
+    assert text == ["step,name,value", "2,train/loss,0.5", "2,train/lr,0.1", "2,eval/fid,12.5", "4,train/loss,0.375"]
     csv_logger.diffkit_log(run=RunContext(dir=tmp_path, config={}, is_main=False), step=6, metrics={"x": 1.0})
-    csv_logger.diffkit_eval(run=run, step=4, metrics={"eval/fid": 12.5})
-    assert (tmp_path / "metrics.csv").read_text().splitlines()[4:] == ["4,eval/fid,12.5"]
+    assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 5
+
+
+def test_csv_logger_migrates_a_version_1_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Version 1 stored a row count; it becomes the step of the last row counted."""
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    from diffkit_example import csv_logger
+
+    run = RunContext(dir=tmp_path, config={}, step=2)
+    for step in (1, 2, 2, 3):
+        csv_logger.diffkit_log(run=run, step=step, metrics={"train/loss": float(step)})
+    for version in (None, 1):  # None: a checkpoint from before state versions
+        csv_logger.diffkit_checkpoint_load(run=run, state={"example_csv": {"rows": 2}}, version=version)
+        rows = (tmp_path / "metrics.csv").read_text().splitlines()[1:]
+        assert [r.split(",")[0] for r in rows] == ["1", "2", "2"]

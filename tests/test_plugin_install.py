@@ -218,7 +218,8 @@ def test_kind_filter_and_blocking_from_the_command_line(on_path: None, capsys: p
     out = capsys.readouterr().out
     assert "    scheduler       example_geometric      diffkit_example.geometric.GeometricScheduler" in out
     assert "example_rbf" not in out and "example_csv" not in out and "CONFLICT" not in out  # a loss conflict
-    assert "broken_import" not in out and "FAILED plugin 'broken_register'" in out
+    assert "FAILED plugin 'broken_import'" not in out and "FAILED plugin 'broken_register'" in out
+    assert "BLOCKED plugin 'broken_import' from diffkit-broken-import 0.1.0, not loaded: -p no:diffkit-broken-import" in out
 
 
 def test_a_conflicting_name_in_a_config_is_an_error_naming_both(
@@ -254,7 +255,7 @@ def test_train_resume_and_sample_with_the_example_components(site: Path, tmp_pat
     assert 0 <= samples["lo"] <= samples["hi"] <= 1 and "train/loss" in calls[2]["keys"]
     assert calls[-1]["status"] == "completed"
     state = ckpt.load(run / "checkpoints" / "last.pt")["plugins"]
-    assert state["hookrec"]["tensor"].tolist() == [0, 4, 8] and state["example_csv"] == {"rows": 8}
+    assert state["hookrec"]["tensor"].tolist() == [0, 4, 8] and state["example_csv"] == {"step": 4}
 
     # rows logged after the last checkpoint (as after a crash) vanish on resume
     with (run / "metrics.csv").open("a") as f:

@@ -33,8 +33,9 @@ def test_writes_an_installable_package_whose_component_works(
     root = tmp_path / "pkgs" / "my-loss"
     assert capsys.readouterr().out.strip() == str(root)
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
-        "README.md", "my_loss/__init__.py", "my_loss/loss.py", "pyproject.toml", "tests/test_my_loss.py",
+        ".gitignore", "README.md", "my_loss/__init__.py", "my_loss/loss.py", "pyproject.toml", "tests/test_my_loss.py",
     ]
+    assert "build/" in (root / ".gitignore").read_text().split()  # what `pip install ./my-loss` leaves
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert project["project"]["name"] == "my-loss"
     assert project["project"]["entry-points"]["diffkit"] == {"my_loss": "my_loss"}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import inspect
+import sys
 
 from diffkit.cli.common import add_plugin_option
 from diffkit.errors import ConfigError
 from diffkit.interfaces import KINDS
 from diffkit.plugin_manager import PluginInfo, Plugins, load_plugins
-from diffkit.registry import accepted_params
+from diffkit.registry import accepted_params, injected_params
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     if args.kind and args.kind not in KINDS:
         raise ConfigError(f"--kind {args.kind!r} is not a kind; kinds: {', '.join(KINDS)}")
     plugins = load_plugins(args.plugins)
+    for text in plugins.unmatched_blocks:
+        print(f"diffkit: warning: {text}", file=sys.stderr)
     registry = plugins.registry
     heading = None
     for info in plugins.loaded:
@@ -38,16 +42,17 @@ def run(args: argparse.Namespace) -> int:
         for e in mine:
             print(f"    {e.kind:<15} {e.name:<22} {e.cls.__module__}.{e.cls.__qualname__}")
             if args.verbose:
-                injected = getattr(KINDS[e.kind], "injected", ())
-                for p in accepted_params(e.cls).values():
-                    if p.name not in injected:
-                        print(f"        {p.name} = {p.default!r}")
+                for line in _param_lines(e.cls, injected_params(KINDS[e.kind])):
+                    print(f"        {line}")
         if hooks:
             print(f"    hooks: {', '.join(hooks)}")
     if not args.kind:
         print()
         for kind in KINDS:
             print(f"{kind}: {', '.join(registry.names(kind)) or '(none)'}")
+    for info in plugins.blocked:
+        where = f"{info.dist} {info.version}" if info.dist else info.source
+        print(f"BLOCKED plugin {info.name!r} from {where}, not loaded: -p {info.blocked_by}")
     for info in plugins.failed:
         where = f"{info.dist} {info.version}" if info.dist else info.source
         print(f"FAILED plugin {info.name!r} from {where}, not loaded: {info.error}")
@@ -60,6 +65,19 @@ def run(args: argparse.Namespace) -> int:
             "is an error until one is uninstalled or blocked with -p no:NAME"
         )
     return 0
+
+
+def _param_lines(cls: type, injected: tuple[str, ...]) -> list[str]:
+    """``name: type = default`` for each config key of `cls` (runner-injected ones hidden)."""
+    lines = []
+    for p in accepted_params(cls).values():
+        if p.name in injected:
+            continue
+        kind = p.annotation if isinstance(p.annotation, str) else inspect.formatannotation(p.annotation)
+        annotation = "" if p.annotation is p.empty else f": {kind}"
+        default = " (required)" if p.default is p.empty else f" = {p.default!r}"
+        lines.append(f"{p.name}{annotation}{default}")
+    return lines
 
 
 def _hooks(plugins: Plugins, info: PluginInfo) -> list[str]:

@@ -99,6 +99,7 @@ def compose(
 
     schema = OmegaConf.structured(DiffkitConfig)
     OmegaConf.set_struct(schema, True)
+    OmegaConf.set_struct(schema.run.on_hook_error, False)  # keys are plugin names
     result = Composed(schema)
     defaults = OmegaConf.to_container(schema)
     components = {s: dict(defaults[s]) for s in COMPONENT_SECTIONS}

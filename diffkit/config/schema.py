@@ -49,6 +49,9 @@ class RunConfig:
     dir: Optional[str] = option(None, "run directory; null: runs/<time>-<config name>")
     keep_checkpoints: int = option(3, "numbered checkpoints kept besides last.pt")
     plugins: List[str] = option([], "plugin modules to load for this run, like -p MODULE")
+    on_hook_error: Dict[str, str] = option(
+        {}, "plugin name -> raise (stop the run) or warn (switch the plugin off), when one of its hooks fails"
+    )
 
 
 @dataclass

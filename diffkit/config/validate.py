@@ -24,6 +24,7 @@ RULES: list[Rule] = [
     ("data.image_size", lambda v: v >= 4, "an integer >= 4"),
     ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
     ("run.keep_checkpoints", lambda v: v >= 1, "an integer >= 1"),
+    ("run.on_hook_error", lambda v: all(p in ("raise", "warn") for p in v.values()), "{PLUGIN: raise or warn}"),
     ("optim.name", lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
     ("optim.lr", lambda v: _finite(v) and v > 0, "a finite number > 0"),
     ("optim.weight_decay", lambda v: _finite(v) and v >= 0, "a finite number >= 0"),

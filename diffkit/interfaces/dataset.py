@@ -28,6 +28,10 @@ class Dataset(ABC):
         download: allow fetching over the network where the dataset supports it.
     """
 
+    #: constructor arguments the runner passes when the constructor accepts them
+    #: (``image_size``: ``data.image_size``, e.g. to generate data at that size).
+    optional_injected = ("image_size",)
+
     def __init__(self, root: str | None = None, download: bool = False) -> None:
         self.root = root
         self.download = download

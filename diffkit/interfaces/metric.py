@@ -38,6 +38,9 @@ class Metric(ABC):
     :class:`MetricContext` from the runner.
     """
 
+    #: constructor arguments the runner passes when the constructor accepts them.
+    optional_injected = ("context",)
+
     @abstractmethod
     def compute(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         """real: (N, C, H, W), fake: (M, C, H, W) in [-1, 1] -> {name: value}."""

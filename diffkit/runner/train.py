@@ -40,7 +40,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     """Train from a composed config (or continue the run at `resume`); return the run dir."""
     validate(composed)
     cfg = composed.cfg
-    hook = plugins.hook
+    hook = plugins.hooks(cfg.run.on_hook_error)
     env = DistEnv.from_env()
     if resume is None and env.is_main:
         rundir.check_free(cfg.run.dir)  # before the slow part: data and model

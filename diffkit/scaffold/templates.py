@@ -110,8 +110,16 @@ def test_the_loss_is_registered_and_matches_its_formula() -> None:
     assert loss(output, target, t, None).item() == pytest.approx(0.5 * 2.0**2)
 '''
 
+#: what `pip install .` writes into the source tree (setuptools builds in place).
+GITIGNORE = """\
+build/
+*.egg-info/
+__pycache__/
+"""
+
 #: relative path (itself a template) -> file text.
 FILES = {
+    ".gitignore": GITIGNORE,
     "pyproject.toml": PYPROJECT,
     "README.md": README,
     "$package/__init__.py": INIT,

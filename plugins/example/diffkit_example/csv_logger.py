@@ -1,8 +1,12 @@
 """A lifecycle-hook plugin: every logged or evaluated metric as a row of ``metrics.csv`` in the run dir.
 
-Rows are ``step,name,value``. Each checkpoint stores how many rows were written; on
-``--resume`` the rows written after that checkpoint are dropped, so each step
-appears once. Block it with ``-p no:example_csv``.
+Rows are ``step,name,value``. Each checkpoint stores its step; on ``--resume`` the
+rows of later steps (logged after that checkpoint, before a crash) are dropped, so
+each step appears once, and the rows of that step and earlier are kept, including
+the evaluation that follows the last checkpoint. Block it with ``-p no:example_csv``.
+
+The state is versioned: version 1 stored a row count, version 2 stores the step;
+``diffkit_checkpoint_load`` migrates a version-1 state.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from . import DIFFKIT_PLUGIN_API  # noqa: F401 - read by diffkit's loader from t
 FILENAME = "metrics.csv"
 HEADER = ["step", "name", "value"]
 STATE_KEY = "example_csv"
+#: the layout of the checkpoint state; diffkit passes the saved one back as `version`.
+DIFFKIT_STATE_VERSION = 2
 
 
 def path(run: RunContext) -> Path:
@@ -55,12 +61,16 @@ def diffkit_eval(run: RunContext, step: int, metrics: dict[str, float]) -> None:
 
 @hookimpl
 def diffkit_checkpoint_save(run: RunContext, state: dict[str, Any]) -> None:
-    state[STATE_KEY] = {"rows": len(read_rows(path(run)))}
+    state[STATE_KEY] = {"step": run.step}
 
 
 @hookimpl
-def diffkit_checkpoint_load(run: RunContext, state: dict[str, Any]) -> None:
+def diffkit_checkpoint_load(run: RunContext, state: dict[str, Any], version: int | None) -> None:
     saved = state.get(STATE_KEY)
     if saved is None or not run.is_main:
         return
-    _write(path(run), read_rows(path(run))[: int(saved["rows"])], "w")
+    rows = read_rows(path(run))
+    if version in (None, 1):  # {"rows": n}: the step of the last row it counted
+        n = int(saved["rows"])
+        saved = {"step": int(rows[n - 1][0]) if 0 < n <= len(rows) else 0}
+    _write(path(run), [r for r in rows if int(r[0]) <= int(saved["step"])], "w")
