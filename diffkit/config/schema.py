@@ -49,6 +49,9 @@ class RunConfig:
     dir: Optional[str] = option(None, "run directory; null: runs/<time>-<config name>")
     keep_checkpoints: int = option(3, "numbered checkpoints kept besides last.pt")
     plugins: List[str] = option([], "plugin modules to load for this run, like -p MODULE")
+    hparams: Optional[List[str]] = option(
+        None, "config keys trackers show as the run's hyperparameters (TensorBoard HParams); "
+        "null: a short curated set; a sweep sets the keys its grid varies")
 
 
 @dataclass
