@@ -137,8 +137,7 @@ def template_name(template: str, values: dict[str, Any], where: Path) -> str:
 
 def safe(name: str) -> str:
     """`name` as one directory name: no separators or spaces, no leading dot, at most MAX_NAME characters."""
-    name = _UNSAFE_SHORT.sub("_", name).strip("_").lstrip(".") or "run"
-    return name[:MAX_NAME]
+    return _UNSAFE_SHORT.sub("_", name).strip("._")[:MAX_NAME] or "run"
 
 
 def name_runs(sweep: Sweep) -> None:
