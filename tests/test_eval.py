@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from diffkit.cli.main import main
 from diffkit_builtin.metrics.classifier import CACHE_ENV
 from tests.conftest import TINY, cli_env, run_cli
 from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
 
 
 @pytest.mark.slow
-def test_eval_writes_metrics_with_sampler_and_steps_and_logs_them(tmp_path: Path, feature_cache):  # noqa: F811
+def test_eval_writes_metrics_with_sampler_and_steps_and_logs_them(
+    tmp_path: Path, feature_cache, monkeypatch, capsys  # noqa: F811
+):
     env = cli_env(**{CACHE_ENV: str(feature_cache)})
     run_dir = tmp_path / "run"
     run_cli("train", *TINY, "scheduler.num_timesteps=20", f"run.dir={run_dir}", env=env)
@@ -37,6 +40,29 @@ def test_eval_writes_metrics_with_sampler_and_steps_and_logs_them(tmp_path: Path
 
     again = run_cli("eval", str(run_dir), "--num", "24", "--metric", "fid", env=env)
     assert dict(line.split("\t") for line in again.stdout.strip().splitlines())["eval/fid"] == printed["eval/fid"]
+
+    # --repeats 3 scores the sample sets of seeds 0, 1, 2 (the run's seed is 0): their mean and sample std
+    monkeypatch.setenv(CACHE_ENV, str(feature_cache))
+
+    def fid_of(*args: str) -> float:
+        assert main(["eval", str(run_dir), "--num", "24", "--metric", "fid", *args]) == 0
+        return float(dict(line.split("\t") for line in capsys.readouterr().out.strip().splitlines())["eval/fid"])
+
+    sets = [float(printed["eval/fid"]), fid_of("--seed", "1"), fid_of("--seed", "2")]
+    fid_of("--repeats", "3")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    mean = sum(sets) / 3
+    assert metrics["eval/repeats"] == 3 and metrics["eval/fid"] == pytest.approx(mean, rel=1e-5)
+    assert metrics["eval/fid_std"] == pytest.approx((sum((v - mean) ** 2 for v in sets) / 2) ** 0.5, rel=1e-4)
+    assert metrics["eval/fid_std"] > 0 and "eval/sampling_steps_std" not in metrics
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    assert acc.Scalars("eval/fid_std")[-1].value == pytest.approx(metrics["eval/fid_std"], rel=1e-5)
+    assert main(["compare", str(run_dir), "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert (row["eval/fid_n"], row["eval/fid_std"]) == (3, pytest.approx(metrics["eval/fid_std"]))
+    fid_of()  # one sample set again: the spread of the earlier three is not kept
+    assert "eval/fid_std" not in json.loads((run_dir / "metrics.json").read_text())
 
     bad = run_cli("eval", str(run_dir), "--metric", "fdi", env=env, check=False)
     assert bad.returncode == 2

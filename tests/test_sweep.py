@@ -32,7 +32,7 @@ OVERRIDES = {
     "eval": {"metrics": ["fid", "precision_recall"], "num_samples": 16},
 }
 GRID = {"optim.lr": [0.001, 0.002], "seed": [0, 1]}
-NAMES = ["optim.lr=0.001,seed=0", "optim.lr=0.001,seed=1", "optim.lr=0.002,seed=0", "optim.lr=0.002,seed=1"]
+NAMES = ["lr0.001-s0", "lr0.001-s1", "lr0.002-s0", "lr0.002-s1"]
 
 
 def write_sweep(path: Path, grid: dict, **extra) -> Path:
@@ -46,12 +46,12 @@ def test_sweep_file_expands_the_grid_into_named_runs(tmp_path: Path):
     assert [r.name for r in sweep.runs] == NAMES
     assert sweep.dir == Path("runs/sweeps/abl")
     args = sweep.run_overrides(sweep.runs[1])
-    assert args[-2:] == ["optim.lr=0.001", "seed=1"]
+    assert args[-3:] == ["run.hparams=[optim.lr, seed]", "optim.lr=0.001", "seed=1"]  # the varying keys, for trackers
     assert "denoiser.channels=[8, 16]" in args and "train.steps=30" in args
     assert "eval.metrics=[fid, precision_recall]" in args
 
 
-@pytest.mark.parametrize("name, count", [("seed_ablation.yaml", 8), ("digits_quick.yaml", 4)])
+@pytest.mark.parametrize("name, count", [("seed_ablation.yaml", 8), ("digits_quick.yaml", 12)])
 def test_example_sweeps_compose_into_valid_configs(name: str, count: int, plugins):
     sweep = load_sweep(REPO / "configs" / "sweeps" / name)
     assert len(sweep.runs) == count
@@ -59,15 +59,17 @@ def test_example_sweeps_compose_into_valid_configs(name: str, count: int, plugin
         composed = compose(sweep.base, sweep.run_overrides(run), plugins.registry)
         validate(composed)
         cfg = composed.cfg
+        values = {**sweep.overrides, **run.values}
         assert (cfg.loss.name, cfg.scheduler.name, cfg.scheduler.num_timesteps) == (
-            run.values["loss.name"], run.values["scheduler.name"], run.values["scheduler.num_timesteps"])
+            values["loss.name"], values["scheduler.name"], values["scheduler.num_timesteps"])
+        assert list(cfg.run.hparams) == sweep.varying()
         assert list(cfg.eval.metrics) == ["fid", "precision_recall"]
 
 
 def test_sweep_file_errors_name_the_key(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("grid: {seed: [0]}\nruns: 3\n")
-    with pytest.raises(ConfigError, match="unknown key 'runs'; a sweep file has base, overrides, grid, dir"):
+    with pytest.raises(ConfigError, match="unknown key 'runs'; a sweep file has base, overrides, grid, name, dir"):
         load_sweep(bad)
     bad.write_text("grid: {seed: 0}\n")
     with pytest.raises(ConfigError, match=r"grid.seed must be a non-empty list of values, got 0"):
@@ -94,9 +96,9 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
     proc = run_cli("sweep", str(path), "--jobs", "2", check=False)
     assert proc.returncode == 1
     runs = {r["name"]: r for r in json.loads((tmp_path / "out/sweep.json").read_text())["runs"]}
-    assert runs["data.name=image_folder"]["status"] == "failed"
-    assert "data.root must name the folder of images" in runs["data.name=image_folder"]["error"]
-    assert runs["data.name=digits"]["status"] == "completed" and runs["data.name=digits"]["metrics"]["step"] == 2
+    assert runs["image_folder"]["status"] == "failed"
+    assert "data.root must name the folder of images" in runs["image_folder"]["error"]
+    assert runs["digits"]["status"] == "completed" and runs["digits"]["metrics"]["step"] == 2
 
 
 def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(tmp_path: Path, monkeypatch, capsys):
@@ -177,11 +179,14 @@ def test_every_run_logs_hparams_and_final_metrics_to_its_own_event_files(killed_
         content = acc.PluginTagToContent("hparams")
         start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
         hparams = start.session_start_info.hparams
-        lr, seed = (float(v) for v in name.replace("optim.lr=", "").replace("seed=", "").split(","))
-        assert hparams["optim.lr"].number_value == pytest.approx(lr)
-        assert hparams["seed"].number_value == seed
-        assert hparams["loss.name"].string_value == "l1"
-        assert "run.dir" not in hparams
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        assert set(hparams) == {"optim.lr", "seed"}  # only what the grid varies
+        assert hparams["optim.lr"].number_value == pytest.approx(config["optim"]["lr"])
+        assert hparams["seed"].number_value == config["seed"]
+        experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+        assert [m.name.tag for m in experiment.metric_infos] == ["eval/fid", "eval/precision", "eval/recall", "train/loss"]
+        end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
+        assert end.status == 1  # STATUS_SUCCESS
         metrics = json.loads((run_dir / "metrics.json").read_text())
         for tag in ("eval/fid", "eval/precision", "eval/recall", "train/loss"):
             events = acc.Tensors(tag)
@@ -192,11 +197,11 @@ def test_every_run_logs_hparams_and_final_metrics_to_its_own_event_files(killed_
 
 @pytest.mark.slow
 def test_compare_prints_the_sweep_with_its_differing_hparams_and_metrics(killed_and_rerun):
-    out = run_cli("compare", str(killed_and_rerun["out"]), "--sort", "eval/fid").stdout
+    out = run_cli("compare", str(killed_and_rerun["out"]), "--runs", "--sort", "eval/fid").stdout
     header, rule, *rows = out.strip().splitlines()
     cols = [c.strip() for c in header.strip("|").split("|")]
     assert cols[:4] == ["run", "status", "seed", "optim.lr"]
-    assert {"eval/fid", "eval/precision", "eval/recall", "train/loss", "eval/sampler"} <= set(cols)
+    assert {"eval/fid", "eval/precision", "eval/recall", "train/loss"} <= set(cols) and "eval/sampler" not in cols
     assert len(rows) == 4 and sorted(r.split("|")[1].strip() for r in rows) == NAMES
     fids = [float(r.split("|")[cols.index("eval/fid") + 1]) for r in rows]
     assert fids == sorted(fids)

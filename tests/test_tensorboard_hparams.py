@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from tensorboard.backend.event_processing import plugin_event_accumulator
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from diffkit_builtin.trackers import tensorboard as tracker
 from diffkit.runner.context import RunContext, flatten
+from diffkit.runner.sample import forward_timesteps
 
 CONFIG = {"seed": 3, "run": {"dir": "x"}, "loss": {"name": "l2"}, "optim": {"lr": 0.002, "grad_clip": None},
           "denoiser": {"channels": [8, 16]}, "train": {"compile": False}}
@@ -32,33 +37,77 @@ def a_run(tmp_path: Path) -> RunContext:
                       hparams=flatten({k: v for k, v in CONFIG.items() if k != "run"}))
 
 
-def test_completed_run_writes_hparams_into_its_own_event_files(tmp_path: Path):
+def hparams_data(acc: plugin_event_accumulator.EventAccumulator) -> dict[str, plugin_data_pb2.HParamsPluginData]:
+    content = acc.PluginTagToContent("hparams")
+    return {tag.split("/")[-1]: plugin_data_pb2.HParamsPluginData.FromString(v) for tag, v in content.items()}
+
+
+def test_a_running_run_is_in_the_hparams_table_with_the_curated_set_and_four_metrics(tmp_path: Path):
     run = a_run(tmp_path)
     tracker.diffkit_run_start(run=run)
-    tracker.diffkit_log(run=run, step=10, metrics={"train/loss": 0.25})
-    tracker.diffkit_eval(run=run, step=10, metrics={"eval/fid": 12.5})
+    tracker._writers[str(tmp_path)].flush()
+    data = hparams_data(reload(tmp_path))  # read while the run is still going
+    assert set(data) == {"experiment", "session_start_info"}
+    hp = data["session_start_info"].session_start_info.hparams
+    assert set(hp) == {"seed", "loss.name", "optim.lr"}  # the curated keys this config has; no run.*, no grad_clip
+    assert hp["seed"].number_value == 3 and hp["optim.lr"].number_value == pytest.approx(0.002)
+    assert hp["loss.name"].string_value == "l2"
+    experiment = data["experiment"].experiment
+    assert [h.name for h in experiment.hparam_infos] == ["loss.name", "optim.lr", "seed"]  # in CURATED order
+    assert [m.name.tag for m in experiment.metric_infos] == ["eval/fid", "eval/precision", "eval/recall", "train/loss"]
+    assert all(m.description for m in experiment.metric_infos)
+    tracker.diffkit_log(run=run, step=10, metrics={"train/loss": 0.25, "train/global_batch": 16.0})
+    tracker.diffkit_eval(run=run, step=10, metrics={"eval/fid": 12.5, "eval/num_samples": 300.0})
     tracker.diffkit_run_end(run=run, status="completed", metrics={"train/loss": 0.25, "eval/fid": 12.5, "step": 10.0})
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == []  # no timestamped sub-run
     acc = reload(tmp_path)
-    content = acc.PluginTagToContent("hparams")
-    assert set(content) == {"_hparams_/session_start_info", "_hparams_/session_end_info"}
-    hp = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info.hparams
-    assert hp["seed"].number_value == 3 and hp["optim.lr"].number_value == pytest.approx(0.002)
-    assert hp["loss.name"].string_value == "l2" and hp["denoiser.channels"].string_value == "[8, 16]"
-    assert hp["optim.grad_clip"].string_value == "none" and hp["train.compile"].bool_value is False
-    assert "run.dir" not in hp
-    end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
-    assert end.status == 1  # STATUS_SUCCESS
+    assert hparams_data(acc)["session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
     assert last(acc, "train/loss") == (10, 0.25) and last(acc, "eval/fid") == (10, 12.5)
+    texts = [e.tensor_proto.string_val[0].decode() for e in acc.Tensors("run/text_summary")]
+    assert "started" in texts[0] and "| loss.name | l2 |" in texts[0]
+    assert "completed at step 10" in texts[1] and "| eval/fid | 12.5 |" in texts[1]
 
 
-def test_interrupted_run_writes_no_hparams(tmp_path: Path):
+def test_run_hparams_chooses_the_columns_and_a_failed_run_ends_as_a_failure(tmp_path: Path):
     run = a_run(tmp_path)
+    run.config = {**CONFIG, "run": {"dir": "x", "hparams": ["optim.lr", "denoiser"]}}
+    tracker.diffkit_run_start(run=run)
+    tracker.diffkit_run_end(run=run, status="failed", metrics={})
+    data = hparams_data(reload(tmp_path))
+    hp = data["session_start_info"].session_start_info.hparams
+    assert set(hp) == {"optim.lr", "denoiser.channels"} and hp["denoiser.channels"].string_value == "[8, 16]"
+    assert data["session_end_info"].session_end_info.status == 2  # STATUS_FAILURE
+
+
+def test_an_interrupted_run_has_no_session_end_so_its_resumed_end_counts(tmp_path: Path):
+    run = a_run(tmp_path)
+    tracker.diffkit_run_start(run=run)
     tracker.diffkit_log(run=run, step=10, metrics={"train/loss": 0.5})
     tracker.diffkit_run_end(run=run, status="interrupted", metrics={"train/loss": 0.5})
     acc = reload(tmp_path)
-    assert "hparams" not in acc.ActivePlugins() or not acc.PluginTagToContent("hparams")
+    assert set(hparams_data(acc)) == {"experiment", "session_start_info"}
     assert last(acc, "train/loss") == (10, 0.5)
+
+
+def test_small_images_are_scaled_up_and_forward_frames_labelled_with_t(tmp_path: Path):
+    run = a_run(tmp_path)
+    run.config = {**CONFIG, "scheduler": {"num_timesteps": 300}}
+    frames = torch.zeros(10, 1, 8, 8)
+    frames[:, :, 2:6, 2:6] = 1.0  # a white square in each 8x8 frame
+    tracker.diffkit_images(run=run, step=0, tag="forward_process", images=frames)
+    tracker.diffkit_images(run=run, step=0, tag="samples", images=frames[:4])
+    tracker._writers.pop(str(tmp_path)).close()
+    acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
+    acc.Reload()
+    strip = acc.Images("forward_process")[0]
+    assert (strip.width, strip.height) == (10 * 66 + 2, 64 + 4 + 12)  # 8x8 -> 64x64, a 12 px label band
+    grid = acc.Images("samples")[0]
+    assert (grid.width, grid.height) == (2 * 66 + 2, 2 * 66 + 2)
+    pixels = Image.open(io.BytesIO(grid.encoded_image_string)).convert("L")
+    assert pixels.getpixel((2 + 16, 2 + 16)) == 255 and pixels.getpixel((2 + 15, 2 + 16)) == 0  # 8x blocks
+    labels = Image.open(io.BytesIO(strip.encoded_image_string)).convert("L").crop((0, 70, 662, 80))
+    assert np.asarray(labels).min() < 128  # text drawn under the frames
+    assert forward_timesteps(300, 10).tolist() == [0, 33, 66, 100, 133, 166, 199, 233, 266, 299]
 
 
 def test_eval_after_training_adds_scalars_and_closes_its_writer(tmp_path: Path):

@@ -1,14 +1,18 @@
-"""``diffkit eval RUN_DIR [--num N] [--metric NAME ...]``: sample-quality metrics of a run.
+"""``diffkit eval RUN_DIR [--num N] [--metric NAME ...] [--repeats K]``: sample-quality metrics of a run.
 
 Samples from the run's latest checkpoint, scores the images against the dataset's
 test split, merges the scores into the run's metrics.json and logs them to its
-trackers (TensorBoard: scalars ``eval/*`` at the checkpoint's step).
+trackers (TensorBoard: scalars ``eval/*`` at the checkpoint's step). With
+``--repeats K`` it scores K sample sets drawn with seeds SEED, SEED+1, ...: each
+metric is their mean, ``<metric>_std`` their standard deviation (the metric's own
+sampling noise) and ``eval/repeats`` is K, which ``diffkit compare`` reads.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -20,6 +24,9 @@ from diffkit.runner import rundir
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
+from diffkit.sweep.collect import BOOKKEEPING
+from diffkit.sweep.groups import REPEATS
+from diffkit.sweep.spread import spread
 
 DEFAULT_METRICS = ["fid", "precision_recall"]
 
@@ -33,13 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"a metric to compute (repeatable; default: eval.metrics or {', '.join(DEFAULT_METRICS)})")
     p.add_argument("--steps", type=int, help="sampling steps (default: eval.steps, else the sampler's)")
     p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed)")
+    p.add_argument("--repeats", type=int, default=1, metavar="K",
+                   help="score K independent sample sets (seeds SEED..SEED+K-1); report each metric's mean and std")
     add_restore_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     run_dir = existing_dir(args.run_dir)
-    for name, value in (("--num", args.num), ("--steps", args.steps)):
+    for name, value in (("--num", args.num), ("--steps", args.steps), ("--repeats", args.repeats)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} {value} must be >= 1")
     plugins, restored = restore_run(args, run_dir, args.overrides)
@@ -49,11 +58,16 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     parts = restored.parts
     evaluator = Evaluator(plugins.registry, cfg, device, entries)
-    scores = evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
-                       num=args.num, steps=args.steps, seed=args.seed)
+    seed = int(cfg.seed) if args.seed is None else args.seed
+    scores = repeated([
+        evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
+                  num=args.num, steps=args.steps, seed=seed + i)
+        for i in range(args.repeats)
+    ])
     step = int(restored.state["step"])
     scores["eval/checkpoint_step"] = step
-    rundir.write_json(run_dir / rundir.METRICS, {**rundir.read_json(run_dir / rundir.METRICS), **scores})
+    old = {k: v for k, v in rundir.read_json(run_dir / rundir.METRICS).items() if not _from_repeats(k)}
+    rundir.write_json(run_dir / rundir.METRICS, {**old, **scores})
     config = OmegaConf.to_container(cfg, resolve=True)
     context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
     plugins.hook.diffkit_eval(run=context, step=step, metrics=numeric(scores))
@@ -61,3 +75,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"{key}\t{value:.6g}" if isinstance(value, float) else f"{key}\t{value}")
     print(f"diffkit: wrote {run_dir / rundir.METRICS}", file=sys.stderr)
     return 0
+
+
+def repeated(sets: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scores of K sample sets -> each metric's mean, ``<metric>_std`` (sample std,
+    K - 1 in the denominator) and ``eval/repeats``: K; bookkeeping from the first set.
+    One set is returned as it is."""
+    if len(sets) == 1:
+        return sets[0]
+    out = dict(sets[0])
+    for key, value in sets[0].items():
+        if key not in BOOKKEEPING and isinstance(value, float):
+            s = spread([float(scores[key]) for scores in sets])
+            out[key], out[f"{key}_std"] = s.mean, s.std
+    out[REPEATS] = len(sets)
+    return out
+
+
+def _from_repeats(key: str) -> bool:
+    """Keys an earlier ``--repeats`` evaluation wrote, which a new evaluation replaces."""
+    return key == REPEATS or (key.startswith("eval/") and key.endswith("_std"))

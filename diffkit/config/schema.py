@@ -52,6 +52,9 @@ class RunConfig:
     on_hook_error: Dict[str, str] = option(
         {}, "plugin name -> raise (stop the run) or warn (switch the plugin off), when one of its hooks fails"
     )
+    hparams: Optional[List[str]] = option(
+        None, "config keys trackers show as the run's hyperparameters (TensorBoard HParams); "
+        "null: a short curated set; a sweep sets the keys its grid varies")
 
 
 @dataclass

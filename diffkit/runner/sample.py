@@ -79,12 +79,17 @@ def generate(
     return torch.cat(out)
 
 
+def forward_timesteps(num_timesteps: int, n: int = 10) -> Tensor:
+    """The n evenly spaced t of the forward-process figure: round(linspace(0, T - 1, n)), (n,) long."""
+    return torch.linspace(0, num_timesteps - 1, n).round().long()
+
+
 def forward_process(scheduler: Scheduler, x0: Tensor, n: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
     """One image noised by q(x_t | x_0) at n evenly spaced t, with the same noise.
 
-    x0: (1, C, H, W) -> t: (n,) long, x_t: (n, C, H, W) in model range.
+    x0: (1, C, H, W) -> t: (n,) long (:func:`forward_timesteps`), x_t: (n, C, H, W) in model range.
     """
-    t = torch.linspace(0, scheduler.num_timesteps - 1, n, device=x0.device).round().long()
+    t = forward_timesteps(scheduler.num_timesteps, n).to(x0.device)
     g = torch.Generator(device=x0.device).manual_seed(seed)
     noise = torch.randn(x0.shape, generator=g, device=x0.device).expand(n, *x0.shape[1:])
     return t, scheduler.add_noise(x0.expand(n, *x0.shape[1:]), noise, t)

@@ -13,6 +13,13 @@ from diffkit.runner.context import flatten
 
 _MISSING = object()
 
+#: results that say how a run was measured, not how good it is: shown (like
+#: hyperparameters) only where they differ between runs.
+BOOKKEEPING = ("step", "eval/checkpoint_step", "eval/sampler", "eval/sampling_steps", "eval/num_samples",
+               "eval/repeats", "train/global_batch")
+#: settings whose measured value is a result: the result's column replaces the setting's.
+MEASURED_AS = {"eval.num_samples": "eval/num_samples", "eval.steps": "eval/sampling_steps"}
+
 
 @dataclass
 class RunRecord:
@@ -57,9 +64,20 @@ def load_record(run_dir: Path, label: str) -> RunRecord:
 
 
 def differing(records: list[RunRecord]) -> list[str]:
-    """Hyperparameters whose value is not the same in every record, in config order."""
+    """Hyperparameters whose value is not the same in every record, in config order,
+    without settings whose measured value is among the results (``eval.num_samples``
+    when ``eval/num_samples`` is there)."""
     keys = list(dict.fromkeys(k for r in records for k in r.hparams))
-    return [k for k in keys if len({repr(r.hparams.get(k, _MISSING)) for r in records}) > 1]
+    measured = {k for r in records for k in r.metrics}
+    return [k for k in keys if len({repr(r.hparams.get(k, _MISSING)) for r in records}) > 1
+            and MEASURED_AS.get(k, k.replace(".", "/")) not in measured]
+
+
+def metric_columns(records: list[RunRecord]) -> tuple[list[str], list[str]]:
+    """(bookkeeping results that differ between the records that have them, the other results), each sorted."""
+    keys = sorted({k for r in records for k in r.metrics})
+    varying = [k for k in keys if len({repr(r.metrics[k]) for r in records if k in r.metrics}) > 1]
+    return [k for k in varying if k in BOOKKEEPING], [k for k in keys if k not in BOOKKEEPING]
 
 
 def table(
@@ -68,20 +86,26 @@ def table(
     """Columns ``run, status, <hparams>, <metrics>`` and one row per record, sorted by
     the column `sort` (runs without a value last)."""
     hkeys = list(dict.fromkeys(k for r in records for k in r.hparams)) if all_hparams else differing(records)
-    mkeys = sorted({k for r in records for k in r.metrics}, key=lambda k: (k != "step", k))
+    books, results = metric_columns(records)
+    mkeys = [*books, *results]
     columns = ["run", "status", *hkeys, *mkeys]
     rows = [
         {"run": r.label, "status": r.status, **{k: r.hparams.get(k) for k in hkeys}, **{k: r.metrics.get(k) for k in mkeys}}
         for r in records
     ]
-    if sort is not None:
-        if sort not in columns:
-            hint = closest(sort, columns)
-            raise ConfigError(f"--sort {sort!r} is not a column; " + (f"{hint} " if hint else "") + f"columns: {', '.join(columns)}")
-        present = [row for row in rows if row[sort] is not None]
-        present.sort(key=lambda row: _sort_key(row[sort]), reverse=descending)
-        rows = present + [row for row in rows if row[sort] is None]
-    return columns, rows
+    return columns, sort_rows(columns, rows, sort, descending)
+
+
+def sort_rows(columns: list[str], rows: list[dict[str, Any]], sort: str | None, descending: bool) -> list[dict[str, Any]]:
+    """`rows` sorted by the column `sort` (rows without a value last)."""
+    if sort is None:
+        return rows
+    if sort not in columns:
+        hint = closest(sort, columns)
+        raise ConfigError(f"--sort {sort!r} is not a column; " + (f"{hint} " if hint else "") + f"columns: {', '.join(columns)}")
+    present = [row for row in rows if row[sort] is not None]
+    present.sort(key=lambda row: _sort_key(row[sort]), reverse=descending)
+    return present + [row for row in rows if row[sort] is None]
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

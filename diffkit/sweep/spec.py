@@ -5,14 +5,19 @@
     grid:                           # every combination is one run
       loss.name: [l1, l2]
       seed: [0, 1]
+    name: "{loss.name}-s{seed}"     # optional; default: the grid values, e.g. l1-s0
     dir: runs/sweeps/my_sweep       # optional; default runs/sweeps/<file stem>
     launcher: {name: local, jobs: 2} # optional; where the runs train (default: local)
+
+A run's directory is its name. Runs of a sweep written before short names
+existed (``loss.name=l1,seed=0``) keep their directories.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +25,17 @@ from typing import Any
 import yaml
 
 from diffkit.config import read_yaml
-from diffkit.errors import ConfigError
+from diffkit.errors import ConfigError, closest
 
-KEYS = ("base", "overrides", "grid", "dir", "launcher")
+KEYS = ("base", "overrides", "grid", "name", "dir", "launcher")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
+_UNSAFE_SHORT = re.compile(r"[^\w.,=+\-]+")
+_FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
+#: names the sweep directory uses itself.
+RESERVED = ("logs", "sweep.json")
+#: short prefixes of numeric grid values, by the key's last part (others use the part itself).
+PREFIXES = {"seed": "s", "num_timesteps": "T", "batch_size": "bs", "steps": "steps", "image_size": "px"}
+MAX_NAME = 120
 
 
 @dataclass
@@ -32,6 +44,7 @@ class RunSpec:
 
     name: str
     values: dict[str, Any]
+    legacy: bool = False  # the directory has the long name of sweeps before short names
 
 
 @dataclass
@@ -45,10 +58,18 @@ class Sweep:
     dir: Path
     runs: list[RunSpec] = field(default_factory=list)
     launcher: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def varying(self) -> list[str]:
+        """Grid keys with more than one value: the hyperparameters this sweep compares."""
+        return [k for k, v in self.grid.items() if len(v) > 1]
 
     def run_overrides(self, run: RunSpec) -> list[str]:
-        """``key=value`` arguments for `run`: the shared overrides, then its grid values."""
-        return [f"{k}={format_value(v)}" for k, v in {**self.overrides, **run.values}.items()]
+        """``key=value`` arguments for `run`: the shared overrides, ``run.hparams`` (the
+        varying keys, for trackers), then its grid values."""
+        marked = {"run.hparams": self.varying()} if self.varying() and "run.hparams" not in self.overrides else {}
+        return [f"{k}={format_value(v)}" for k, v in {**self.overrides, **marked, **run.values}.items()]
 
 
 def format_value(value: Any) -> str:
@@ -70,11 +91,86 @@ def dotted(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def run_name(values: dict[str, Any]) -> str:
-    """``{"loss.name": "l1", "seed": 0}`` -> ``loss.name=l1,seed=0`` (safe as a directory name)."""
+    """The long name of sweeps before short names: ``{"loss.name": "l1", "seed": 0}`` ->
+    ``loss.name=l1,seed=0``."""
     if not values:
         return "base"
     text = ",".join(f"{k}={format_value(v).replace(', ', ',')}" for k, v in values.items())
     return _UNSAFE.sub("_", text)
+
+
+def token(key: str, value: Any) -> str:
+    """One grid value in a short name: strings as they are (``cosine``), numbers after a
+    prefix from the key (``seed`` 0 -> ``s0``, ``num_timesteps`` 300 -> ``T300``,
+    ``lr`` 0.001 -> ``lr0.001``), booleans as ``clip_sample`` / ``no-clip_sample``."""
+    part = key.rsplit(".", 1)[-1]
+    if isinstance(value, bool):
+        return part if value else f"no-{part}"
+    if isinstance(value, str):
+        return value
+    return PREFIXES.get(part, part) + format_value(value).replace(", ", ",")
+
+
+def short_name(values: dict[str, Any]) -> str:
+    """``{"loss.name": "l1", "scheduler.name": "cosine", "seed": 0}`` -> ``l1-cosine-s0``."""
+    return "-".join(token(k, v) for k, v in values.items()) or "base"
+
+
+def template_name(template: str, values: dict[str, Any], where: Path) -> str:
+    """Fill ``{key}`` or ``{key:format}`` fields of `template` from `values` (the
+    overrides and grid values of a run)."""
+
+    def fill(match: re.Match) -> str:
+        key, spec = match.group(1).strip(), match.group(2)
+        if key not in values:
+            hint = closest(key, values)
+            raise ConfigError(f"{where}: name {template!r} uses {{{key}}}, which is not a grid or override key; "
+                              + (f"{hint} " if hint else "") + f"keys: {', '.join(values)}")
+        value = values[key]
+        if spec:
+            try:
+                return format(value, spec)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"{where}: name {template!r}: {{{key}:{spec}}} cannot format {value!r}: {e}") from e
+        return value if isinstance(value, str) else format_value(value).replace(", ", ",")
+
+    return _FIELD.sub(fill, template)
+
+
+def safe(name: str) -> str:
+    """`name` as one directory name: no separators or spaces, no leading dot, at most MAX_NAME characters."""
+    return _UNSAFE_SHORT.sub("_", name).strip("._")[:MAX_NAME] or "run"
+
+
+def name_runs(sweep: Sweep) -> None:
+    """Give every run its directory name: the ``name`` template, else the grid values;
+    if the default short names clash, the long ``key=value`` names. A run whose
+    short-named directory does not exist but whose long-named one does keeps the
+    long one (a sweep started before short names)."""
+    long_names = [run_name(r.values) for r in sweep.runs]
+    if sweep.name is not None:
+        names = [safe(template_name(sweep.name, {**sweep.overrides, **r.values}, sweep.path)) for r in sweep.runs]
+    else:
+        names = [safe(short_name(r.values)) for r in sweep.runs]
+        if len(set(names)) < len(names) or set(names) & set(RESERVED):
+            names = long_names
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash:
+        fix = "add the keys that tell them apart to name" if sweep.name is not None else "make the grid values distinct"
+        raise ConfigError(f"{sweep.path}: two runs would share the directory {clash!r}; {fix}")
+    reserved = next((n for n in names if n in RESERVED), None)
+    if reserved:
+        raise ConfigError(f"{sweep.path}: a run may not be named {reserved!r}, the sweep directory uses that name")
+    for run, name, long in zip(sweep.runs, names, long_names):
+        run.name = name
+        if name != long and not (sweep.dir / name).exists() and (sweep.dir / long / "config.yaml").is_file():
+            run.name, run.legacy = long, True
+    legacy = sum(r.legacy for r in sweep.runs)
+    if legacy:
+        sweep.notes.append(
+            f"{legacy} of {len(sweep.runs)} runs keep their directories from before short run names "
+            f"(e.g. {next(r.name for r in sweep.runs if r.legacy)}); move the sweep dir away to start afresh"
+        )
 
 
 def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
@@ -100,16 +196,21 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         grid={str(k): list(v) for k, v in grid.items()},
         dir=Path(directory or data.get("dir") or Path("runs") / "sweeps" / path.stem),
         launcher=_launcher_node(path, data.get("launcher")),
+        name=_template(path, data.get("name")),
     )
     keys = list(sweep.grid)
     for combo in itertools.product(*sweep.grid.values()):
-        values = dict(zip(keys, combo))
-        sweep.runs.append(RunSpec(run_name(values), values))
-    names = [r.name for r in sweep.runs]
-    clash = next((n for n in names if names.count(n) > 1), None)
-    if clash:
-        raise ConfigError(f"{path}: two runs would share the directory {clash!r}; make the grid values distinct")
+        sweep.runs.append(RunSpec("", dict(zip(keys, combo))))
+    name_runs(sweep)
+    for note in sweep.notes:
+        print(f"diffkit sweep: note: {note}", file=sys.stderr)
     return sweep
+
+
+def _template(path: Path, name: Any) -> str | None:
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(f"{path}: name must be a text template such as \"{{loss.name}}-s{{seed}}\", got {name!r}")
+    return name
 
 
 def _resolve_base(path: Path, base: Any) -> Path | None:

@@ -1,7 +1,9 @@
-"""Writes scalars and images of a run into TensorBoard event files in the run dir.
+"""Writes scalars, images, text and HParams of a run into TensorBoard event files in
+the run dir.
 
 A plugin on the lifecycle hooks, like any third-party tracker; block it with
-``-p no:tensorboard``.
+``-p no:tensorboard``. What goes to the HParams dashboard: ``tb_hparams``; how
+images and text look: ``tb_figures``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from torch import Tensor
 
 from diffkit import hookimpl
 from diffkit.runner.context import RunContext
+from diffkit.runner.sample import forward_timesteps
+from diffkit_builtin.trackers import tb_figures, tb_hparams
 
 _writers: dict[str, Any] = {}
 
@@ -28,10 +32,26 @@ def _writer(run: RunContext) -> Any:
     return _writers[key]
 
 
+def shown_hparams(run: RunContext) -> dict[str, Any]:
+    """The run's hyperparameters in the HParams dashboard: ``run.hparams``, else the curated set."""
+    return tb_hparams.select(run.hparams, (run.config.get("run") or {}).get("hparams"))
+
+
 @hookimpl
 def diffkit_run_start(run: RunContext) -> None:
-    if run.is_main:
-        _writer(run)
+    """Hyperparameters and the declared metrics go out at the start, so a running or
+    failed run is in the HParams table too; its status follows at the end."""
+    if not run.is_main:
+        return
+    writer = _writer(run)
+    shown = shown_hparams(run)
+    if shown:
+        for summary in tb_hparams.start_summaries(shown):
+            writer.file_writer.add_summary(summary, run.start_step)
+    facts = {k: v for k, v in run.info.items() if isinstance(v, (str, int, float))}
+    text = f"**{run.dir.name}**: {'resumed at step ' + str(run.start_step) if run.start_step else 'started'}\n\n"
+    writer.add_text("run", text + tb_figures.markdown_table({**shown, **facts}), run.start_step)
+    writer.flush()
 
 
 @hookimpl
@@ -43,11 +63,15 @@ def diffkit_log(run: RunContext, step: int, metrics: dict[str, float]) -> None:
 
 @hookimpl
 def diffkit_images(run: RunContext, step: int, tag: str, images: Tensor) -> None:
-    import torchvision.utils
-
-    nrow = images.shape[0] if tag == "forward_process" else max(1, math.ceil(math.sqrt(images.shape[0])))
-    grid = torchvision.utils.make_grid(images, nrow=nrow, padding=1)
-    _writer(run).add_image(tag, grid, step)
+    """Small images are scaled up; ``forward_process`` frames are labelled with their t."""
+    if tag == "forward_process":
+        num_timesteps = int(run.config.get("scheduler", {}).get("num_timesteps", 0))
+        t = forward_timesteps(num_timesteps, images.shape[0]).tolist() if num_timesteps else []
+        labels = [f"t={v}" for v in t] if len(t) == images.shape[0] else [""] * images.shape[0]
+        picture = tb_figures.labelled_strip(images, labels)
+    else:
+        picture = tb_figures.grid(images, nrow=max(1, math.ceil(math.sqrt(images.shape[0]))))
+    _writer(run).add_image(tag, picture, step)
 
 
 @hookimpl
@@ -72,19 +96,15 @@ def diffkit_eval(run: RunContext, step: int, metrics: dict[str, float]) -> None:
 
 @hookimpl
 def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> None:
-    """A completed run's hyperparameters go to the HParams plugin, in the run's own
-    event files. No experiment summary is written, so TensorBoard gathers the
-    hparams of every run under --logdir and offers every scalar tag (the last value,
-    e.g. ``train/loss`` or ``eval/fid``) as a metric of its table and
-    parallel-coordinates views."""
+    """The session's status (completed or failed; an interrupted run is resumed later)
+    and a text summary of the final metrics."""
     writer = _writers.pop(str(run.dir), None)
     if writer is None:
         return
-    if status == "completed" and run.hparams:
-        from torch.utils.tensorboard.summary import hparams
-
-        _, session_start, session_end = hparams(dict(run.hparams), dict(metrics))
-        writer.file_writer.add_summary(session_start, run.step)
-        writer.file_writer.add_summary(session_end, run.step)
+    end = tb_hparams.end_summary(status)
+    if end is not None:
+        writer.file_writer.add_summary(end, run.step)
+    writer.add_text("run", f"**{run.dir.name}**: {status} at step {run.step}\n\n"
+                    + tb_figures.markdown_table(metrics, ("metric", "value")), run.step)
     writer.flush()
     writer.close()

@@ -1,0 +1,89 @@
+"""What the TensorBoard tracker puts in the HParams dashboard: which hyperparameters,
+which metrics, and the session start/end records of a run.
+
+A run writes an experiment record (its hyperparameter columns and the four
+metrics below, with descriptions) and its session start when it starts, and its
+session end with the status when it stops, so running and failed runs are listed
+too. The columns are ``run.hparams`` (a sweep sets the keys its grid varies), else
+:data:`CURATED`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+#: the hyperparameters of a run outside a sweep (those the run's config has).
+CURATED = (
+    "data.name", "data.image_size", "scheduler.name", "scheduler.num_timesteps", "time_embedding.name",
+    "denoiser.name", "loss.name", "sampler.name", "optim.lr", "train.steps", "seed",
+)
+
+#: the metric columns, with their descriptions; bookkeeping values (``eval/num_samples``,
+#: ``eval/sampling_steps``, ``train/global_batch``) are not among them.
+METRICS = {
+    "eval/fid": "Frechet distance between real (test split) and generated features; lower is better",
+    "eval/precision": "share of generated images inside the real images' k-NN manifold; higher is better",
+    "eval/recall": "share of real images inside the generated images' k-NN manifold; higher is better",
+    "train/loss": "training loss at the last logged step (scales differ between losses)",
+}
+
+#: run status -> the hparams plugin's session status. An interrupted run writes no
+#: session end: it is resumed later, and TensorBoard keeps the first end it reads.
+STATUS = {"completed": "STATUS_SUCCESS", "failed": "STATUS_FAILURE"}
+
+
+def select(hparams: dict[str, Any], keys: list[str] | None) -> dict[str, Any]:
+    """The entries of the flat `hparams` named by `keys` (a key also selects the
+    entries under it: ``scheduler`` -> ``scheduler.name``, ...), else the curated ones."""
+    wanted = list(keys) if keys else list(CURATED)
+    return {k: v for w in wanted for k, v in hparams.items() if k == w or k.startswith(w + ".")}
+
+
+def _value(value: Any) -> bool | float | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    return str(value)
+
+
+def start_summaries(hparams: dict[str, Any]) -> list[Any]:
+    """The experiment (columns and metrics) and session-start summaries of a run."""
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    values = {k: _value(v) for k, v in hparams.items()}
+    kinds = {bool: api_pb2.DATA_TYPE_BOOL, float: api_pb2.DATA_TYPE_FLOAT64, str: api_pb2.DATA_TYPE_STRING}
+    experiment = api_pb2.Experiment(
+        hparam_infos=[api_pb2.HParamInfo(name=k, type=kinds[type(v)]) for k, v in values.items()],
+        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag, description=text)
+                      for tag, text in METRICS.items()],
+        time_created_secs=time.time(),
+    )
+    start = plugin_data_pb2.SessionStartInfo(start_time_secs=time.time())
+    for key, value in values.items():
+        field = {bool: "bool_value", float: "number_value", str: "string_value"}[type(value)]
+        setattr(start.hparams[key], field, value)
+    return [_summary(metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
+            _summary(metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start))]
+
+
+def end_summary(status: str) -> Any | None:
+    """The session-end summary of a completed (success) or failed (failure) run, else None."""
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+    if status not in STATUS:
+        return None
+    end = plugin_data_pb2.SessionEndInfo(status=getattr(api_pb2, STATUS[status]), end_time_secs=time.time())
+    return _summary(metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end))
+
+
+def _summary(tag: str, data: Any) -> Any:
+    """A Summary proto holding hparams plugin data (what tensorboard's own writer
+    makes, without its TensorFlow import)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.plugins.hparams import metadata
+
+    data.version = metadata.PLUGIN_DATA_VERSION
+    plugin = SummaryMetadata.PluginData(plugin_name=metadata.PLUGIN_NAME, content=data.SerializeToString())
+    return Summary(value=[Summary.Value(tag=tag, metadata=SummaryMetadata(plugin_data=plugin))])
