@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 
 from diffkit.cli.common import add_plugin_option, compose_with, plugins_for, split_config_and_overrides
 from diffkit.config import validate
+from diffkit.config.checks import check, report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,5 +23,6 @@ def run(args: argparse.Namespace) -> int:
     plugins = plugins_for(config, overrides, args.plugins)
     composed = compose_with(plugins, config, overrides)
     validate(composed)
+    report(check(composed.cfg, plugins))
     print(OmegaConf.to_yaml(composed.cfg, resolve=True), end="")
     return 0

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
+from diffkit.interfaces.sampler import check_clip
 
 from .timesteps import check_spacing, schedule, spaced_timesteps
 
@@ -68,19 +69,20 @@ class DPMSolverPPSampler(Sampler):
         steps: model evaluations (default 20).
         order: 1 (= DDIM), 2 (2M) or 3 (3M).
         spacing: leading | trailing | linspace.
-        clip_sample: clamp x0_hat to [-1, 1] at every step.
+        clip_sample: keep x0_hat in [-1, 1] at every step: true (clamp,
+            the default), dynamic (Imagen's thresholding) or false.
     """
 
     default_steps = 20
 
     def __init__(
-        self, steps: int | None = None, order: int = 2, spacing: str = "trailing", clip_sample: bool = False
+        self, steps: int | None = None, order: int = 2, spacing: str = "trailing", clip_sample: bool | str = True
     ) -> None:
         super().__init__(steps)
         if order not in (1, 2, 3) or isinstance(order, bool):
             raise ConfigError(f"sampler.order={order!r} is not allowed; use 1, 2 or 3")
         check_spacing(spacing)
-        self.order, self.spacing, self.clip_sample = order, spacing, clip_sample
+        self.order, self.spacing, self.clip_sample = order, spacing, check_clip(clip_sample)
 
     @torch.inference_mode()
     def sample(

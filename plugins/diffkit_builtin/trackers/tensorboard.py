@@ -30,8 +30,11 @@ def _writer(run: RunContext) -> Any:
 
 @hookimpl
 def diffkit_run_start(run: RunContext) -> None:
+    """Open the writer; the config checks' warnings become the text ``warnings``."""
     if run.is_main:
-        _writer(run)
+        writer = _writer(run)
+        if run.info.get("warnings"):
+            writer.add_text("warnings", "\n\n".join(run.info["warnings"]), run.start_step)
 
 
 @hookimpl
