@@ -44,8 +44,6 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     hook = plugins.hook
     env = DistEnv.from_env()
     warnings = check(cfg, plugins)  # refuses a broken config before the data is loaded
-    if env.is_main:
-        report(warnings)
     if resume is None and env.is_main:
         rundir.check_free(cfg.run.dir)  # before the slow part: data and model
 
@@ -103,6 +101,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     run_dir = env.broadcast(run_dir)
     if env.is_main:
         rundir.write_text_atomic(run_dir / rundir.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+        report(warnings)  # once the run starts: an error while building comes alone
         if warnings:
             rundir.write_text_atomic(run_dir / rundir.WARNINGS, "".join(f"{w}\n" for w in warnings))
     run = RunContext(
