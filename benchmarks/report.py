@@ -70,7 +70,8 @@ def throughput_md(res: dict[str, Any]) -> str:
             continue
         tr, sa = r["train"], r["sample"]
         lines.append(
-            f"| {r['network']} | {r['parameters'] / 1e6:.2f}M | {r['option']} (`{r['switch'] or '-'}`) | "
+            f"| {r['network']} | {r['parameters'] / 1e6:.2f}M | {r['option']}{' (emulated)' if r.get('emulated') else ''} "
+            f"(`{r['switch'] or '-'}`) | "
             f"{r['train_batch']} | {tr['images_per_sec']} | {_mem(tr)} | {r['sample_batch']} x {r['sample_steps']} | "
             f"{sa['images_per_sec']} | {_mem(sa)} |"
         )

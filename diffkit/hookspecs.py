@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from omegaconf import DictConfig
     from torch import Tensor
 
     from diffkit.registry import Registry
@@ -68,6 +69,13 @@ def diffkit_register_components(registry: Registry) -> None:
     Args:
         registry: the registry of this invocation (there is no global one).
     """
+
+
+@hookspec
+def diffkit_check_config(cfg: DictConfig, registry: Registry) -> list[str] | None:
+    """Check a resolved config before anything runs (``diffkit config``, ``train``,
+    each run of a sweep): raise ``ConfigError`` with one line naming the fix for a
+    combination known to be broken; return one-line warnings for suspicious ones."""
 
 
 @hookspec

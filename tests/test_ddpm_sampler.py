@@ -9,7 +9,7 @@ from tests.gaussian_oracle import gaussian_oracle
 
 def build(plugins, T=100, **sampler):
     s = plugins.registry.build("scheduler", {"name": "linear", "num_timesteps": T})
-    return s, plugins.registry.build("sampler", {"name": "ddpm", **sampler})
+    return s, plugins.registry.build("sampler", {"name": "ddpm", "clip_sample": False, **sampler})
 
 
 def test_step_mean_is_the_posterior_mean_of_the_predicted_x0(plugins):

@@ -21,7 +21,8 @@ def scheduler(plugins, T=100, **kw):
 
 
 def sampler(plugins, name, **kw):
-    return plugins.registry.build("sampler", {"name": name, **kw})
+    """Unclipped by default: the Gaussian oracles' data are not confined to [-1, 1]."""
+    return plugins.registry.build("sampler", {"name": name, "clip_sample": False, **kw})
 
 
 def noise(seed=0, shape=(4, 1, 16, 16)):

@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffkit.cli.common import add_plugin_option, compose_with, plugins_for, split_config_and_overrides
 from diffkit.config import validate
+from diffkit.config.checks import check, report
 from diffkit.plugin_manager import Plugins
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.evaluate import Evaluator
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     composed = compose_with(plugins, config, overrides)
     validate(composed)
     check_buildable(plugins, composed.cfg)
+    report(check(composed.cfg, plugins))
     print(OmegaConf.to_yaml(composed.cfg, resolve=True), end="")
     return 0
 

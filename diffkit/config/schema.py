@@ -89,7 +89,9 @@ class TrainConfig:
     checkpoint_every: int = option(600, "steps between checkpoints (0: only at the end)")
     num_samples: int = option(64, "images in each sample grid")
     device: str = option("auto", "auto | cpu | cuda | cuda:N")
-    precision: str = option("fp32", "fp32 | bf16 | fp16 (fp16: CUDA only)")
+    precision: str = option(
+        "auto", "auto (bf16, else fp16, on CUDA; bf16 on a CPU with native bf16; else fp32) | fp32 | bf16 | fp16 (CUDA only)"
+    )
     accumulate: int = option(1, "gradient accumulation: micro-batches per optimizer step")
     on_nonfinite: str = option("stop", "on a NaN/inf loss: stop (keep the last good checkpoint) | skip the step")
     deterministic: bool = option(False, "torch.use_deterministic_algorithms(True)")

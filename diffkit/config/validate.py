@@ -42,7 +42,7 @@ RULES: list[Rule] = [
     ("eval.steps", lambda v: v is None or v >= 1, "null or an integer >= 1"),
     ("eval.batch_size", lambda v: v >= 1, "an integer >= 1"),
     ("train.device", lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", v) is not None, "auto, cpu, cuda or cuda:N"),
-    ("train.precision", lambda v: v in ("fp32", "bf16", "fp16"), "fp32, bf16 or fp16"),
+    ("train.precision", lambda v: v in ("auto", "fp32", "bf16", "fp16"), "auto, fp32, bf16 or fp16"),
     ("train.accumulate", lambda v: v >= 1, "an integer >= 1"),
     ("train.on_nonfinite", lambda v: v in ("stop", "skip"), "stop or skip"),
     ("train.label_dropout", lambda v: 0 <= v <= 1, "a number in [0, 1]"),

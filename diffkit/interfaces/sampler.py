@@ -15,6 +15,31 @@ from diffkit.interfaces.scheduler import Scheduler
 ModelFn = Callable[[Tensor, Tensor], Tensor]
 #: guidance(output, x_t, t) -> modified output (e.g. classifier-free guidance).
 GuidanceFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+#: values of a sampler's ``clip_sample``; True is every built-in sampler's default.
+CLIP_SAMPLE = (True, False, "dynamic")
+#: the percentile p of dynamic thresholding (Saharia et al. 2022, sec. 2.3).
+DYNAMIC_PERCENTILE = 0.995
+
+
+def check_clip(clip_sample: bool | str) -> bool | str:
+    """Return `clip_sample` if it is one of CLIP_SAMPLE, else raise ConfigError."""
+    if not any(clip_sample is c or (isinstance(c, str) and clip_sample == c) for c in CLIP_SAMPLE):
+        raise ConfigError(f"sampler.clip_sample={clip_sample!r} is not allowed; use true, false or dynamic")
+    return clip_sample
+
+
+def clip_x0(x0: Tensor, clip_sample: bool | str) -> Tensor:
+    """x0_hat (B, C, H, W) kept in the data range [-1, 1].
+
+    True: clamp(x0, -1, 1) (Ho et al. 2020). "dynamic": s = max(1, quantile_p |x0|) per
+    sample, x0 <- clamp(x0, -s, s) / s (Imagen's dynamic thresholding, p = DYNAMIC_PERCENTILE).
+    False: unchanged (the seed post's sampler).
+    """
+    if clip_sample == "dynamic":
+        s = torch.quantile(x0.detach().flatten(1).abs().float(), DYNAMIC_PERCENTILE, dim=1).clamp_min(1.0)
+        s = s.to(x0.dtype).reshape(-1, *([1] * (x0.ndim - 1)))
+        return x0.clamp(-s, s) / s
+    return x0.clamp(-1, 1) if clip_sample else x0
 
 
 class Sampler(ABC):
@@ -49,12 +74,13 @@ class Sampler(ABC):
         x_t: Tensor,
         t: int,
         guidance: GuidanceFn | None = None,
-        clip_sample: bool = False,
+        clip_sample: bool | str = False,
     ) -> tuple[Tensor, Tensor]:
         """One model evaluation at timestep `t` for the whole batch -> (x0_hat, eps_hat).
 
         x_t: (B, C, H, W). `guidance` modifies the raw output first; `clip_sample`
-        clamps x0_hat to [-1, 1] and re-derives eps_hat = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar).
+        (see :func:`clip_x0`) keeps x0_hat in [-1, 1] and re-derives
+        eps_hat = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar).
         """
         tt = torch.full((x_t.shape[0],), t, device=x_t.device, dtype=torch.long)
         out = model(x_t, tt)
@@ -62,7 +88,7 @@ class Sampler(ABC):
             out = guidance(out, x_t, tt)
         x0, eps = scheduler.split_prediction(out, x_t, tt)
         if clip_sample:
-            x0, eps = scheduler.split_prediction(x0.clamp(-1, 1), x_t, tt, prediction_type="x0")
+            x0, eps = scheduler.split_prediction(clip_x0(x0, clip_sample), x_t, tt, prediction_type="x0")
         return x0, eps
 
     def num_steps(self, scheduler: Scheduler, steps: int | None) -> int:

@@ -17,7 +17,7 @@ from diffkit.interfaces import Metric, MetricContext, Sampler, Scheduler
 from diffkit.registry import Registry
 from diffkit.runner.build import build_dataset, node
 from diffkit.runner.data import fit_size, to_model_range
-from diffkit.runner.sample import generate
+from diffkit.runner.sample import as_saved, generate
 
 
 def metric_nodes(entries: Any) -> list[dict[str, Any]]:
@@ -77,15 +77,19 @@ class Evaluator:
         seed: int | None = None,
     ) -> dict[str, Any]:
         """Scores as ``{"eval/<name>": value}`` plus the sampler, its step count and
-        the number of images (``eval/sampler``, ``eval/sampling_steps``, ``eval/num_samples``)."""
+        the number of images (``eval/sampler``, ``eval/sampling_steps``, ``eval/num_samples``).
+
+        Generated and real images both go through :func:`as_saved` (clamp to [-1, 1],
+        quantise to uint8), so the scores are those of the images ``diffkit sample
+        --out x.npz`` writes."""
         cfg = self.cfg
         num = int(num or cfg.eval.num_samples)
         steps = steps if steps is not None else cfg.eval.steps
-        real = to_model_range(fit_size(self.dataset.load("test"), int(cfg.data.image_size)).images)
-        fake = generate(
+        real = as_saved(to_model_range(fit_size(self.dataset.load("test"), int(cfg.data.image_size)).images))
+        fake = as_saved(generate(
             denoiser, scheduler, sampler, num, tuple(real.shape[1:]),  # type: ignore[arg-type]
             device=self.device, seed=cfg.seed if seed is None else seed, batch_size=cfg.eval.batch_size, steps=steps,
-        )
+        ))
         self.context.shared.clear()
         scores: dict[str, Any] = {}
         for metric in self.metrics:

@@ -1,7 +1,8 @@
 """The run directory: created once, never clobbered, with small atomic JSON files.
 
 Layout: config.yaml (resolved), checkpoints/{step_N.pt,last.pt}, samples/step_N.png,
-status.json ({status, step, ...}), metrics.json (final metrics), TensorBoard events.
+status.json ({status, step, ...}), metrics.json (final metrics), warnings.txt (the config
+checks' warnings, when there are any), TensorBoard events.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from diffkit.errors import ConfigError
 CONFIG = "config.yaml"
 STATUS = "status.json"
 METRICS = "metrics.json"
+WARNINGS = "warnings.txt"
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from diffkit.atomic import atomic_path
 from diffkit.errors import ConfigError
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
-from diffkit.runner.data import to_unit_range
+from diffkit.runner.data import to_model_range, to_unit_range
 
 
 def model_fn(denoiser: nn.Module, labels: Tensor | None = None) -> ModelFn:
@@ -98,6 +98,22 @@ def forward_process(scheduler: Scheduler, x0: Tensor, n: int = 10, seed: int = 0
 def to_uint8_hwc(images: Tensor) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8."""
     return to_unit_range(images).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def as_saved(images: Tensor) -> Tensor:
+    """(N, C, H, W) float -> the images an ``.npz`` from :func:`save_images` holds, read
+    back as :func:`load_npz` does: clamped to [-1, 1] and quantised to 256 levels.
+    Metrics score these, so an evaluation measures exactly what a user would save."""
+    return to_model_range(torch.from_numpy(to_uint8_hwc(images)).permute(0, 3, 1, 2))
+
+
+def load_npz(path: Path) -> Tensor:
+    """An ``arr_0`` uint8 (N, H, W, C) array, as ``diffkit sample --out x.npz`` writes,
+    -> (N, C, H, W) float in [-1, 1]."""
+    with np.load(Path(path)) as f:
+        if "arr_0" not in f or f["arr_0"].dtype != np.uint8 or f["arr_0"].ndim != 4:
+            raise ConfigError(f"{path}: expected arr_0, a uint8 (N, H, W, C) array")
+        return to_model_range(torch.from_numpy(f["arr_0"]).permute(0, 3, 1, 2).contiguous())
 
 
 def save_images(images: Tensor, path: Path) -> Path:

@@ -18,13 +18,14 @@ from omegaconf import OmegaConf
 
 from diffkit import checkpoint as ckpt
 from diffkit.config import Composed, validate
+from diffkit.config.checks import check, report
 from diffkit.errors import CheckpointError, ConfigError, NonFiniteError
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.data import Batches, fit_size, to_unit_range
-from diffkit.runner.device import autocast, check_precision, resolve_device, seed_everything
+from diffkit.runner.device import autocast, resolve_device, resolve_precision, seed_everything
 from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator, numeric
@@ -42,12 +43,13 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     cfg = composed.cfg
     hook = plugins.hooks(cfg.run.on_hook_error)
     env = DistEnv.from_env()
+    warnings = check(cfg, plugins)  # refuses a broken config before the data is loaded
     if resume is None and env.is_main:
         rundir.check_free(cfg.run.dir)  # before the slow part: data and model
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
-    check_precision(device, cfg.train.precision)
+    precision = resolve_precision(device, cfg.train.precision)
     if device.type == "cuda" and env.enabled:
         device = torch.device("cuda", env.local_rank)
         torch.cuda.set_device(device)
@@ -71,7 +73,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     lr_schedule = build_lr_schedule(cfg, optimizer)
     # EMA on rank 0 only: DDP keeps the weights equal on every rank
     ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.decay > 0 and env.is_main else None
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.precision == "fp16")
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     forward = env.wrap(model)
     if cfg.train.compile:
         forward = torch.compile(forward)
@@ -99,6 +101,9 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     run_dir = env.broadcast(run_dir)
     if env.is_main:
         rundir.write_text_atomic(run_dir / rundir.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+        report(warnings)  # once the run starts: an error while building comes alone
+        if warnings:
+            rundir.write_text_atomic(run_dir / rundir.WARNINGS, "".join(f"{w}\n" for w in warnings))
     run = RunContext(
         dir=run_dir,
         config=config_dict,
@@ -109,6 +114,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         hparams=flatten({k: v for k, v in config_dict.items() if k != "run"}),
         info={
             "device": str(device),
+            "precision": precision,
+            "warnings": warnings,
             "parameters": sum(p.numel() for p in model.parameters()),
             "global_batch": cfg.data.batch_size * env.world_size * cfg.train.accumulate,
             "components": parts.records(),
@@ -211,7 +218,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
                 if y is not None and num_classes and tc.label_dropout > 0:
                     drop = env.shard(torch.rand((n,), generator=gen, device=device)) < tc.label_dropout
                     y = torch.where(drop, torch.full_like(y, null_label), y)
-                with autocast(device, tc.precision):
+                with autocast(device, precision):
                     out = forward(scheduler.add_noise(x, noise, t), t, y if num_classes else None)
                 loss = loss_fn(out.float(), scheduler.target(x, noise, t), t, scheduler) / tc.accumulate
                 scaler.scale(loss).backward()

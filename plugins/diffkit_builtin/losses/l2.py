@@ -10,5 +10,7 @@ from .weighting import WeightedLoss
 class L2Loss(WeightedLoss):
     """penalty = (output - target)^2; L = its mean over batch and pixels (see WeightedLoss)."""
 
+    squared_error = True
+
     def penalty(self, output: Tensor, target: Tensor) -> Tensor:
         return (output - target).square()

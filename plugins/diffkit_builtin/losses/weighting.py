@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from abc import abstractmethod
 
+from omegaconf import DictConfig
 from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import Loss, Scheduler
+from diffkit.registry import Registry
 
 WEIGHTINGS = ("none", "min_snr")
 
@@ -32,6 +34,23 @@ def min_snr_weight(snr: Tensor, gamma: float, prediction_type: str) -> Tensor:
     return clipped / (snr + 1.0)
 
 
+def check_weighting(cfg: DictConfig, registry: Registry) -> None:
+    """Refuse min-SNR weighting for a penalty other than the squared error.
+
+    The weights rescale ||x0 - x0_hat||^2 = ||eps - eps_hat||^2 / snr, a relation of
+    squared errors; for |r| (L1) or Huber, x0 errors scale by 1 / sqrt(snr), so the
+    same weights no longer give min(snr, gamma) in x0 space (Hang et al. 2023 derive
+    them for L2 only).
+    """
+    cls = registry.get("loss", str(cfg.loss.name)).cls
+    weighting = cfg.loss.get("weighting", "none")
+    if weighting == "min_snr" and isinstance(cls, type) and issubclass(cls, WeightedLoss) and not cls.squared_error:
+        raise ConfigError(
+            f"loss.weighting=min_snr is derived for the squared error, not loss.name={cfg.loss.name}; "
+            "use loss.name=l2 or loss.weighting=none"
+        )
+
+
 class WeightedLoss(Loss):
     """L = mean_b [ w(t_b) * mean_{c,h,w} penalty(output, target)_b ].
 
@@ -40,6 +59,9 @@ class WeightedLoss(Loss):
             which depends on the scheduler's prediction type).
         snr_gamma: gamma of min-SNR-gamma (5 in Hang et al.).
     """
+
+    #: True for a penalty that is the squared error, the only one min-SNR weights are derived for.
+    squared_error: bool = False
 
     def __init__(self, *, weighting: str = "none", snr_gamma: float = 5.0) -> None:
         super().__init__()

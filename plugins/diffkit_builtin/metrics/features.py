@@ -1,14 +1,23 @@
 """Feature spaces that FID and precision/recall compare images in.
 
-An extractor maps images (N, C, H, W) in [-1, 1] to features (N, D). ``classifier``
-is a small network trained on the dataset's labels and cached per dataset (works
-offline); ``inception`` is torchvision's InceptionV3 pool features (D = 2048) with
-weights from a local file or, where a network exists, ``weights=download``.
+An extractor maps images (N, C, H, W) in [-1, 1] to features (N, D). What scores in
+each space are comparable with (docs/concepts/metrics.md):
+
+- ``classifier``: a small network trained on the dataset's labels and cached per dataset
+  (works offline); diffkit-only numbers, comparable between runs on the same dataset.
+- ``inception``: torchvision's ImageNet InceptionV3 pool features (D = 2048); not the
+  network papers use, so not comparable with published FIDs.
+- ``tf_inception``: the TF-FID InceptionV3 of pytorch-fid and torch-fidelity (D = 2048),
+  the one for numbers comparable with papers.
+
+Both Inception spaces take weights from a local file or, with a network, ``weights=download``;
+a missing file is reported when the metric is built, before training.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -18,6 +27,7 @@ from diffkit.interfaces import Metric, MetricContext
 
 from .classifier import classifier_extractor
 from .inception import inception_extractor
+from .tf_inception import check_weights, tf_inception_extractor
 
 Extractor = Callable[[Tensor], Tensor]
 
@@ -25,6 +35,7 @@ Extractor = Callable[[Tensor], Tensor]
 EXTRACTORS: dict[str, Callable[[str | None, MetricContext], Extractor]] = {
     "classifier": classifier_extractor,
     "inception": inception_extractor,
+    "tf_inception": tf_inception_extractor,
 }
 
 
@@ -32,8 +43,9 @@ class FeatureMetric(Metric):
     """A metric computed on features of a named feature space.
 
     Args:
-        features: ``classifier`` (trained offline on the dataset's labels) or ``inception``.
-        weights: for ``inception``, a local state-dict file or ``download``.
+        features: ``classifier`` (trained offline on the dataset's labels), ``inception``
+            (torchvision's) or ``tf_inception`` (TF-FID, comparable with papers).
+        weights: for the Inception spaces, a local state-dict file or ``download``.
         batch_size: images embedded at once.
     """
 
@@ -49,6 +61,10 @@ class FeatureMetric(Metric):
             raise ConfigError(f"features={features!r} is not a feature space; use one of {', '.join(EXTRACTORS)}")
         if batch_size < 1:
             raise ConfigError(f"batch_size={batch_size} must be >= 1")
+        if features == "tf_inception":
+            check_weights(weights)
+        elif features == "inception" and weights not in (None, "download") and not Path(weights).is_file():
+            raise ConfigError(f"features=inception weights={weights}: file not found")
         self.features, self.weights, self.batch_size = features, weights, batch_size
         self.context = context
 

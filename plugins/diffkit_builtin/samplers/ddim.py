@@ -9,6 +9,7 @@ from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
+from diffkit.interfaces.sampler import check_clip
 
 from .timesteps import check_spacing, schedule, spaced_timesteps
 
@@ -37,19 +38,20 @@ class DDIMSampler(Sampler):
         steps: model evaluations (default 50).
         eta: 0 deterministic (given the initial noise) ... 1 ancestral (DDPM-like).
         spacing: leading | trailing | linspace.
-        clip_sample: clamp x0_hat to [-1, 1] (and re-derive eps_hat) at every step.
+        clip_sample: keep x0_hat in [-1, 1] (and re-derive eps_hat) at every step: true (clamp,
+            the default), dynamic (Imagen's thresholding) or false.
     """
 
     default_steps = 50
 
     def __init__(
-        self, steps: int | None = None, eta: float = 0.0, spacing: str = "trailing", clip_sample: bool = False
+        self, steps: int | None = None, eta: float = 0.0, spacing: str = "trailing", clip_sample: bool | str = True
     ) -> None:
         super().__init__(steps)
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
             raise ConfigError(f"sampler.eta={eta!r} must be a number in [0, 1]")
         check_spacing(spacing)
-        self.eta, self.spacing, self.clip_sample = float(eta), spacing, clip_sample
+        self.eta, self.spacing, self.clip_sample = float(eta), spacing, check_clip(clip_sample)
 
     @torch.inference_mode()
     def sample(

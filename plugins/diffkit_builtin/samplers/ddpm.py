@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
+from diffkit.interfaces.sampler import check_clip, clip_x0
 
 from .ddim import ddim_step
 from .timesteps import check_spacing, schedule, spaced_timesteps
@@ -25,14 +26,15 @@ class DDPMSampler(Sampler):
 
     Args:
         steps: model evaluations (default: all T).
-        clip_sample: clamp x0_hat to [-1, 1] before computing the mean.
+        clip_sample: keep x0_hat in [-1, 1] before computing the mean: true (clamp, the
+            default), dynamic (Imagen's thresholding) or false (the seed post).
         spacing: timesteps of a respaced run: linspace (improved DDPM's) | leading | trailing.
     """
 
-    def __init__(self, steps: int | None = None, clip_sample: bool = False, spacing: str = "linspace") -> None:
+    def __init__(self, steps: int | None = None, clip_sample: bool | str = True, spacing: str = "linspace") -> None:
         super().__init__(steps)
         check_spacing(spacing)
-        self.clip_sample, self.spacing = clip_sample, spacing
+        self.clip_sample, self.spacing = check_clip(clip_sample), spacing
 
     def step(
         self,
@@ -44,8 +46,7 @@ class DDPMSampler(Sampler):
     ) -> Tensor:
         """One reverse step. model_output, x_t: (B, C, H, W); t: (B,) long, may differ per sample."""
         x0, _ = scheduler.split_prediction(model_output, x_t, t)
-        if self.clip_sample:
-            x0 = x0.clamp(-1, 1)
+        x0 = clip_x0(x0, self.clip_sample)
         mean, var, _ = scheduler.posterior(x0, x_t, t)
         noise = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
         nonzero = (t > 0).to(x_t.dtype).reshape(-1, *([1] * (x_t.ndim - 1)))

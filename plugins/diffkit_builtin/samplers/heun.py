@@ -9,6 +9,7 @@ from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
+from diffkit.interfaces.sampler import check_clip
 
 from .timesteps import check_spacing, schedule, spaced_timesteps
 
@@ -32,19 +33,20 @@ class HeunSampler(Sampler):
         steps: timesteps visited (default 25).
         spacing: leading | trailing | linspace.
         sigma_max: no correction from sigma above this (80, the top of Karras et al.'s schedule).
-        clip_sample: clamp x0_hat to [-1, 1] at every evaluation.
+        clip_sample: keep x0_hat in [-1, 1] at every evaluation: true (clamp,
+            the default), dynamic (Imagen's thresholding) or false.
     """
 
     default_steps = 25
 
     def __init__(
-        self, steps: int | None = None, spacing: str = "trailing", sigma_max: float = 80.0, clip_sample: bool = False
+        self, steps: int | None = None, spacing: str = "trailing", sigma_max: float = 80.0, clip_sample: bool | str = True
     ) -> None:
         super().__init__(steps)
         check_spacing(spacing)
         if isinstance(sigma_max, bool) or not isinstance(sigma_max, (int, float)) or not sigma_max > 0:
             raise ConfigError(f"sampler.sigma_max={sigma_max!r} must be a number > 0")
-        self.spacing, self.sigma_max, self.clip_sample = spacing, float(sigma_max), clip_sample
+        self.spacing, self.sigma_max, self.clip_sample = spacing, float(sigma_max), check_clip(clip_sample)
 
     @torch.inference_mode()
     def sample(

@@ -51,6 +51,8 @@ def diffkit_run_start(run: RunContext) -> None:
     facts = {k: v for k, v in run.info.items() if isinstance(v, (str, int, float))}
     text = f"**{run.dir.name}**: {'resumed at step ' + str(run.start_step) if run.start_step else 'started'}\n\n"
     writer.add_text("run", text + tb_figures.markdown_table({**shown, **facts}), run.start_step)
+    if run.info.get("warnings"):
+        writer.add_text("warnings", "\n\n".join(run.info["warnings"]), run.start_step)
     writer.flush()
 
 

@@ -21,10 +21,10 @@ class StridedSampler(Sampler):
 
     Args:
         steps: n, the number of model evaluations (default: T).
-        clip_sample: clamp x0_hat to [-1, 1].
+        clip_sample: clamp x0_hat to [-1, 1] (the default, like the built-in samplers).
     """
 
-    def __init__(self, steps: int | None = None, clip_sample: bool = False) -> None:
+    def __init__(self, steps: int | None = None, clip_sample: bool = True) -> None:
         super().__init__(steps)
         self.clip_sample = clip_sample
 
