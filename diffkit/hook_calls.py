@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
-from diffkit.errors import ConfigError, PluginHookError, closest
+from diffkit.errors import ConfigError, DiffkitError, PluginHookError, closest
 
 if TYPE_CHECKING:
     from diffkit.plugin_manager import Plugins
@@ -62,6 +62,8 @@ class Hooks:
             given = {**kwargs, **(per_plugin or {}).get(impl.plugin_name, {})}
             try:
                 result = impl.function(**{a: given[a] for a in impl.argnames if a in given})
+            except DiffkitError:
+                raise  # a user-facing error the plugin meant to raise (e.g. a refused config)
             except Exception as e:  # noqa: BLE001 - the plugin's failure, reported with its name
                 self._failed(impl.plugin_name, hook, e)
                 continue
