@@ -119,12 +119,14 @@ def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(
     capsys.readouterr()
     assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["resume", name]
-    assert main(["sweep", str(path), "-p", "tests.sweep_plugin"]) == 0
+    # the plan is the launcher's to follow, so the test plugin's in-process launcher saves a process here
+    assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--launcher", "inline"]) == 0
     assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
     assert (run_dir / "notes.txt").read_text() == "mine"
     attempts = [ln for ln in (tmp_path / "out" / "logs" / f"{name}.log").read_text().splitlines() if ln.startswith("$ ")]
     assert len(attempts) == 2 and "--resume" in attempts[1]
     assert (run_dir / "samples" / "step_0000006.png").is_file()
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"][0]["action"] == "resume"
 
 
 @pytest.fixture(scope="module")
