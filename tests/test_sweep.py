@@ -100,12 +100,12 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
 
 
 def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(tmp_path: Path, monkeypatch, capsys):
-    """SIGKILLed while drawing its final sample grid (after the step-6 checkpoint): the
-    re-run resumes it (it used to start it afresh, deleting the directory)."""
+    """SIGKILLed during its final evaluation (after the step-6 checkpoint): the re-run
+    resumes it and evaluates (it used to start it afresh, deleting the directory)."""
     path = tmp_path / "kill.yaml"
     path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "dir": str(tmp_path / "out"),
                                     "overrides": {**OVERRIDES, "train": {"steps": 6, "log_every": 2, "checkpoint_every": 3},
-                                                  "eval": {"metrics": []}},
+                                                  "eval": {"metrics": ["count"], "num_samples": 8}},
                                     "grid": {"seed": [0]}}))
     name = load_sweep(path).runs[0].name
     run_dir = tmp_path / "out" / name
@@ -127,6 +127,7 @@ def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(
     assert len(attempts) == 2 and "--resume" in attempts[1]
     assert (run_dir / "samples" / "step_0000006.png").is_file()
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"][0]["action"] == "resume"
+    assert json.loads((run_dir / "metrics.json").read_text())["eval/count"] == 8
 
 
 @pytest.fixture(scope="module")
