@@ -3,8 +3,10 @@ hooks that stop a run the way a cluster or a crash would, once (a marker file sa
 
 DIFFKIT_TEST_PREEMPT=MARKER:RUN   the run named RUN sends itself SIGUSR2 (SLURM's
                                   pre-emption warning) after step 2 of its first attempt.
-DIFFKIT_TEST_KILL=MARKER:RUN      the run named RUN SIGKILLs itself while drawing its
-                                  final sample grid (after its last checkpoint), once.
+DIFFKIT_TEST_KILL=MARKER:RUN      the run named RUN SIGKILLs itself during its final
+                                  evaluation (after its last checkpoint), once.
+
+It also registers a cheap metric, ``count`` (the number of generated images).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from diffkit import hookimpl
-from diffkit.interfaces import Launcher, Report
+from diffkit.interfaces import Launcher, Metric, Report
 from diffkit.registry import Registry
 
 
@@ -35,6 +37,13 @@ class InlineLauncher(Launcher):
             report.ended(job, code)
 
 
+class Count(Metric):
+    """{"count": the number of generated images}."""
+
+    def compute(self, real, fake) -> dict[str, float]:
+        return {"count": float(fake.shape[0])}
+
+
 def _once(variable: str, run_dir: Path) -> bool:
     """True the first time the run named in `variable` asks (and creates the marker)."""
     marker, _, name = os.environ.get(variable, "").partition(":")
@@ -51,11 +60,12 @@ def diffkit_log(run, step, metrics) -> None:
 
 
 @hookimpl
-def diffkit_images(run, step, tag, images) -> None:
-    if tag == "samples" and step == run.config["train"]["steps"] and _once("DIFFKIT_TEST_KILL", run.dir):
+def diffkit_eval(run, step, metrics) -> None:
+    if _once("DIFFKIT_TEST_KILL", run.dir):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
 @hookimpl
 def diffkit_register_components(registry: Registry) -> None:
     registry.add("launcher", "inline", InlineLauncher)
+    registry.add("metric", "count", Count)

@@ -102,12 +102,12 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
 
 
 def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(tmp_path: Path, monkeypatch, capsys):
-    """SIGKILLed while drawing its final sample grid (after the step-6 checkpoint): the
-    re-run resumes it (it used to start it afresh, deleting the directory)."""
+    """SIGKILLed during its final evaluation (after the step-6 checkpoint): the re-run
+    resumes it and evaluates (it used to start it afresh, deleting the directory)."""
     path = tmp_path / "kill.yaml"
     path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "dir": str(tmp_path / "out"),
                                     "overrides": {**OVERRIDES, "train": {"steps": 6, "log_every": 2, "checkpoint_every": 3},
-                                                  "eval": {"metrics": []}},
+                                                  "eval": {"metrics": ["count"], "num_samples": 8}},
                                     "grid": {"seed": [0]}}))
     name = load_sweep(path).runs[0].name
     run_dir = tmp_path / "out" / name
@@ -121,12 +121,15 @@ def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(
     capsys.readouterr()
     assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["resume", name]
-    assert main(["sweep", str(path), "-p", "tests.sweep_plugin"]) == 0
+    # the plan is the launcher's to follow, so the test plugin's in-process launcher saves a process here
+    assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--launcher", "inline"]) == 0
     assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
     assert (run_dir / "notes.txt").read_text() == "mine"
     attempts = [ln for ln in (tmp_path / "out" / "logs" / f"{name}.log").read_text().splitlines() if ln.startswith("$ ")]
     assert len(attempts) == 2 and "--resume" in attempts[1]
     assert (run_dir / "samples" / "step_0000006.png").is_file()
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"][0]["action"] == "resume"
+    assert json.loads((run_dir / "metrics.json").read_text())["eval/count"] == 8
 
 
 @pytest.fixture(scope="module")

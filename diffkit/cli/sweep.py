@@ -17,7 +17,7 @@ from diffkit.plugin_manager import load_plugins, plugin_specs, warn_failures
 from diffkit.sweep import execute, find_runs, load_sweep, plan, render, table
 from diffkit.sweep.check import check_runs
 from diffkit.sweep.execute import make_job
-from diffkit.sweep.spec import Sweep
+from diffkit.sweep.spec import RunSpec, Sweep
 from diffkit.sweep.status import status_table
 
 
@@ -94,9 +94,9 @@ def launcher_node(sweep: Sweep, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def build_launcher(sweep: Sweep, args: argparse.Namespace) -> Launcher:
-    """The launcher the sweep names, from the plugins of -p and of the base config's run.plugins."""
+    """The launcher the sweep names, from the plugins of -p and of the sweep's run.plugins."""
     base = str(sweep.base) if sweep.base else None
-    config_plugins = list(compose(base, []).cfg.run.plugins)
+    config_plugins = list(compose(base, sweep.run_overrides(RunSpec("base", {}))).cfg.run.plugins)
     plugins = load_plugins(plugin_specs(args.plugins, config_plugins))
     warn_failures(plugins)
     return plugins.registry.build("launcher", launcher_node(sweep, args), where="launcher")

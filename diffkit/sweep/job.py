@@ -8,6 +8,7 @@ import os
 import shlex
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class RunJob:
                 return main(["train", *argv])
             except SystemExit as e:  # argparse
                 return e.code if isinstance(e.code, int) else 1
+            except Exception:  # not a user error: the traceback goes to the run's log too
+                traceback.print_exc()
+                raise
 
 
 def discard(run_dir: Path) -> Path | None:
