@@ -1,7 +1,9 @@
 """Sweeps over config values, and tables comparing runs."""
 
+from diffkit.sweep.board import write_comparison
 from diffkit.sweep.collect import RunRecord, find_runs, table
 from diffkit.sweep.execute import RunResult, execute, plan
+from diffkit.sweep.groups import grouped_table
 from diffkit.sweep.render import FORMATS, render
 from diffkit.sweep.spec import RunSpec, Sweep, load_sweep
 
@@ -13,8 +15,10 @@ __all__ = [
     "Sweep",
     "execute",
     "find_runs",
+    "grouped_table",
     "load_sweep",
     "plan",
     "render",
     "table",
+    "write_comparison",
 ]
