@@ -141,3 +141,14 @@ def test_the_table_goes_to_tensorboards_text_dashboard(seeds: Path, capsys):
     text = acc.Tensors("comparison/text_summary")[-1].tensor_proto.string_val[0].decode()
     assert "| l2 " in text and "31 ± 1 (3) b" in text and "within noise" in text
     assert main(["compare", str(seeds)]) == 0 and "comparison" not in capsys.readouterr().out  # not taken for a run
+
+
+def test_parameters_that_follow_a_component_name_do_not_split_or_widen_groups(tmp_path: Path, capsys):
+    for name, extra in (("linear", {"beta_start": 0.0001}), ("cosine", {})):
+        for seed in (0, 1):
+            make_run(tmp_path / "sw" / f"{name}-s{seed}", "l2", seed, 10.0 + seed,
+                     config={"scheduler": {"name": name, **extra}})
+    assert main(["compare", str(tmp_path / "sw"), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["scheduler.name"], r["runs"]) for r in rows] == [("cosine", 2), ("linear", 2)]
+    assert "scheduler.beta_start" not in rows[1]

@@ -100,12 +100,12 @@ def test_small_images_are_scaled_up_and_forward_frames_labelled_with_t(tmp_path:
     acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
     acc.Reload()
     strip = acc.Images("forward_process")[0]
-    assert (strip.width, strip.height) == (10 * 66 + 2, 64 + 4 + 12)  # 8x8 -> 64x64, a 12 px label band
+    assert (strip.width, strip.height) == (5 * 66 + 2, 2 * (64 + 12 + 2) + 2)  # 8x8 -> 64x64 over a 12 px label
     grid = acc.Images("samples")[0]
     assert (grid.width, grid.height) == (2 * 66 + 2, 2 * 66 + 2)
     pixels = Image.open(io.BytesIO(grid.encoded_image_string)).convert("L")
     assert pixels.getpixel((2 + 16, 2 + 16)) == 255 and pixels.getpixel((2 + 15, 2 + 16)) == 0  # 8x blocks
-    labels = Image.open(io.BytesIO(strip.encoded_image_string)).convert("L").crop((0, 70, 662, 80))
+    labels = Image.open(io.BytesIO(strip.encoded_image_string)).convert("L").crop((0, 66, 332, 78))
     assert np.asarray(labels).min() < 128  # text drawn under the frames
     assert forward_timesteps(300, 10).tolist() == [0, 33, 66, 100, 133, 166, 199, 233, 266, 299]
 

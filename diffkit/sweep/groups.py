@@ -17,9 +17,12 @@ MIXED = "mixed"
 
 
 def group_keys(records: list[RunRecord], by: list[str] | None) -> list[str]:
-    """`by`, checked against the records' hyperparameters, else every differing one but ``seed``."""
+    """`by`, checked against the records' hyperparameters, else every differing one but
+    ``seed`` and the parameters that follow from a differing component name (linear's
+    ``scheduler.beta_start`` where ``scheduler.name`` is linear or cosine)."""
     if not by:
-        return [k for k in differing(records) if k not in REPEAT_KEYS]
+        keys = [k for k in differing(records) if k not in REPEAT_KEYS]
+        return [k for k in keys if not _follows_name(records, k, keys)]
     known = list(dict.fromkeys(k for r in records for k in r.hparams))
     for key in by:
         if key not in known:
@@ -27,6 +30,19 @@ def group_keys(records: list[RunRecord], by: list[str] | None) -> list[str]:
             raise ConfigError(f"--by {key!r} is not a hyperparameter of these runs; " + (f"{hint} " if hint else "")
                               + "see diffkit compare --all for every key")
     return list(by)
+
+
+def _follows_name(records: list[RunRecord], key: str, keys: list[str]) -> bool:
+    """True when `key` is ``<section>.<param>``, ``<section>.name`` is in `keys`, and each
+    name has one value of `key`."""
+    section, _, param = key.rpartition(".")
+    name = f"{section}.name"
+    if not section or param == "name" or name not in keys:
+        return False
+    seen: dict[str, set[str]] = {}
+    for r in records:
+        seen.setdefault(repr(r.hparams.get(name)), set()).add(repr(r.hparams.get(key)))
+    return all(len(v) == 1 for v in seen.values())
 
 
 def worth_grouping(records: list[RunRecord], keys: list[str]) -> bool:

@@ -31,8 +31,8 @@ KEYS = ("base", "overrides", "grid", "name", "dir", "launcher")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
 _UNSAFE_SHORT = re.compile(r"[^\w.,=+\-]+")
 _FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
-#: names the sweep directory uses itself.
-RESERVED = ("logs", "sweep.json")
+#: names the sweep directory uses itself (execute: logs, sweep.json; board: comparison).
+RESERVED = ("logs", "sweep.json", "comparison")
 #: short prefixes of numeric grid values, by the key's last part (others use the part itself).
 PREFIXES = {"seed": "s", "num_timesteps": "T", "batch_size": "bs", "steps": "steps", "image_size": "px"}
 MAX_NAME = 120

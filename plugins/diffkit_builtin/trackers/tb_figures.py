@@ -29,22 +29,24 @@ def grid(images: Tensor, nrow: int) -> Tensor:
     return torchvision.utils.make_grid(upscale(images), nrow=nrow, padding=2, pad_value=1.0)
 
 
-def labelled_strip(images: Tensor, labels: list[str]) -> Tensor:
-    """(N, C, H, W) frames in [0, 1] -> (3, H' + LABEL_HEIGHT, W') strip, each frame's label under it."""
+def labelled_frames(images: Tensor, labels: list[str], per_row: int = 5) -> Tensor:
+    """(N, C, H, W) frames in [0, 1] -> (3, H', W') rows of `per_row` upscaled frames, each
+    with its label under it (narrow enough for a TensorBoard image card)."""
     from PIL import Image, ImageDraw
 
     frames = upscale(images)
     if frames.shape[1] == 1:
         frames = frames.expand(-1, 3, -1, -1)
     n, _, h, w = frames.shape
-    pad = 2
-    canvas = Image.new("RGB", (n * (w + pad) + pad, h + 2 * pad + LABEL_HEIGHT), "white")
+    cols, rows, pad = min(n, per_row), math.ceil(n / per_row), 2
+    cell_w, cell_h = w + pad, h + LABEL_HEIGHT + pad
+    canvas = Image.new("RGB", (cols * cell_w + pad, rows * cell_h + pad), "white")
     draw = ImageDraw.Draw(canvas)
     pixels = frames.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     for i, (frame, label) in enumerate(zip(pixels, labels)):
-        x = pad + i * (w + pad)
-        canvas.paste(Image.fromarray(frame), (x, pad))
-        draw.text((x + 1, h + pad + 1), label, fill="black")
+        x, y = pad + (i % per_row) * cell_w, pad + (i // per_row) * cell_h
+        canvas.paste(Image.fromarray(frame), (x, y))
+        draw.text((x + 1, y + h), label, fill="black")
     return torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1).float() / 255
 
 

@@ -70,7 +70,7 @@ def diffkit_images(run: RunContext, step: int, tag: str, images: Tensor) -> None
         num_timesteps = int(run.config.get("scheduler", {}).get("num_timesteps", 0))
         t = forward_timesteps(num_timesteps, images.shape[0]).tolist() if num_timesteps else []
         labels = [f"t={v}" for v in t] if len(t) == images.shape[0] else [""] * images.shape[0]
-        picture = tb_figures.labelled_strip(images, labels)
+        picture = tb_figures.labelled_frames(images, labels)
     else:
         picture = tb_figures.grid(images, nrow=max(1, math.ceil(math.sqrt(images.shape[0]))))
     _writer(run).add_image(tag, picture, step)
@@ -106,7 +106,9 @@ def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> 
     end = tb_hparams.end_summary(status)
     if end is not None:
         writer.file_writer.add_summary(end, run.step)
+    ordered = {**{k: metrics[k] for k in tb_hparams.METRICS if k in metrics}, **metrics}
     writer.add_text("run", f"**{run.dir.name}**: {status} at step {run.step}\n\n"
-                    + tb_figures.markdown_table(metrics, ("metric", "value")), run.step)
+                    + tb_figures.markdown_table(ordered, ("metric", "value")) + "\n\n"
+                    + tb_figures.markdown_table(shown_hparams(run), ("hyperparameter", "value")), run.step)
     writer.flush()
     writer.close()
