@@ -40,7 +40,11 @@ class HeunSampler(Sampler):
     default_steps = 25
 
     def __init__(
-        self, steps: int | None = None, spacing: str = "trailing", sigma_max: float = 80.0, clip_sample: bool | str = True
+        self,
+        steps: int | None = None,
+        spacing: str = "trailing",
+        sigma_max: float = 80.0,
+        clip_sample: bool | str = True,
     ) -> None:
         super().__init__(steps)
         check_spacing(spacing)
