@@ -76,11 +76,13 @@ def test_a_failing_hook_is_named_in_one_line(modules: Path, capsys: pytest.Captu
     assert main(["train", *TINY, "-p", "flaky", "seed=7", f"run.dir={run}"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "diffkit: error: plugin 'flaky' failed in diffkit_log: OSError: tracker server unreachable "
-        "(full traceback: --traceback or DIFFKIT_TRACEBACK=1)"
+        "diffkit: error: plugin 'flaky' failed in diffkit_log: OSError: tracker server unreachable; "
+        f"saved step 2 in {run} (full traceback: --traceback or DIFFKIT_TRACEBACK=1)",
     ]
-    # the run is marked failed, the other plugins' end hooks ran; the failing plugin is not called again
-    assert json.loads((run / "status.json").read_text())["status"] == "failed"
+    # the steps done are saved (log at step 2 came before the checkpoint of step 2), the run is
+    # marked failed, and the failing plugin is not called again (not even diffkit_run_end)
+    assert json.loads((run / "status.json").read_text()) == {"status": "failed", "step": 2}
+    assert ckpt.load(run / "checkpoints" / "last.pt")["step"] == 2
     assert not (run / "flaky_end.txt").exists()
 
 
