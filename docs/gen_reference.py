@@ -258,7 +258,9 @@ def cli_page() -> str:
     lines = [
         "# Command-line reference\n",
         f"{parser.description} Every command prints `--help`; errors are one line on stderr "
-        "with exit code 2.\n",
+        "with exit code 2 (usage, config, plugins) or 1 (a failure while running, such as a "
+        "plugin's hook raising); `diffkit --traceback COMMAND ...` or `DIFFKIT_TRACEBACK=1` adds "
+        "the full traceback.\n",
     ]
     for name, sub in subcommands(parser).items():
         sub.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=100)
