@@ -133,3 +133,28 @@ def test_csv_rows_survive_a_resume_that_follows_an_evaluation(modules: Path) -> 
         rows = [(int(r["step"]), r["name"]) for r in csv.DictReader(f)]
     assert [s for s, n in rows if n == "train/loss"] == [2, 4, 6, 8]
     assert [s for s, n in rows if n == "eval/mean"] == [6, 8]
+
+
+def test_hooks_run_in_pluggy_order_and_wrappers_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from diffkit import hookimpl, load_plugins
+
+    calls: list[str] = []
+    first = SimpleNamespace(diffkit_run_start=hookimpl(tryfirst=True)(lambda run: calls.append("first")))
+    plain = SimpleNamespace(diffkit_run_start=hookimpl(lambda run: calls.append("plain")))
+    plugins = load_plugins(["no:tensorboard"], autoload=False)
+    plugins.pm.register(first, name="first")
+    plugins.pm.register(plain, name="plain")
+    assert plugins.hook.diffkit_run_start(run=None) == [] and calls == ["first", "plain"]
+    hooks = plugins.hooks({"nope": "warn"})
+    assert "run.on_hook_error names 'nope', which is not a loaded plugin" in capsys.readouterr().err
+    assert hooks.diffkit_run_start(run=None) == [] and calls[2:] == ["first", "plain"]
+
+    from diffkit.plugin_checks import wrappers
+
+    wrapper = SimpleNamespace(diffkit_run_start=hookimpl(wrapper=True)(lambda run: (yield)))
+    plugins.pm.register(wrapper, name="wrapper")
+    assert wrappers(plugins.pm, wrapper) == (
+        "hook wrappers are not supported (diffkit_run_start); implement the hook plainly"
+    )
