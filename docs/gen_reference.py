@@ -158,13 +158,13 @@ def components_page(registry: Registry) -> str:
         "what installed plugins add.\n",
     ]
     for kind, base in KINDS.items():
-        injected = getattr(base, "injected", ())
+        injected = injected_params(base)
         section = next((s for s, k in schema.COMPONENT_SECTIONS.items() if k == kind), None)
         lines.append(f"## {kind}\n")
         lines.append(
             f"Base class `diffkit.{base.__name__}` (`{source_path(base)}`)."
             + (f" Config section: `{section}`." if section else "")
-            + (f" Provided by the runner, never set in a config: {', '.join(f'`{n}`' for n in injected)}." if injected else "")
+            + (f" Passed by the runner, not parameters of the component: {', '.join(f'`{n}`' for n in injected)}." if injected else "")
             + "\n"
         )
         entries = registry.entries(kind)

@@ -23,6 +23,11 @@ FLAKY = """
     DIFFKIT_STATE_VERSION = 3
 
     @hookimpl
+    def diffkit_run_start(run):
+        if run.config["seed"] == 8:
+            raise RuntimeError("cannot open the dashboard")
+
+    @hookimpl
     def diffkit_log(run, step, metrics):
         if run.config["seed"] == 7:
             raise OSError("tracker server unreachable")
@@ -87,9 +92,12 @@ def test_a_failing_hook_is_named_in_one_line(modules: Path, capsys: pytest.Captu
 
 
 def test_traceback_flag_shows_the_plugin_frame(modules: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--traceback", "train", *TINY, "-p", "flaky", "seed=7", f"run.dir={modules / 'run'}"]) == 1
+    assert main(["--traceback", "train", *TINY, "-p", "flaky", "seed=8", f"run.dir={modules / 'run'}"]) == 1
     err = capsys.readouterr().err
-    assert "Traceback" in err and "flaky.py" in err and 'raise OSError("tracker server unreachable")' in err
+    assert "Traceback" in err and "flaky.py" in err and 'raise RuntimeError("cannot open the dashboard")' in err
+    assert err.strip().splitlines()[-1] == (
+        "diffkit: error: plugin 'flaky' failed in diffkit_run_start: RuntimeError: cannot open the dashboard"
+    )
 
 
 def test_warn_policy_switches_the_tracker_off_and_training_goes_on(
