@@ -42,6 +42,10 @@ class PluginError(DiffkitError):
 class PluginHookError(PluginError):
     """A plugin's lifecycle hook raised during a run (a runtime error: exit code 1)."""
 
+    def __init__(self, message: str, plugin: str = "", hook: str = "") -> None:
+        super().__init__(message)
+        self.plugin, self.hook = plugin, hook
+
 
 class PluginValidationError(PluginError):
     """A plugin registered a component that breaks its kind's contract."""

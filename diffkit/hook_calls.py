@@ -97,7 +97,7 @@ class Hooks:
         if self._on_error.get(plugin) == "warn":
             self._warn(f"{what}; it is switched off for the rest of this run (run.on_hook_error.{plugin}=warn)")
             return
-        raise PluginHookError(what) from error
+        raise PluginHookError(what, plugin, hook) from error
 
     def _warn(self, text: str) -> None:
         print(f"diffkit: warning: {text}", file=self._stream or sys.stderr)

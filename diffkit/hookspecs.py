@@ -64,7 +64,7 @@ def diffkit_register_components(registry: Registry) -> None:
     launcher.
     ``registry.add`` checks the class at once (base class, abstract methods,
     constructor defaults and injected arguments) and raises
-    :class:`~diffkit.errors.PluginValidationError`; the plugin is then not loaded.
+    ``diffkit.PluginValidationError``; the plugin is then not loaded.
 
     Args:
         registry: the registry of this invocation (there is no global one).

@@ -158,13 +158,13 @@ def components_page(registry: Registry) -> str:
         "what installed plugins add.\n",
     ]
     for kind, base in KINDS.items():
-        injected = getattr(base, "injected", ())
+        injected = injected_params(base)
         section = next((s for s, k in schema.COMPONENT_SECTIONS.items() if k == kind), None)
         lines.append(f"## {kind}\n")
         lines.append(
             f"Base class `diffkit.{base.__name__}` (`{source_path(base)}`)."
             + (f" Config section: `{section}`." if section else "")
-            + (f" Provided by the runner, never set in a config: {', '.join(f'`{n}`' for n in injected)}." if injected else "")
+            + (f" Passed by the runner, not parameters of the component: {', '.join(f'`{n}`' for n in injected)}." if injected else "")
             + "\n"
         )
         entries = registry.entries(kind)
@@ -258,7 +258,9 @@ def cli_page() -> str:
     lines = [
         "# Command-line reference\n",
         f"{parser.description} Every command prints `--help`; errors are one line on stderr "
-        "with exit code 2.\n",
+        "with exit code 2 (usage, config, plugins) or 1 (a failure while running, such as a "
+        "plugin's hook raising); `diffkit --traceback COMMAND ...` or `DIFFKIT_TRACEBACK=1` adds "
+        "the full traceback.\n",
     ]
     for name, sub in subcommands(parser).items():
         sub.formatter_class = lambda prog: argparse.HelpFormatter(prog, width=100)

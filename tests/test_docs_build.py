@@ -25,6 +25,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert (tmp_path / "site" / "reference" / "config" / "index.html").is_file()
     # maths renders offline: MathJax and its fonts are part of the site, nothing from a CDN
     assert "javascripts/mathjax/tex-chtml.js" in page and "unpkg.com" not in page and "cdn" not in page.lower()
+    assert "fonts.googleapis.com" not in page  # nor fonts
     fonts = tmp_path / "site" / "javascripts" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
     assert (tmp_path / "site" / "javascripts" / "mathjax" / "tex-chtml.js").is_file() and any(fonts.glob("*.woff"))
     # placeholders are text, not swallowed as HTML tags

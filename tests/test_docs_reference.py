@@ -17,7 +17,7 @@ from diffkit.cli.main import build_parser
 from diffkit.config import compose, schema
 from diffkit.interfaces import KINDS
 from diffkit.plugin_manager import Plugins
-from diffkit.registry import accepted_params
+from diffkit.registry import accepted_params, injected_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,7 +83,7 @@ def test_components_reference_covers_every_component_and_parameter(pages: dict[s
         assert len(section) == 2, f"{e.kind} {e.name!r} is missing from the components reference"
         body = section[1].split("\n### ", 1)[0]
         for p in accepted_params(e.cls).values():
-            if p.name not in getattr(KINDS[e.kind], "injected", ()):
+            if p.name not in injected_params(KINDS[e.kind]):
                 assert f"| `{p.name}` |" in body, f"{e.kind} {e.name!r}: parameter {p.name!r} missing"
 
 

@@ -23,6 +23,11 @@ FLAKY = """
     DIFFKIT_STATE_VERSION = 3
 
     @hookimpl
+    def diffkit_run_start(run):
+        if run.config["seed"] == 8:
+            raise RuntimeError("cannot open the dashboard")
+
+    @hookimpl
     def diffkit_log(run, step, metrics):
         if run.config["seed"] == 7:
             raise OSError("tracker server unreachable")
@@ -76,18 +81,23 @@ def test_a_failing_hook_is_named_in_one_line(modules: Path, capsys: pytest.Captu
     assert main(["train", *TINY, "-p", "flaky", "seed=7", f"run.dir={run}"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "diffkit: error: plugin 'flaky' failed in diffkit_log: OSError: tracker server unreachable "
-        "(full traceback: --traceback or DIFFKIT_TRACEBACK=1)"
+        "diffkit: error: plugin 'flaky' failed in diffkit_log: OSError: tracker server unreachable; "
+        f"saved step 2 in {run} (full traceback: --traceback or DIFFKIT_TRACEBACK=1)",
     ]
-    # the run is marked failed, the other plugins' end hooks ran; the failing plugin is not called again
-    assert json.loads((run / "status.json").read_text())["status"] == "failed"
+    # the steps done are saved (log at step 2 came before the checkpoint of step 2), the run is
+    # marked failed, and the failing plugin is not called again (not even diffkit_run_end)
+    assert json.loads((run / "status.json").read_text()) == {"status": "failed", "step": 2}
+    assert ckpt.load(run / "checkpoints" / "last.pt")["step"] == 2
     assert not (run / "flaky_end.txt").exists()
 
 
 def test_traceback_flag_shows_the_plugin_frame(modules: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--traceback", "train", *TINY, "-p", "flaky", "seed=7", f"run.dir={modules / 'run'}"]) == 1
+    assert main(["--traceback", "train", *TINY, "-p", "flaky", "seed=8", f"run.dir={modules / 'run'}"]) == 1
     err = capsys.readouterr().err
-    assert "Traceback" in err and "flaky.py" in err and 'raise OSError("tracker server unreachable")' in err
+    assert "Traceback" in err and "flaky.py" in err and 'raise RuntimeError("cannot open the dashboard")' in err
+    assert err.strip().splitlines()[-1] == (
+        "diffkit: error: plugin 'flaky' failed in diffkit_run_start: RuntimeError: cannot open the dashboard"
+    )
 
 
 def test_warn_policy_switches_the_tracker_off_and_training_goes_on(
@@ -131,3 +141,28 @@ def test_csv_rows_survive_a_resume_that_follows_an_evaluation(modules: Path) -> 
         rows = [(int(r["step"]), r["name"]) for r in csv.DictReader(f)]
     assert [s for s, n in rows if n == "train/loss"] == [2, 4, 6, 8]
     assert [s for s, n in rows if n == "eval/mean"] == [6, 8]
+
+
+def test_hooks_run_in_pluggy_order_and_wrappers_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from types import SimpleNamespace
+
+    from diffkit import hookimpl, load_plugins
+
+    calls: list[str] = []
+    first = SimpleNamespace(diffkit_run_start=hookimpl(tryfirst=True)(lambda run: calls.append("first")))
+    plain = SimpleNamespace(diffkit_run_start=hookimpl(lambda run: calls.append("plain")))
+    plugins = load_plugins(["no:tensorboard"], autoload=False)
+    plugins.pm.register(first, name="first")
+    plugins.pm.register(plain, name="plain")
+    assert plugins.hook.diffkit_run_start(run=None) == [] and calls == ["first", "plain"]
+    hooks = plugins.hooks({"nope": "warn"})
+    assert "run.on_hook_error names 'nope', which is not a loaded plugin" in capsys.readouterr().err
+    assert hooks.diffkit_run_start(run=None) == [] and calls[2:] == ["first", "plain"]
+
+    from diffkit.plugin_checks import wrappers
+
+    wrapper = SimpleNamespace(diffkit_run_start=hookimpl(wrapper=True)(lambda run: (yield)))
+    plugins.pm.register(wrapper, name="wrapper")
+    assert wrappers(plugins.pm, wrapper) == (
+        "hook wrappers are not supported (diffkit_run_start); implement the hook plainly"
+    )

@@ -24,7 +24,7 @@ PLACEHOLDER_CHANNELS = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("config", help="print the resolved config")
+    p = subparsers.add_parser("config", help="check a config (every component is built) and print it resolved")
     p.add_argument("items", nargs="*", metavar="[CONFIG] [key=value]")
     add_plugin_option(p)
     p.set_defaults(func=run)

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler, args.num,
         (state["in_channels"], size, size), device=device, seed=args.seed, batch_size=args.batch_size,
         steps=args.steps, class_label=args.class_label, guidance_scale=args.guidance,
+        progress="sample",
     )
     out = save_images(images, Path(args.out))
     print(out)

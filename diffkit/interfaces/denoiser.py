@@ -13,7 +13,7 @@ class Denoiser(nn.Module, ABC):
     """f(x_t, t[, y]) -> prediction with the shape of x_t.
 
     The runner injects ``in_channels`` (from the data), ``time_embedding`` (a built
-    :class:`TimeEmbedding`) and ``num_classes`` (0 when the data is unlabelled or
+    `TimeEmbedding`) and ``num_classes`` (0 when the data is unlabelled or
     conditioning is off); everything else comes from the config node.
     """
 

@@ -35,7 +35,7 @@ class Metric(ABC):
 
     ``compute`` takes real and fake images (N, C, H, W) float in [-1, 1] and returns
     named values, e.g. {"fid": 12.3}. A constructor parameter ``context`` receives a
-    :class:`MetricContext` from the runner.
+    `MetricContext` from the runner.
     """
 
     #: constructor arguments the runner passes when the constructor accepts them.

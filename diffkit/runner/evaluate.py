@@ -89,6 +89,7 @@ class Evaluator:
         fake = as_saved(generate(
             denoiser, scheduler, sampler, num, tuple(real.shape[1:]),  # type: ignore[arg-type]
             device=self.device, seed=cfg.seed if seed is None else seed, batch_size=cfg.eval.batch_size, steps=steps,
+            progress="eval",
         ))
         self.context.shared.clear()
         scores: dict[str, Any] = {}

@@ -1,35 +1,39 @@
-"""A one-line progress display on a terminal (nothing when stderr is not a TTY)."""
+"""Progress bars drawn by tqdm on a terminal (steps, rate, ETA and a status such as
+the loss); nothing at all when stderr is not a TTY or the bar is turned off."""
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
+
+from tqdm import tqdm
+
+
+def bar(total: int, desc: str, *, unit: str = "step", initial: int = 0, enabled: bool = True,
+        stream: TextIO | None = None) -> tqdm:
+    """A tqdm bar on `stream` (stderr), disabled unless `enabled` and `stream` is a TTY.
+
+    For any loop of diffkit (training, sampling, evaluation, sweeps):
+    ``with bar(len(runs), "sweep", unit="run") as b: ... b.update(1)``.
+    """
+    stream = stream or sys.stderr
+    return tqdm(
+        total=total, initial=initial, desc=desc, unit=unit, file=stream, dynamic_ncols=True,
+        disable=not (enabled and stream.isatty()), leave=True,
+    )
 
 
 class Progress:
-    """A one-line progress bar (step, steps/s, a status text) on a terminal; silent otherwise."""
+    """The training bar: ``update(step, "loss 0.0312")`` after each step, ``close()`` at the end."""
 
     def __init__(self, total: int, start: int = 0, enabled: bool = True, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr
-        self.total, self.start = total, start
-        self.enabled = enabled and self.stream.isatty()
-        self.t0 = time.perf_counter()
-        self.text = ""
+        self.bar = bar(total, "train", initial=start, enabled=enabled, stream=stream)
+        self.enabled = not self.bar.disable
 
     def update(self, step: int, text: str | None = None) -> None:
         if text is not None:
-            self.text = text
-        if not self.enabled:
-            return
-        done = step / max(1, self.total)
-        bar = "#" * int(30 * done)
-        rate = (step - self.start) / max(1e-9, time.perf_counter() - self.t0)
-        eta = (self.total - step) / rate if rate > 0 else 0
-        self.stream.write(f"\r[{bar:<30}] {step}/{self.total} {self.text} eta {eta:5.0f}s ")
-        self.stream.flush()
+            self.bar.set_postfix_str(text, refresh=False)
+        self.bar.update(step - self.bar.n)
 
     def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
-            self.stream.flush()
+        self.bar.close()

@@ -13,6 +13,7 @@ from diffkit.atomic import atomic_path
 from diffkit.errors import ConfigError
 from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
 from diffkit.runner.data import to_model_range, to_unit_range
+from diffkit.runner.progress import bar
 
 
 def model_fn(denoiser: nn.Module, labels: Tensor | None = None) -> ModelFn:
@@ -45,9 +46,11 @@ def generate(
     steps: int | None = None,
     class_label: int | None = None,
     guidance_scale: float = 1.0,
+    progress: str | None = None,
 ) -> Tensor:
     """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU; at most `batch_size`
-    images' intermediates exist at once. Batch i uses a generator seeded seed + i."""
+    images' intermediates exist at once. Batch i uses a generator seeded seed + i.
+    `progress`: the label of a progress bar over the images (on a terminal), or None."""
     num_classes = int(getattr(denoiser, "num_classes", 0))
     if class_label is not None and not 0 <= class_label < max(num_classes, 1):
         raise ConfigError(
@@ -61,6 +64,7 @@ def generate(
     was_training = denoiser.training
     denoiser.eval()
     out = []
+    shown = bar(num, progress or "", unit="img", enabled=progress is not None)
     try:
         for i, start in enumerate(range(0, num, batch_size)):
             n = min(batch_size, num - start)
@@ -74,7 +78,9 @@ def generate(
                     guidance = classifier_free_guidance(denoiser, num_classes, guidance_scale)
             x = sampler.sample(model_fn(denoiser, labels), scheduler, noise, steps=steps, generator=g, guidance=guidance)
             out.append(x.float().cpu())
+            shown.update(n)
     finally:
+        shown.close()
         denoiser.train(was_training)
     return torch.cat(out)
 

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from diffkit import checkpoint as ckpt
 from diffkit.config import Composed, validate
 from diffkit.config.checks import check, report
-from diffkit.errors import CheckpointError, ConfigError, NonFiniteError
+from diffkit.errors import CheckpointError, ConfigError, NonFiniteError, PluginHookError
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
@@ -171,6 +171,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         hook.diffkit_checkpoint_save(run=run, state=saved["plugins"])
         ckpt.save_rotating(saved, run_dir / rundir.CHECKPOINTS, step, cfg.run.keep_checkpoints)
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": step})
+        last_saved[0] = step
 
     def sample(step: int) -> None:
         if not env.is_main:
@@ -195,6 +196,7 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         loss_sum += restored["window"]["loss_sum"].to(device)
         window_steps, skipped = int(restored["window"]["steps"]), int(restored["window"]["skipped"])
     last_loss = float("nan")
+    last_saved = [start]
     scores: dict[str, Any] = {}
     status = "failed"
     model.train()
@@ -287,6 +289,12 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
                 scores = evaluator(sample_model(), scheduler, sampler)
                 hook.diffkit_eval(run=run, step=step, metrics=numeric(scores))
             status = "completed"
+    except PluginHookError as e:
+        # keep the steps done since the last checkpoint; the failing plugin is switched off
+        if e.hook != "diffkit_checkpoint_save" and run.step > last_saved[0] and not env.enabled:
+            save(run.step)
+            raise PluginHookError(f"{e}; saved step {run.step} in {run_dir}", e.plugin, e.hook) from e.__cause__
+        raise
     except RuntimeError as e:
         lost = env.peer_lost(e, run.step)
         if lost is not None:
