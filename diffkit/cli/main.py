@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 
@@ -36,11 +39,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if extra:
         setattr(args, target, [*getattr(args, target), *extra])
+    return run_command(args)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the chosen command; every fault a user can meet ends in one line on stderr:
+    exit 2 for usage and config errors, 1 for runtime faults (non-finite training, file
+    systems), 130 for Ctrl-C, 141 (quietly) when stdout's reader went away (`| head`)."""
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe fails here, not at exit
+        return code
     except NonFiniteError as e:
-        print(f"diffkit: error: {e}", file=sys.stderr)
-        return 1
+        return _fail(str(e), 1)
     except DiffkitError as e:
-        print(f"diffkit: error: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e), 2)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
+    except OSError as e:
+        return _fail(os_error(e), 1)
+    except KeyboardInterrupt as e:
+        return _fail(f"interrupted{': ' + str(e) if str(e) else ''}", 130)
+
+
+def os_error(e: OSError) -> str:
+    """``PATH: reason`` (both paths for a rename), with a hint for a full disk."""
+    paths = ": ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    reason = e.strerror or str(e)
+    hint = "; free some space and resume" if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    return f"{paths}: {reason}{hint}" if paths else f"{reason}{hint}"
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"diffkit: error: {message}", file=sys.stderr)
+    return code

@@ -1,0 +1,69 @@
+"""What ``--resume`` may change, and the record of what it changed.
+
+A checkpoint's weights mean something only under the config that trained them: the
+noise schedule and its length T, the image size, the network, what it predicts and the
+data. Resuming with another value of one of these keys would quietly continue a
+different model, so it is refused unless the user asks for it (``--allow-changes``,
+fine-tuning); every change made at a resume is appended to ``history.json``, so that
+``config.yaml`` (the latest config) and the history together describe every step.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from diffkit.errors import ConfigError
+from diffkit.runner import rundir
+
+#: config sections whose keys fix what the checkpoint means, and keys inside them that do not.
+MEANING = ("scheduler", "time_embedding", "denoiser", "data", "train.conditional")
+HARMLESS = ("data.batch_size", "data.num_workers", "data.root")
+
+
+def flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Keys whose values differ between two config dicts: {key: (old, new)} (absent: None)."""
+    a, b = flat(old), flat(new)
+    return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k != "run.dir"}
+
+
+def meaningful(key: str) -> bool:
+    return key not in HARMLESS and any(key == m or key.startswith(m + ".") for m in MEANING)
+
+
+def check(run_dir: Path, step: int, old: dict[str, Any], new: dict[str, Any], allow: bool,
+          record: bool = True) -> None:
+    """Refuse (ConfigError) a resume that changes a key the checkpoint's meaning depends on,
+    unless `allow`; with `record` (rank 0), append every change to ``history.json``."""
+    changed = changes(old, new)
+    refused = [k for k in changed if meaningful(k)]
+    if refused and not allow:
+        key = refused[0]
+        before, after = changed[key]
+        more = f" (and {', '.join(refused[1:])})" if refused[1:] else ""
+        raise ConfigError(
+            f"--resume {run_dir}: {key}={after!r}{more} changes what its checkpoint at step {step} means "
+            f"(it was trained with {key}={before!r}); to continue training with the change anyway, add "
+            "--allow-changes (recorded in history.json)"
+        )
+    if changed and record:
+        history = rundir.read_json(run_dir / rundir.HISTORY).get("resumes", [])
+        history.append({
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "step": step,
+            "allow_changes": bool(allow),
+            "changed": {k: {"before": b, "after": a} for k, (b, a) in changed.items()},
+        })
+        rundir.write_json(run_dir / rundir.HISTORY, {"resumes": history})
