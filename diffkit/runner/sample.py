@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,8 +34,13 @@ def classifier_free_guidance(denoiser: nn.Module, null_label: int, scale: float)
     return guide
 
 
-@torch.inference_mode()
-def generate(
+def generate(denoiser: nn.Module, scheduler: Scheduler, sampler: Sampler, num: int, shape: tuple[int, int, int],
+             **kwargs: Any) -> Tensor:
+    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU (:func:`generate_batches`, concatenated)."""
+    return torch.cat(list(generate_batches(denoiser, scheduler, sampler, num, shape, **kwargs)))
+
+
+def generate_batches(
     denoiser: nn.Module,
     scheduler: Scheduler,
     sampler: Sampler,
@@ -45,9 +53,10 @@ def generate(
     steps: int | None = None,
     class_label: int | None = None,
     guidance_scale: float = 1.0,
-) -> Tensor:
-    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU; at most `batch_size`
-    images' intermediates exist at once. Batch i uses a generator seeded seed + i."""
+) -> Iterator[Tensor]:
+    """Yield `num` images in batches (n <= batch_size, C, H, W) in [-1, 1] on the CPU;
+    at most `batch_size` images' intermediates exist at once. Batch i uses a generator
+    seeded seed + i."""
     num_classes = int(getattr(denoiser, "num_classes", 0))
     if class_label is not None and not 0 <= class_label < max(num_classes, 1):
         raise ConfigError(
@@ -60,7 +69,6 @@ def generate(
         raise ConfigError(f"--guidance {guidance_scale} needs --class: guidance steers towards a class label")
     was_training = denoiser.training
     denoiser.eval()
-    out = []
     try:
         for i, start in enumerate(range(0, num, batch_size)):
             n = min(batch_size, num - start)
@@ -72,11 +80,12 @@ def generate(
                 labels = torch.full((n,), class_label, device=device, dtype=torch.long)
                 if guidance_scale != 1.0:
                     guidance = classifier_free_guidance(denoiser, num_classes, guidance_scale)
-            x = sampler.sample(model_fn(denoiser, labels), scheduler, noise, steps=steps, generator=g, guidance=guidance)
-            out.append(x.float().cpu())
+            with torch.inference_mode():
+                x = sampler.sample(model_fn(denoiser, labels), scheduler, noise, steps=steps, generator=g,
+                                   guidance=guidance)
+            yield x.float().cpu()
     finally:
         denoiser.train(was_training)
-    return torch.cat(out)
 
 
 def forward_process(scheduler: Scheduler, x0: Tensor, n: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -93,6 +102,25 @@ def forward_process(scheduler: Scheduler, x0: Tensor, n: int = 10, seed: int = 0
 def to_uint8_hwc(images: Tensor) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8."""
     return to_unit_range(images).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def save_npz_stream(batches: Iterable[Tensor], path: Path, num: int, shape: tuple[int, int, int]) -> Path:
+    """Write `num` images of `shape` (C, H, W), arriving in batches, as the ``arr_0``
+    uint8 (N, H, W, C) array of an ``.npz`` (what ``np.load`` reads), atomically; only
+    one batch is in memory: the zip member ``arr_0.npy`` is its header, then the rows."""
+    c, h, w = shape
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+              "shape": (num, h, w, c)}
+    written = 0
+    with atomic_path(Path(path)) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
+        with archive.open("arr_0.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_2_0(f, header)
+            for images in batches:
+                f.write(to_uint8_hwc(images).tobytes())
+                written += images.shape[0]
+        if written != num:
+            raise RuntimeError(f"wrote {written} images, expected {num}")  # an internal invariant
+    return Path(path)
 
 
 def save_images(images: Tensor, path: Path) -> Path:

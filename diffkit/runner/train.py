@@ -84,6 +84,8 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
     scheduler, loss_fn, sampler = parts.scheduler.to(device), parts.loss.to(device), parts.sampler
     evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
+    if evaluator is not None:
+        evaluator.check_num(int(cfg.eval.num_samples))
     model = parts.denoiser.to(device)
     if cfg.train.sync_batchnorm:
         model = sync_batchnorm(model, env)

@@ -16,8 +16,8 @@ from torch import Tensor
 from diffkit.errors import ConfigError
 from diffkit.interfaces import Metric, MetricContext
 
-from .classifier import classifier_extractor
-from .inception import inception_extractor
+from .classifier import check_classifier_files, classifier_extractor
+from .inception import check_inception_weights, inception_extractor
 
 Extractor = Callable[[Tensor], Tensor]
 
@@ -25,6 +25,13 @@ Extractor = Callable[[Tensor], Tensor]
 EXTRACTORS: dict[str, Callable[[str | None, MetricContext], Extractor]] = {
     "classifier": classifier_extractor,
     "inception": inception_extractor,
+}
+
+
+#: feature-space name -> check(weights) of the files it will read or write.
+PREPARE: dict[str, Callable[[str | None], None]] = {
+    "classifier": check_classifier_files,
+    "inception": check_inception_weights,
 }
 
 
@@ -51,6 +58,10 @@ class FeatureMetric(Metric):
             raise ConfigError(f"batch_size={batch_size} must be >= 1")
         self.features, self.weights, self.batch_size = features, weights, batch_size
         self.context = context
+
+    def prepare(self) -> None:
+        """The feature space's files: inception's weights, the classifier's weights or cache."""
+        PREPARE[self.features](self.weights)
 
     def embed(self, images: Tensor) -> Tensor:
         """images: (N, C, H, W) in [-1, 1] -> features (N, D) float64 on the CPU.
