@@ -53,6 +53,7 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
         if value is not None and value < 1:
             raise ConfigError(f"{name} {value} must be >= 1")
     check_seed(args.seed)
+    stored = rundir.read_json(run_dir / rundir.METRICS)  # a bad file fails now, not after the sampling
     plugins, restored = restore_run(args, run_dir, args.overrides)
     cfg = restored.cfg
     validate(Composed(cfg))
@@ -66,7 +67,7 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
                        num=args.num, steps=args.steps, seed=args.seed)
     step = int(restored.state["step"])
     scores["eval/checkpoint_step"] = step
-    rundir.write_json(run_dir / rundir.METRICS, merge_scores(rundir.read_json(run_dir / rundir.METRICS), scores))
+    rundir.write_json(run_dir / rundir.METRICS, merge_scores(stored, scores))
     config = OmegaConf.to_container(cfg, resolve=True)
     context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
     plugins.hook.diffkit_eval(run=context, step=step, metrics=numeric(scores))

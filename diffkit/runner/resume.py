@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from diffkit.config import read_yaml
 from diffkit.errors import ConfigError
 from diffkit.runner import rundir
 
@@ -43,18 +44,23 @@ def meaningful(key: str) -> bool:
     return key not in HARMLESS and any(key == m or key.startswith(m + ".") for m in MEANING)
 
 
-def check(run_dir: Path, step: int, old: dict[str, Any], new: dict[str, Any], allow: bool,
-          record: bool = True) -> None:
-    """Refuse (ConfigError) a resume that changes a key the checkpoint's meaning depends on,
-    unless `allow`; with `record` (rank 0), append every change to ``history.json``."""
-    changed = changes(old, new)
+def check(run_dir: Path, new: dict[str, Any], allow: bool, record: bool = True) -> None:
+    """Compare the config `new` with the run's saved ``config.yaml`` (the config of its
+    latest checkpoint). Refuse (ConfigError) a change of a key the checkpoint's meaning
+    depends on, unless `allow`; with `record` (rank 0), append every change to ``history.json``.
+    A run without a checkpoint has nothing to protect."""
+    saved = run_dir / rundir.CONFIG
+    if not saved.is_file() or not any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
+        return
+    step = rundir.read_json(run_dir / rundir.STATUS).get("step")
+    changed = changes(read_yaml(saved), new)
     refused = [k for k in changed if meaningful(k)]
     if refused and not allow:
         key = refused[0]
         before, after = changed[key]
         more = f" (and {', '.join(refused[1:])})" if refused[1:] else ""
         raise ConfigError(
-            f"--resume {run_dir}: {key}={after!r}{more} changes what its checkpoint at step {step} means "
+            f"--resume {run_dir}: {key}={after!r}{more} changes what its checkpoint (step {step}) means "
             f"(it was trained with {key}={before!r}); to continue training with the change anyway, add "
             "--allow-changes (recorded in history.json)"
         )

@@ -64,8 +64,10 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     env = DistEnv.from_env()
     if resume is None and env.is_main:
         rundir.check_free(cfg.run.dir)  # before the slow part: data and model
-    if resume is not None and env.is_main:
-        lock.acquire(resume, "diffkit train --resume")
+    if resume is not None:
+        if env.is_main:
+            lock.acquire(resume, "diffkit train --resume")
+        resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes, env.is_main)
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
@@ -116,7 +118,6 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
         if found is not None:  # else stopped before its first checkpoint: start again in place
             last, restored = found
             start = int(restored["step"])
-            resume_changes.check(run_dir, start, restored["config"], config_dict, allow_changes, record=env.is_main)
             state.load(restored, last, cfg, env)
             ema = state.ema
     elif env.is_main:
