@@ -56,8 +56,8 @@ def validate(composed: Composed) -> None:
     """Raise ConfigError naming the key, value, allowed values and source of the first bad key."""
     cfg = composed.cfg
     steps = cfg.scheduler.get("num_timesteps")
-    if isinstance(steps, int) and not 1 <= steps <= MAX_TIMESTEPS:
-        raise ConfigError(f"scheduler.num_timesteps={steps} is not allowed; use an integer in [1, {MAX_TIMESTEPS}] "
+    if isinstance(steps, int) and steps > MAX_TIMESTEPS:  # lower bounds are the scheduler's to check
+        raise ConfigError(f"scheduler.num_timesteps={steps} is not allowed; use an integer <= {MAX_TIMESTEPS} "
                           f"({composed.source('scheduler.num_timesteps')})")
     for key, ok, allowed in RULES:
         section, _, name = key.rpartition(".")

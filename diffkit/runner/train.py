@@ -310,6 +310,9 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
                 scores = evaluator(sample_model(), scheduler, sampler)
                 hook.diffkit_eval(run=run, step=step, metrics=numeric(scores))
             status = "completed"
+    except KeyboardInterrupt:  # a second signal: stopped without saving; the last checkpoint resumes
+        status = "interrupted"
+        raise
     except RuntimeError as e:
         lost = env.peer_lost(e, run.step)
         if lost is not None:
