@@ -86,6 +86,8 @@ CASES: list[Case] = [
     ("out-is-a-directory", lambda r, t: ["sample", r, "--out", t], 2, ["--out", "is a directory"]),
     ("out-name-too-long", lambda r, t: ["sample", r, "--num", 1, "--out", t / ("x" * 300 + ".npz")], 1,
      ["File name too long", "x" * 300]),
+    ("run-dir-name-too-long", lambda r, t: ["train", *TINY, f"run.dir={t / ('r' * 300)}"], 1,
+     ["File name too long", "r" * 300]),
     ("seed-beyond-64-bits", lambda r, t: ["sample", r, "--out", t / "a.npz", "--seed", 2**64], 2, ["--seed"]),
     ("eval-seed-negative", lambda r, t: ["eval", r, "--seed", -1], 2, ["--seed -1"]),
     ("guidance-nan", lambda r, t: ["sample", r, "--out", t / "a.npz", "--guidance", "nan"], 2, ["--guidance nan"]),

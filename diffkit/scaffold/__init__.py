@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from string import Template
 
+from diffkit.atomic import umask
 from diffkit.errors import ConfigError
 from diffkit.scaffold.templates import FILES
 
@@ -43,6 +44,7 @@ def write_plugin(directory: Path, values: dict[str, str]) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700
         for rel, text in FILES.items():
             path = tmp / Template(rel).substitute(values)
             path.parent.mkdir(parents=True, exist_ok=True)
