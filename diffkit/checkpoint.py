@@ -9,6 +9,7 @@ refused before it runs.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
@@ -30,10 +31,36 @@ _NUMBERED = re.compile(r"step_(\d+)\.pt$")
 _GLOBAL = re.compile(r"GLOBAL (\S+)")
 
 
+class _Writer(io.RawIOBase):
+    """A file torch.save writes through, keeping the OSError (full disk, quota, file size
+    limit) that torch would turn into a RuntimeError without errno or path."""
+
+    def __init__(self, f: io.BufferedWriter) -> None:
+        self.f, self.error = f, None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+
 def save_atomic(state: dict[str, Any], path: Path) -> None:
-    """Write `state` to `path` so that `path` is always either the old or the new file."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write `state` to `path` so that `path` is always either the old or the new file.
+    A failed write raises the OSError (errno, path) that caused it."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        writer = _Writer(f)
+        try:
+            torch.save(state, writer)
+            f.flush()
+        except RuntimeError:
+            if writer.error is None:
+                raise
+            raise OSError(writer.error.errno, writer.error.strerror, str(path)) from None
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -124,8 +151,9 @@ def _link_atomic(source: Path, target: Path) -> None:
 def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tuple[Path, dict[str, Any]] | None:
     """The newest loadable checkpoint in `directory` and its state, or None.
 
-    Tries numbered files newest first, then ``last.pt``. A truncated or corrupt file is
-    skipped with a warning; a file that would run code stops the search (raised).
+    Tries numbered files newest first, then ``last.pt``, loading each once. A truncated
+    or corrupt file is skipped with a warning, a file deleted meanwhile (rotated away by
+    a run still training) silently; a file that would run code stops the search (raised).
     """
     directory = Path(directory)
     for candidate in [*reversed(numbered(directory)), directory / LAST]:
@@ -136,7 +164,8 @@ def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tu
         except UnsafeCheckpointError:
             raise
         except CheckpointError as e:
-            print(f"diffkit: warning: skipping {e}", file=sys.stderr)
+            if candidate.exists():  # else rotated away by a training run since listed: try the next
+                print(f"diffkit: warning: skipping {e}", file=sys.stderr)
     return None
 
 

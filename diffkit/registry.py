@@ -175,8 +175,10 @@ class Registry:
         """
         where = where or kind
         node = dict(node)
-        if "name" not in node or not isinstance(node["name"], str):
+        if "name" not in node:
             raise ConfigError(f"{where}.name is missing; name a registered {kind}")
+        if not isinstance(node["name"], str):
+            raise ConfigError(f"{where}.name={node['name']!r} must be a string naming a registered {kind}")
         name = node.pop("name")
         entry = self.get(kind, name)
         params = accepted_params(entry.cls)

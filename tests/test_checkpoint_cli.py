@@ -97,7 +97,7 @@ def test_checkpoint_that_does_not_fit_the_overridden_model_is_named(tmp_path: Pa
     if command == "sample":
         args = ["sample", str(run_dir), "denoiser.channels=[4,8]", "--out", str(tmp_path / "x.png")]
     else:
-        args = ["train", "--resume", str(run_dir), "denoiser.channels=[4,8]", "train.steps=2"]
+        args = ["train", "--resume", str(run_dir), "denoiser.channels=[4,8]", "train.steps=2", "--allow-changes"]
     line = _one_line_error(cli(capsys, *args))
     assert line.startswith(f"diffkit: error: {last} does not fit the model built from the config")
     assert "size mismatch for conv0.weight" in line

@@ -11,16 +11,19 @@ sampling noise) and ``eval/repeats`` is K, which ``diffkit compare`` reads.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from diffkit.cli.common import add_restore_options, existing_dir, restore_run
+from diffkit.cli.sample import check_seed
 from diffkit.config import validate
 from diffkit.config.compose import Composed
 from diffkit.errors import ConfigError
-from diffkit.runner import rundir
+from diffkit.runner import lock, rundir
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
@@ -48,16 +51,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     run_dir = existing_dir(args.run_dir)
+    with lock.scope():
+        lock.acquire(run_dir, "diffkit eval")
+        return _evaluate(args, run_dir)
+
+
+def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
     for name, value in (("--num", args.num), ("--steps", args.steps), ("--repeats", args.repeats)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} {value} must be >= 1")
+    check_seed(args.seed)
+    stored = rundir.read_json(run_dir / rundir.METRICS)  # a bad file fails now, not after the sampling
     plugins, restored = restore_run(args, run_dir, args.overrides)
     cfg = restored.cfg
     validate(Composed(cfg))
     entries = args.metric or OmegaConf.to_container(cfg.eval.metrics) or DEFAULT_METRICS
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, "--device")
     parts = restored.parts
     evaluator = Evaluator(plugins.registry, cfg, device, entries)
+    if args.num is not None:
+        evaluator.check_num(args.num, "--num")
     seed = int(cfg.seed) if args.seed is None else args.seed
     scores = repeated([
         evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
@@ -66,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     ])
     step = int(restored.state["step"])
     scores["eval/checkpoint_step"] = step
-    old = {k: v for k, v in rundir.read_json(run_dir / rundir.METRICS).items() if not _from_repeats(k)}
-    rundir.write_json(run_dir / rundir.METRICS, {**old, **scores})
+    old = {k: v for k, v in stored.items() if not _from_repeats(k)}
+    rundir.write_json(run_dir / rundir.METRICS, merge_scores(old, scores))
     config = OmegaConf.to_container(cfg, resolve=True)
     context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
     plugins.hook.diffkit_eval(run=context, step=step, metrics=numeric(scores))
@@ -95,3 +108,14 @@ def repeated(sets: list[dict[str, Any]]) -> dict[str, Any]:
 def _from_repeats(key: str) -> bool:
     """Keys an earlier ``--repeats`` evaluation wrote, which a new evaluation replaces."""
     return key == REPEATS or (key.startswith("eval/") and key.endswith("_std"))
+
+
+def merge_scores(stored: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+    """`stored` updated with `scores`, except that a NaN never replaces a finite number."""
+    merged = {**stored, **scores}
+    for key, value in scores.items():
+        old = stored.get(key)
+        if isinstance(value, float) and math.isnan(value) and isinstance(old, (int, float)) and math.isfinite(old):
+            merged[key] = old
+            print(f"diffkit: warning: {key} is NaN; kept the stored value {old:.6g}", file=sys.stderr)
+    return merged

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import errno
 import os
 import sys
 import traceback
@@ -42,11 +44,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
     if extra:
         setattr(args, target, [*getattr(args, target), *extra])
+    return run_command(args, show_traceback)
+
+
+def run_command(args: argparse.Namespace, show_traceback: bool = False) -> int:
+    """Run the chosen command; every fault a user can meet ends in one line on stderr:
+    exit 2 for usage and config errors, 1 for runtime faults (non-finite training, file
+    systems), 130 for Ctrl-C, 141 (quietly) when stdout's reader went away (`| head`)."""
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe fails here, not at exit
+        return code
     except DiffkitError as e:
         if show_traceback:
             traceback.print_exception(e)
         hint = f" (full traceback: --traceback or {TRACEBACK_ENV}=1)" if isinstance(e, PluginHookError) and not show_traceback else ""
-        print(f"diffkit: error: {e}{hint}", file=sys.stderr)
-        return 1 if isinstance(e, (NonFiniteError, PluginHookError)) else 2
+        return _fail(f"{e}{hint}", 1 if isinstance(e, (NonFiniteError, PluginHookError)) else 2)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
+    except OSError as e:
+        return _fail(os_error(e), 1)
+    except KeyboardInterrupt as e:
+        return _fail(f"interrupted{': ' + str(e) if str(e) else ''}", 130)
+
+
+def os_error(e: OSError) -> str:
+    """``PATH: reason`` (both paths for a rename), with a hint for a full disk."""
+    paths = ": ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
+    reason = e.strerror or str(e)
+    hint = "; free some space and resume" if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    return f"{paths}: {reason}{hint}" if paths else f"{reason}{hint}"
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"diffkit: error: {message}", file=sys.stderr)
+    return code

@@ -23,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     values = plugin_names(args.name)
+    where = Path(args.dir)
+    if where.exists() and not where.is_dir():
+        raise ConfigError(f"--dir {where} is a file; name a directory to create the package in")
     taken = load_plugins().registry
     if values["component"] in taken.names("loss"):
         origin = taken.get("loss", values["component"]).origin

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a model; prints the run directory")
     p.add_argument("items", nargs="*", metavar="[CONFIG] [key=value]", help="a YAML config and/or overrides")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument("--allow-changes", action="store_true",
+                   help="with --resume: allow overrides that change what the checkpoint means (schedule, T, "
+                        "image size, denoiser, data), e.g. to fine-tune; recorded in RUN_DIR/history.json")
     add_plugin_option(p)
     p.set_defaults(func=run)
 
@@ -36,9 +39,12 @@ def run(args: argparse.Namespace) -> int:
         if config:
             raise ConfigError("--resume uses the run's saved config; pass only key=value overrides")
         base = read_yaml(run_dir / rundir.CONFIG)
+    elif args.allow_changes:
+        raise ConfigError("--allow-changes goes with --resume RUN_DIR")
     plugins = plugins_for(config, overrides, args.plugins, base)
     composed = compose_with(plugins, config, overrides, base)
-    out = train(composed, plugins, resume=run_dir if args.resume else None, stem=config_stem(config))
+    out = train(composed, plugins, resume=run_dir if args.resume else None, stem=config_stem(config),
+                allow_changes=args.allow_changes)
     if DistEnv.from_env().is_main:
         print(out)
     status = rundir.read_json(out / rundir.STATUS)

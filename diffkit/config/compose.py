@@ -19,6 +19,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from diffkit.config import safe_yaml
 from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, DiffkitConfig
 from diffkit.errors import ConfigError, closest
 from diffkit.registry import Registry, accepted_params
@@ -47,7 +48,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_yaml.load(path.read_text())
+    except safe_yaml.TooLargeError as e:
+        raise ConfigError(f"{path}: refused: the YAML {e}") from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -69,7 +72,9 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
         if not sep or not key or any(not part for part in key.split(".")):
             raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.steps=500)")
         try:
-            parsed = yaml.safe_load(value) if value else ""
+            parsed = safe_yaml.load(value) if value else ""
+        except safe_yaml.TooLargeError as e:
+            raise ConfigError(f"override {key}: refused: the YAML {e}") from None
         except yaml.YAMLError:
             parsed = value
         node = out
@@ -114,6 +119,9 @@ def compose(
             node = layer[section]
             if not isinstance(node, dict):
                 raise ConfigError(f"{section} in {source} must be a mapping like {{name: ...}}, got {node!r}")
+            if "name" in node and not isinstance(node["name"], str):
+                raise ConfigError(f"{section}.name={node['name']!r} must be a string naming a registered "
+                                  f"{COMPONENT_SECTIONS[section]} ({source})")
             _record_sources(result.sources, {section: node}, source)
             components[section] = _merge_component(section, components[section], node, registry, result, source)
 

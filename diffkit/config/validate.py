@@ -11,6 +11,9 @@ from diffkit.config.compose import Composed
 from diffkit.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+#: sane upper bounds, checked before anything is allocated (memory is checked later, with estimates).
+MAX_IMAGE_SIZE = 4096
+MAX_TIMESTEPS = 100_000
 Rule = tuple[str, Callable[[Any], bool], str]
 
 
@@ -21,7 +24,7 @@ def _finite(v: Any) -> bool:
 RULES: list[Rule] = [
     ("seed", lambda v: 0 <= v < 2**32, "an integer in [0, 2**32)"),
     ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
-    ("data.image_size", lambda v: v >= 4, "an integer >= 4"),
+    ("data.image_size", lambda v: 4 <= v <= MAX_IMAGE_SIZE, f"an integer in [4, {MAX_IMAGE_SIZE}]"),
     ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
     ("run.keep_checkpoints", lambda v: v >= 1, "an integer >= 1"),
     ("run.on_hook_error", lambda v: all(p in ("raise", "warn") for p in v.values()), "{PLUGIN: raise or warn}"),
@@ -53,6 +56,10 @@ RULES: list[Rule] = [
 def validate(composed: Composed) -> None:
     """Raise ConfigError naming the key, value, allowed values and source of the first bad key."""
     cfg = composed.cfg
+    steps = cfg.scheduler.get("num_timesteps")
+    if isinstance(steps, int) and steps > MAX_TIMESTEPS:  # lower bounds are the scheduler's to check
+        raise ConfigError(f"scheduler.num_timesteps={steps} is not allowed; use an integer <= {MAX_TIMESTEPS} "
+                          f"({composed.source('scheduler.num_timesteps')})")
     for key, ok, allowed in RULES:
         section, _, name = key.rpartition(".")
         value = cfg[section][name] if section else cfg[name]

@@ -41,6 +41,15 @@ class Metric(ABC):
     #: constructor arguments the runner passes when the constructor accepts them.
     optional_injected = ("context",)
 
+    def min_samples(self) -> int:
+        """The fewest images (real and generated) ``compute`` can score."""
+        return 1
+
+    def prepare(self) -> None:
+        """Check the resources the metric will need (weights files, cache directories)
+        and raise a :class:`diffkit.errors.DiffkitError` naming the problem. The runner
+        calls it when the run starts, so that a bad path fails before training, not after."""
+
     @abstractmethod
     def compute(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         """real: (N, C, H, W), fake: (M, C, H, W) in [-1, 1] -> {name: value}."""

@@ -8,6 +8,7 @@ from torch import Tensor
 
 from diffkit.errors import DataError
 from diffkit.interfaces import ImageData
+from diffkit.runner.resources import check_memory
 
 
 def fit_size(data: ImageData, size: int) -> ImageData:
@@ -18,6 +19,9 @@ def fit_size(data: ImageData, size: int) -> ImageData:
     if images.shape[0] == 0:
         raise DataError("the dataset is empty")
     if images.shape[-2:] != (size, size):
+        n, c = images.shape[:2]
+        check_memory(f"data.image_size={size}: holding the {n} images at {size}x{size}",
+                     n * c * size * size + min(n, 4096) * c * size * size * 4, hint="lower data.image_size")
         chunks = []
         for chunk in images.split(4096):
             out = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import random
 from pathlib import Path
+import re
 
 import numpy as np
 import torch
@@ -13,18 +14,25 @@ import torch
 from diffkit.errors import ConfigError
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> cuda when available, else cpu; an unavailable device is a ConfigError."""
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
+
+
+def resolve_device(name: str, option: str = "train.device") -> torch.device:
+    """"auto" -> cuda when available, else cpu; a malformed or unavailable device is a
+    ConfigError naming `option`, the key or command-line option the user wrote."""
+    said = f"{option} {name}" if option.startswith("-") else f"{option}={name}"
+    if not isinstance(name, str) or not DEVICE.fullmatch(name):
+        raise ConfigError(f"{said} is not a device; use auto, cpu, cuda, cuda:N or mps")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name} but CUDA is not available here; use auto or cpu")
+        raise ConfigError(f"{said} but CUDA is not available here; use auto or cpu")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         count = torch.cuda.device_count()
-        raise ConfigError(f"train.device={name} but this machine has {count} GPU(s); use cuda:0 to cuda:{count - 1}")
+        raise ConfigError(f"{said} but this machine has {count} GPU(s); use cuda:0 to cuda:{count - 1}")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"train.device={name} but MPS is not available here; use auto or cpu")
+        raise ConfigError(f"{said} but MPS is not available here; use auto or cpu")
     return device
 
 

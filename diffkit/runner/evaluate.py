@@ -65,6 +65,16 @@ class Evaluator:
             registry.build("metric", n, where=f"eval.metrics[{i}]", context=self.context)
             for i, n in enumerate(metric_nodes(entries))
         ]
+        for metric in self.metrics:
+            metric.prepare()
+
+    def check_num(self, num: int, option: str = "eval.num_samples") -> None:
+        """Raise ConfigError when `num` images are too few for a metric."""
+        for metric in self.metrics:
+            if num < metric.min_samples():
+                name = getattr(metric, "build_config", {}).get("name", type(metric).__name__)
+                raise ConfigError(f"{option}={num} is too few images for metric {name}: it needs at least "
+                                  f"{metric.min_samples()}")
 
     def __call__(
         self,
@@ -84,6 +94,7 @@ class Evaluator:
         --out x.npz`` writes."""
         cfg = self.cfg
         num = int(num or cfg.eval.num_samples)
+        self.check_num(num)
         steps = steps if steps is not None else cfg.eval.steps
         real = as_saved(to_model_range(fit_size(self.dataset.load("test"), int(cfg.data.image_size)).images))
         fake = as_saved(generate(

@@ -30,10 +30,13 @@ class Restored:
 def restore(run_dir: Path, plugins: Plugins, overrides: list[str], checkpoint: Path | None = None,
             no_ema: bool = False) -> Restored:
     """Load `checkpoint` (default: the run's latest loadable one) and rebuild its model."""
-    path = Path(checkpoint) if checkpoint else ckpt.latest(Path(run_dir) / rundir.CHECKPOINTS)
-    if path is None:
-        raise CheckpointError(f"no loadable checkpoint in {Path(run_dir) / rundir.CHECKPOINTS}")
-    state = ckpt.load(path)
+    if checkpoint:
+        path, state = Path(checkpoint), ckpt.load(Path(checkpoint))
+    else:  # loaded once: a run still training may rotate the file away right after
+        found = ckpt.load_latest(Path(run_dir) / rundir.CHECKPOINTS)
+        if found is None:
+            raise CheckpointError(f"no loadable checkpoint in {Path(run_dir) / rundir.CHECKPOINTS}")
+        path, state = found
     cfg = compose(None, overrides, plugins.registry, base=state["config"]).cfg
     parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
     use_ema = state.get("ema") and cfg.ema.use_for_sampling and not no_ema

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,8 +35,13 @@ def classifier_free_guidance(denoiser: nn.Module, null_label: int, scale: float)
     return guide
 
 
-@torch.inference_mode()
-def generate(
+def generate(denoiser: nn.Module, scheduler: Scheduler, sampler: Sampler, num: int, shape: tuple[int, int, int],
+             **kwargs: Any) -> Tensor:
+    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU (:func:`generate_batches`, concatenated)."""
+    return torch.cat(list(generate_batches(denoiser, scheduler, sampler, num, shape, **kwargs)))
+
+
+def generate_batches(
     denoiser: nn.Module,
     scheduler: Scheduler,
     sampler: Sampler,
@@ -47,10 +55,11 @@ def generate(
     class_label: int | None = None,
     guidance_scale: float = 1.0,
     progress: str | None = None,
-) -> Tensor:
-    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU; at most `batch_size`
-    images' intermediates exist at once. Batch i uses a generator seeded seed + i.
-    `progress`: the label of a progress bar over the images (on a terminal), or None."""
+) -> Iterator[Tensor]:
+    """Yield `num` images in batches (n <= batch_size, C, H, W) in [-1, 1] on the CPU;
+    at most `batch_size` images' intermediates exist at once. Batch i uses a generator
+    seeded seed + i. `progress`: the label of a progress bar over the images (on a
+    terminal), or None."""
     num_classes = int(getattr(denoiser, "num_classes", 0))
     if class_label is not None and not 0 <= class_label < max(num_classes, 1):
         raise ConfigError(
@@ -63,7 +72,6 @@ def generate(
         raise ConfigError(f"--guidance {guidance_scale} needs --class: guidance steers towards a class label")
     was_training = denoiser.training
     denoiser.eval()
-    out = []
     shown = bar(num, progress or "", unit="img", enabled=progress is not None)
     try:
         for i, start in enumerate(range(0, num, batch_size)):
@@ -76,13 +84,14 @@ def generate(
                 labels = torch.full((n,), class_label, device=device, dtype=torch.long)
                 if guidance_scale != 1.0:
                     guidance = classifier_free_guidance(denoiser, num_classes, guidance_scale)
-            x = sampler.sample(model_fn(denoiser, labels), scheduler, noise, steps=steps, generator=g, guidance=guidance)
-            out.append(x.float().cpu())
+            with torch.inference_mode():
+                x = sampler.sample(model_fn(denoiser, labels), scheduler, noise, steps=steps, generator=g,
+                                   guidance=guidance)
             shown.update(n)
+            yield x.float().cpu()
     finally:
         shown.close()
         denoiser.train(was_training)
-    return torch.cat(out)
 
 
 def forward_timesteps(num_timesteps: int, n: int = 10) -> Tensor:
@@ -120,6 +129,25 @@ def load_npz(path: Path) -> Tensor:
         if "arr_0" not in f or f["arr_0"].dtype != np.uint8 or f["arr_0"].ndim != 4:
             raise ConfigError(f"{path}: expected arr_0, a uint8 (N, H, W, C) array")
         return to_model_range(torch.from_numpy(f["arr_0"]).permute(0, 3, 1, 2).contiguous())
+
+
+def save_npz_stream(batches: Iterable[Tensor], path: Path, num: int, shape: tuple[int, int, int]) -> Path:
+    """Write `num` images of `shape` (C, H, W), arriving in batches, as the ``arr_0``
+    uint8 (N, H, W, C) array of an ``.npz`` (what ``np.load`` reads), atomically; only
+    one batch is in memory: the zip member ``arr_0.npy`` is its header, then the rows."""
+    c, h, w = shape
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
+              "shape": (num, h, w, c)}
+    written = 0
+    with atomic_path(Path(path)) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
+        with archive.open("arr_0.npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_2_0(f, header)
+            for images in batches:
+                f.write(to_uint8_hwc(images).tobytes())
+                written += images.shape[0]
+        if written != num:
+            raise RuntimeError(f"wrote {written} images, expected {num}")  # an internal invariant
+    return Path(path)
 
 
 def save_images(images: Tensor, path: Path) -> Path:

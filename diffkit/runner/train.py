@@ -31,14 +31,34 @@ from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator, numeric
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.profile import StepProfiler
+from diffkit.runner import lock
+from diffkit.runner import resume as resume_changes
 from diffkit.runner.progress import Progress
 from diffkit.runner.sample import forward_process, generate, save_images
 from diffkit.runner.state import TrainingState
 from diffkit.runner.stop import StopSignal
 
 
-def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run") -> Path:
-    """Train from a composed config (or continue the run at `resume`); return the run dir."""
+def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run",
+          allow_changes: bool = False) -> Path:
+    """Train from a composed config (or continue the run at `resume`; `allow_changes`:
+    let overrides change what its checkpoint means, see ``runner/resume.py``); return the run dir.
+
+    The signal handlers are installed first and the run directory is created complete
+    (config and status) in one rename, so a signal at any moment leaves either no run
+    directory or one that ``--resume`` continues. The process holds the run's lock
+    (``runner/lock.py``) while it writes."""
+    stop = StopSignal()
+    stop.install()
+    try:
+        with lock.scope():
+            return _train(composed, plugins, resume, stem, allow_changes, stop)
+    finally:
+        stop.restore()
+
+
+def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, allow_changes: bool,
+           stop: StopSignal) -> Path:
     validate(composed)
     cfg = composed.cfg
     hook = plugins.hooks(cfg.run.on_hook_error)
@@ -46,6 +66,10 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     warnings = check(cfg, plugins)  # refuses a broken config before the data is loaded
     if resume is None and env.is_main:
         rundir.check_free(cfg.run.dir)  # before the slow part: data and model
+    if resume is not None:
+        if env.is_main:
+            lock.acquire(resume, "diffkit train --resume")
+        resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes, env.is_main)
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
@@ -64,6 +88,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
     scheduler, loss_fn, sampler = parts.scheduler.to(device), parts.loss.to(device), parts.sampler
     evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
+    if evaluator is not None:
+        evaluator.check_num(int(cfg.eval.num_samples))
     model = parts.denoiser.to(device)
     if cfg.train.sync_batchnorm:
         model = sync_batchnorm(model, env)
@@ -85,22 +111,29 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     # -- run directory and restore -----------------------------------------
     start = 0
     restored: dict[str, Any] | None = None
+    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     if resume is not None:
         run_dir = Path(resume)
         found = ckpt.load_latest(run_dir / rundir.CHECKPOINTS, map_location=device)
-        if found is None:
+        if found is None and any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
             raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
-        last, restored = found
-        state.load(restored, last, cfg, env)
-        ema = state.ema
-        start = int(restored["step"])
+        if found is not None:  # else stopped before its first checkpoint: start again in place
+            last, restored = found
+            start = int(restored["step"])
+            state.load(restored, last, cfg, env)
+            ema = state.ema
     elif env.is_main:
-        run_dir = rundir.create(cfg.run.dir, stem)
+        if stop.signum:
+            raise KeyboardInterrupt(f"{signal.Signals(stop.signum).name} during start-up; no run directory was made")
+        created = '{"status": "created", "step": 0}\n'
+        run_dir = rundir.create(cfg.run.dir, stem, {rundir.CONFIG: config_yaml, rundir.STATUS: created})
+        lock.acquire(run_dir, "diffkit train")
     else:
         run_dir = Path(cfg.run.dir or ".")
     run_dir = env.broadcast(run_dir)
     if env.is_main:
-        rundir.write_text_atomic(run_dir / rundir.CONFIG, OmegaConf.to_yaml(cfg, resolve=True))
+        if resume is not None:
+            rundir.write_text_atomic(run_dir / rundir.CONFIG, config_yaml)
         report(warnings)  # once the run starts: an error while building comes alone
         if warnings:
             rundir.write_text_atomic(run_dir / rundir.WARNINGS, "".join(f"{w}\n" for w in warnings))
@@ -185,8 +218,6 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
         hook.diffkit_images(run=run, step=step, tag="samples", images=to_unit_range(images))
 
     # -- training loop -----------------------------------------------------
-    stop = StopSignal()
-    stop.install()
     progress = Progress(cfg.train.steps, start, cfg.train.progress and env.is_main)
     T, null_label = scheduler.num_timesteps, num_classes
     loss_sum = torch.zeros((), device=device)
@@ -295,6 +326,9 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
             save(run.step)
             raise PluginHookError(f"{e}; saved step {run.step} in {run_dir}", e.plugin, e.hook) from e.__cause__
         raise
+    except KeyboardInterrupt:  # a second signal: stopped without saving; the last checkpoint resumes
+        status = "interrupted"
+        raise
     except RuntimeError as e:
         lost = env.peer_lost(e, run.step)
         if lost is not None:
@@ -303,13 +337,17 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     finally:
         progress.close()
         profiler.close()
-        stop.restore()
         final = {"train/loss": last_loss, "step": float(run.step)}
         if env.is_main:
             signalled = {"signal": stop.signum} if status == "interrupted" else {}
-            rundir.write_json(run_dir / rundir.STATUS, {"status": status, "step": run.step, **signalled})
-            if status == "completed":
-                rundir.write_json(run_dir / rundir.METRICS, {**final, **scores})
+            try:
+                rundir.write_json(run_dir / rundir.STATUS, {"status": status, "step": run.step, **signalled})
+                if status == "completed":
+                    rundir.write_json(run_dir / rundir.METRICS, {**final, **scores})
+            except OSError:
+                if status == "completed":
+                    raise
+                # a full or read-only disk: the error that stopped the run is the one to report
             hook.diffkit_run_end(run=run, status=status, metrics={**final, **numeric(scores)})
         env.close()
     if status == "interrupted" and env.is_main:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import os
 import re
 import shutil
@@ -9,6 +10,7 @@ import tempfile
 from pathlib import Path
 from string import Template
 
+from diffkit.atomic import umask
 from diffkit.errors import ConfigError
 from diffkit.scaffold.templates import FILES
 
@@ -22,6 +24,10 @@ def plugin_names(name: str) -> dict[str, str]:
             f"plugin name {name!r} is not allowed: use letters, digits, '-' and '_', starting with a letter"
         )
     package = name.lower().replace("-", "_")
+    if keyword.iskeyword(package) or package == "diffkit":
+        what = "a Python keyword" if package != "diffkit" else "diffkit's own package"
+        raise ConfigError(f"plugin name {name!r} is not allowed: its package {package!r} would be {what}, "
+                          "which cannot be imported; pick another NAME")
     cls = "".join(part.capitalize() for part in package.split("_") if part) + "Loss"
     return {"dist": name.lower().replace("_", "-"), "package": package, "component": package, "cls": cls}
 
@@ -38,6 +44,7 @@ def write_plugin(directory: Path, values: dict[str, str]) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700
         for rel, text in FILES.items():
             path = tmp / Template(rel).substitute(values)
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,8 @@ class ImageFolder(Dataset):
             try:
                 with Image.open(path) as im:
                     arrays.append(np.asarray(self._fit(im.convert(mode))))
+            except Image.DecompressionBombError as e:
+                raise DataError(f"refused image {path}: {e}") from None
             except OSError as e:
                 raise DataError(f"cannot read image {path}: {e}") from None
             parts = path.relative_to(root).parts

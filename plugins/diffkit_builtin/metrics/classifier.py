@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from diffkit import checkpoint as ckpt
-from diffkit.errors import CheckpointError, DataError
+from diffkit.errors import CheckpointError, ConfigError, DataError
 from diffkit.interfaces import MetricContext
 from diffkit.runner.data import to_model_range
 
@@ -47,6 +47,21 @@ class FeatureClassifier(nn.Module):
 def cache_path(dataset: str) -> Path:
     root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "diffkit")
     return root / "features" / f"{dataset}.pt"
+
+
+def check_classifier_files(weights: str | None) -> None:
+    """Raise unless `weights` (when given) is a file, or the cache directory can be made."""
+    if weights:
+        if not Path(weights).is_file():
+            raise CheckpointError(f"features=classifier weights={weights}: file not found")
+        return
+    directory = cache_path("x").parent
+    for parent in [directory, *directory.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"the feature cache {directory} cannot be made: {parent} is a file "
+                                  f"(set {CACHE_ENV} to a directory)")
+            return
 
 
 def classifier_extractor(weights: str | None, context: MetricContext) -> FeatureClassifier:

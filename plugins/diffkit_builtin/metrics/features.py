@@ -25,8 +25,8 @@ from torch import Tensor
 from diffkit.errors import ConfigError
 from diffkit.interfaces import Metric, MetricContext
 
-from .classifier import classifier_extractor
-from .inception import inception_extractor
+from .classifier import check_classifier_files, classifier_extractor
+from .inception import check_inception_weights, inception_extractor
 from .tf_inception import check_weights, tf_inception_extractor
 
 Extractor = Callable[[Tensor], Tensor]
@@ -36,6 +36,14 @@ EXTRACTORS: dict[str, Callable[[str | None, MetricContext], Extractor]] = {
     "classifier": classifier_extractor,
     "inception": inception_extractor,
     "tf_inception": tf_inception_extractor,
+}
+
+
+#: feature-space name -> check(weights) of the files it will read or write.
+PREPARE: dict[str, Callable[[str | None], None]] = {
+    "classifier": check_classifier_files,
+    "inception": check_inception_weights,
+    "tf_inception": check_weights,
 }
 
 
@@ -61,12 +69,12 @@ class FeatureMetric(Metric):
             raise ConfigError(f"features={features!r} is not a feature space; use one of {', '.join(EXTRACTORS)}")
         if batch_size < 1:
             raise ConfigError(f"batch_size={batch_size} must be >= 1")
-        if features == "tf_inception":
-            check_weights(weights)
-        elif features == "inception" and weights not in (None, "download") and not Path(weights).is_file():
-            raise ConfigError(f"features=inception weights={weights}: file not found")
         self.features, self.weights, self.batch_size = features, weights, batch_size
         self.context = context
+
+    def prepare(self) -> None:
+        """The feature space's files: the Inception weights, the classifier's weights or cache."""
+        PREPARE[self.features](self.weights)
 
     def embed(self, images: Tensor) -> Tensor:
         """images: (N, C, H, W) in [-1, 1] -> features (N, D) float64 on the CPU.

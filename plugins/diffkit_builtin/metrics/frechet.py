@@ -27,5 +27,8 @@ def gaussian_fit(features: Tensor) -> tuple[Tensor, Tensor]:
 class FID(FeatureMetric):
     """FID between the real and generated images' features -> {"fid": d^2}."""
 
+    def min_samples(self) -> int:
+        return 2  # a covariance needs two points
+
     def compute(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         return {"fid": frechet_distance(*gaussian_fit(self.embed(real)), *gaussian_fit(self.embed(fake)))}

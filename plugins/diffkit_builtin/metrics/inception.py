@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -32,22 +33,29 @@ class InceptionFeatures(nn.Module):
         return self.net(x)
 
 
-def inception_extractor(weights: str | None, context: MetricContext) -> InceptionFeatures:
-    """`weights`: a file holding torchvision's ``inception_v3`` state dict, or
-    ``download`` for torchvision's ImageNet weights (needs a network)."""
+def check_inception_weights(weights: str | None) -> None:
+    """Raise unless `weights` is ``download`` or names a readable file."""
     if weights is None:
         raise ConfigError(
             "features=inception needs weights: a local inception_v3 state-dict file, or weights=download; "
             "offline, use features=classifier"
         )
+    if weights != "download" and not Path(weights).is_file():
+        raise CheckpointError(f"features=inception weights={weights}: file not found")
+    if weights != "download" and not os.access(weights, os.R_OK):
+        raise CheckpointError(f"features=inception weights={weights}: not readable (permissions)")
+
+
+def inception_extractor(weights: str | None, context: MetricContext) -> InceptionFeatures:
+    """`weights`: a file holding torchvision's ``inception_v3`` state dict, or
+    ``download`` for torchvision's ImageNet weights (needs a network)."""
+    check_inception_weights(weights)
     if weights == "download":
         from torchvision.models import Inception_V3_Weights
 
         state = Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
     else:
         path = Path(weights)
-        if not path.is_file():
-            raise CheckpointError(f"features=inception weights={weights}: file not found")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix

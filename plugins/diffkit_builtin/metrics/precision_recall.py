@@ -41,6 +41,9 @@ class PrecisionRecall(FeatureMetric):
             raise ConfigError(f"k={k} must be >= 1")
         self.k = k
 
+    def min_samples(self) -> int:
+        return self.k + 1  # each point needs k neighbours besides itself
+
     def compute(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         r, f = self.embed(real), self.embed(fake)
         if min(len(r), len(f)) <= self.k:
