@@ -101,6 +101,7 @@ def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
     assert runs["digits"]["status"] == "completed" and runs["digits"]["metrics"]["step"] == 2
 
 
+@pytest.mark.slow
 def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(tmp_path: Path, monkeypatch, capsys):
     """SIGKILLed during its final evaluation (after the step-6 checkpoint): the re-run
     resumes it and evaluates (it used to start it afresh, deleting the directory)."""

@@ -150,7 +150,7 @@ class SubmititLauncher(Launcher):
     def launch(self, jobs: Sequence[RunJob], report: Report) -> None:
         if not jobs:
             return
-        ex = self.executor(self.folder_for(jobs), job_name(jobs))
+        ex = self.executor(self.folder_for(jobs).resolve(), job_name(jobs))
         with ex.batch():
             submitted = [ex.submit(TrainJob(job)) for job in jobs]
         for job, sj in zip(jobs, submitted):
