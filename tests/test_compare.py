@@ -128,6 +128,8 @@ def test_by_chooses_the_grouping_and_a_setting_is_not_shown_next_to_its_result(t
     assert capsys.readouterr().err.strip() == (
         "diffkit: error: --by 'optim.lrr' is not a hyperparameter of these runs; did you mean 'optim.lr'? "
         "see diffkit compare --all for every key")
+    assert main(["compare", str(tmp_path / "sw"), "--all", "--by", "optim.lr"]) == 2
+    assert "--all shows one row per run; --by groups them" in capsys.readouterr().err
 
 
 def test_the_table_goes_to_tensorboards_text_dashboard(seeds: Path, capsys):

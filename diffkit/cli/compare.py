@@ -27,19 +27,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=FORMATS, default="markdown")
     p.add_argument("--sort", metavar="COLUMN", help="sort by a metric (e.g. eval/fid) or hyperparameter")
     p.add_argument("--descending", action="store_true", help="largest first")
-    p.add_argument("--all", action="store_true", help="show every hyperparameter, not only those that differ (with --runs)")
+    p.add_argument("--all", action="store_true", help="one row per run with every hyperparameter, not only those that differ")
     p.add_argument("--tensorboard", action="store_true",
                    help="also write the table into DIR/comparison for TensorBoard's text dashboard (one DIR)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.runs and args.by:
-        raise ConfigError("--runs shows one row per run; --by groups them: use one of the two")
+    if (args.runs or args.all) and args.by:
+        raise ConfigError(f"{'--runs' if args.runs else '--all'} shows one row per run; --by groups them: use one of the two")
     if args.tensorboard and len(args.dirs) != 1:
         raise ConfigError("--tensorboard writes into the one DIR it compares; pass a single sweep directory")
     records = find_runs(args.dirs)
-    grouped = not args.runs and (bool(args.by) or worth_grouping(records, group_keys(records, None)))
+    grouped = not (args.runs or args.all) and (bool(args.by) or worth_grouping(records, group_keys(records, None)))
     if not grouped:
         print(render(*table(records, args.sort, args.descending, args.all), args.format), end="")
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from diffkit.runner import rundir
 from diffkit.sweep.collect import RunRecord, find_runs, sort_rows, table
 from diffkit.sweep.groups import display, group_keys, grouped_table, worth_grouping
 from diffkit.sweep.render import render
@@ -29,8 +30,9 @@ def comparison_text(records: list[RunRecord], by: list[str] | None = None, sort:
 
 def write_comparison(sweep_dir: str | Path, text: str | None = None) -> Path:
     """Write `text` (default: the comparison of every run under `sweep_dir`) as the
-    only event file of ``<sweep_dir>/comparison``; return that directory. Call it when
-    a sweep ends (or run ``diffkit compare DIR --tensorboard``)."""
+    only event file of ``<sweep_dir>/comparison``, at the step of the number of
+    completed runs; return that directory. The TensorBoard tracker calls it when a
+    sweep's run completes; ``diffkit compare DIR --tensorboard`` too."""
     from torch.utils.tensorboard import SummaryWriter
 
     sweep_dir = Path(sweep_dir)
@@ -39,7 +41,8 @@ def write_comparison(sweep_dir: str | Path, text: str | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     old = list(out.glob("events.out.tfevents.*"))
     writer = SummaryWriter(log_dir=str(out), filename_suffix=f".{time.time_ns()}")
-    writer.add_text(TAG, f"**{sweep_dir.name}**, {time.strftime('%Y-%m-%d %H:%M')}\n\n{text}", 0)
+    step = sum(rundir.read_json(p).get("status") == "completed" for p in sweep_dir.glob(f"*/{rundir.STATUS}"))
+    writer.add_text(TAG, f"**{sweep_dir.name}**, {time.strftime('%Y-%m-%d %H:%M')}\n\n{text}", step)
     writer.close()
     for path in old:  # the new file is complete: the old ones are replaced
         path.unlink(missing_ok=True)

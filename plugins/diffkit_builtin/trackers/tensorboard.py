@@ -9,6 +9,8 @@ images and text look: ``tb_figures``.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 from typing import Any
 
 from torch import Tensor
@@ -112,3 +114,23 @@ def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> 
                     + tb_figures.markdown_table(shown_hparams(run), ("hyperparameter", "value")), run.step)
     writer.flush()
     writer.close()
+    if status == "completed" and in_sweep(run):
+        refresh_comparison(run.dir.parent)
+
+
+def in_sweep(run: RunContext) -> bool:
+    """True for a run that ``diffkit sweep`` started (its parent holds the sweep's logs)."""
+    from diffkit.sweep.execute import LOGS
+
+    return (run.dir.parent / LOGS).is_dir()
+
+
+def refresh_comparison(sweep_dir: Path) -> None:
+    """Rewrite the sweep's comparison table (TensorBoard TEXT, run ``comparison``) with the
+    runs finished so far; a failure is one warning line, never a failed run."""
+    from diffkit.sweep import write_comparison
+
+    try:
+        write_comparison(sweep_dir)
+    except Exception as e:  # noqa: BLE001 - the run itself is done and saved
+        print(f"diffkit: warning: could not write the comparison table in {sweep_dir}: {e}", file=sys.stderr)
