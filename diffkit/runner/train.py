@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from diffkit import checkpoint as ckpt
 from diffkit.config import Composed, validate
-from diffkit.errors import CheckpointError, ConfigError, NonFiniteError
+from diffkit.errors import ConfigError, NonFiniteError
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
@@ -67,7 +67,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     if resume is not None:
         if env.is_main:
             lock.acquire(resume, "diffkit train --resume")
-        resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes, env.is_main)
+        changed = resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes)
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
@@ -107,30 +107,15 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     config_dict = OmegaConf.to_container(cfg, resolve=True)
 
     # -- run directory and restore -----------------------------------------
-    start = 0
-    restored: dict[str, Any] | None = None
-    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
-    if resume is not None:
-        run_dir = Path(resume)
-        found = ckpt.load_latest(run_dir / rundir.CHECKPOINTS, map_location=device)
-        if found is None and any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
-            raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
-        if found is not None:  # else stopped before its first checkpoint: start again in place
-            last, restored = found
-            start = int(restored["step"])
-            state.load(restored, last, cfg, env)
-            ema = state.ema
-    elif env.is_main:
-        if stop.signum:
-            raise KeyboardInterrupt(f"{signal.Signals(stop.signum).name} during start-up; no run directory was made")
-        created = '{"status": "created", "step": 0}\n'
-        run_dir = rundir.create(cfg.run.dir, stem, {rundir.CONFIG: config_yaml, rundir.STATUS: created})
-        lock.acquire(run_dir, "diffkit train")
-    else:
-        run_dir = Path(cfg.run.dir or ".")
-    run_dir = env.broadcast(run_dir)
-    if env.is_main and resume is not None:
-        rundir.write_text_atomic(run_dir / rundir.CONFIG, config_yaml)
+    run_dir, found = resume_changes.open_run(cfg, resume, stem, env, stop.signum, device)
+    start, restored = 0, None
+    if found is not None:
+        last, restored = found
+        start = int(restored["step"])
+        state.load(restored, last, cfg, env)
+        ema = state.ema
+    if resume is not None and env.is_main:
+        resume_changes.record(run_dir, start, changed, allow_changes, OmegaConf.to_yaml(cfg, resolve=True))
     run = RunContext(
         dir=run_dir,
         config=config_dict,
