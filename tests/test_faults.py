@@ -328,3 +328,21 @@ def test_nan_never_replaces_a_finite_stored_metric(capsys) -> None:
     assert merged["eval/fid"] == 3.5 and merged["eval/recall"] == 0.5
     assert np.isnan(merged["eval/precision"])  # nothing finite to keep
     assert "eval/fid is NaN; kept the stored value 3.5" in capsys.readouterr().err
+
+
+def test_sample_falls_back_when_the_newest_checkpoint_is_rotated_away(run: Path, tmp_path: Path, capsys,
+                                                                       monkeypatch) -> None:
+    """The worst moment of a training run's rotation (keep_checkpoints=1): the newest file
+    is deleted between listing and loading. `sample` loads the next one, silently."""
+    newest = ckpt.numbered(run / rundir.CHECKPOINTS)[-1]
+    real_load = ckpt.load
+
+    def rotated_then_load(path: Path, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if Path(path) == newest:
+            newest.unlink(missing_ok=True)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(ckpt, "load", rotated_then_load)
+    code, stderr = call(capsys, "sample", run, "--num", 2, "--out", tmp_path / "a.npz")
+    assert code == 0, stderr
+    assert "warning" not in stderr and "step_0000002.pt (step 2" in stderr
