@@ -114,9 +114,9 @@ CASES: list[Case] = [
     ("plugin-dir-a-file", lambda r, t: ["new-plugin", "my-loss", "--dir", _write(t / "f", "")], 2,
      ["--dir", "is a file"]),
     # -- metrics: counts they cannot use, resources checked before the work
-    ("fid-one-image", lambda r, t: ["eval", r, "--num", 1, "--metric", "fid"], 2, ["--num=1", "fid", "at least 2"]),
+    ("fid-one-image", lambda r, t: ["eval", r, "--num", 1, "--metric", "fid"], 2, ["--num 1", "fid", "at least 2"]),
     ("pr-k-images", lambda r, t: ["eval", r, "--num", 3, "--metric", "precision_recall"], 2,
-     ["precision_recall", "at least 4"]),
+     ["--num 3", "precision_recall", "at least 4"]),
     ("inception-weights-before-training",
      lambda r, t: ["train", *TINY, f"run.dir={t / 'new'}",
                    f"eval.metrics=[{{name: fid, features: inception, weights: {t / 'nope.pt'}}}]"], 2,
