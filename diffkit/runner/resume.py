@@ -11,7 +11,6 @@ fine-tuning); every change made at a resume is appended to ``history.json``, so 
 
 from __future__ import annotations
 
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -89,13 +88,12 @@ def record(run_dir: Path, step: int, changed: dict[str, tuple[Any, Any]], allow:
     rundir.write_text_atomic(run_dir / rundir.CONFIG, config_yaml)
 
 
-def open_run(cfg: DictConfig, resume: Path | None, stem: str, env: DistEnv, signum: int,
-             device: torch.device) -> tuple[Path, tuple[Path, dict[str, Any]] | None]:
+def open_run(cfg: DictConfig, resume: Path | None, stem: str, env: DistEnv, device: torch.device) -> tuple[Path, tuple[Path, dict[str, Any]] | None]:
     """The run directory and its latest checkpoint (path, state), None when there is none.
 
-    A new directory is created complete (config.yaml and status.json) and locked by rank
-    0; `signum`, a signal received during start-up, stops before it is made. A resumed
-    run without any checkpoint (stopped during start-up) starts again in place."""
+    A new directory is created complete (config.yaml and status.json) in one rename and
+    locked by rank 0. A resumed run without any checkpoint (stopped during start-up)
+    starts again in place."""
     found = None
     if resume is not None:
         run_dir = Path(resume)
@@ -103,8 +101,6 @@ def open_run(cfg: DictConfig, resume: Path | None, stem: str, env: DistEnv, sign
         if found is None and any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
             raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
     elif env.is_main:
-        if signum:
-            raise KeyboardInterrupt(f"{signal.Signals(signum).name} during start-up; no run directory was made")
         created = '{"status": "created", "step": 0}\n'
         config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
         run_dir = rundir.create(cfg.run.dir, stem, {rundir.CONFIG: config_yaml, rundir.STATUS: created})

@@ -43,11 +43,11 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     """Train from a composed config (or continue the run at `resume`; `allow_changes`:
     let overrides change what its checkpoint means, see ``runner/resume.py``); return the run dir.
 
-    The signal handlers are installed first and the run directory is created complete
-    (config and status) in one rename, so a signal at any moment leaves either no run
-    directory or one that ``--resume`` continues. The process holds the run's lock
+    The signal handlers are installed first (until the first step a signal stops at once)
+    and the run directory is created complete (config and status) in one rename, so a
+    signal at any moment leaves either no run directory or one that ``--resume`` continues. The process holds the run's lock
     (``runner/lock.py``) while it writes."""
-    stop = StopSignal()
+    stop = StopSignal(starting=True)
     stop.install()
     try:
         with lock.scope():
@@ -107,7 +107,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     config_dict = OmegaConf.to_container(cfg, resolve=True)
 
     # -- run directory and restore -----------------------------------------
-    run_dir, found = resume_changes.open_run(cfg, resume, stem, env, stop.signum, device)
+    run_dir, found = resume_changes.open_run(cfg, resume, stem, env, device)
     start, restored = 0, None
     if found is not None:
         last, restored = found
@@ -194,6 +194,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
         hook.diffkit_images(run=run, step=step, tag="samples", images=to_unit_range(images))
 
     # -- training loop -----------------------------------------------------
+    stop.starting = False  # from here a signal finishes the step and saves
     progress = Progress(cfg.train.steps, start, cfg.train.progress and env.is_main)
     T, null_label = scheduler.num_timesteps, num_classes
     loss_sum = torch.zeros((), device=device)
