@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
@@ -55,7 +56,8 @@ def run_command(args: argparse.Namespace) -> int:
     except DiffkitError as e:
         return _fail(str(e), 2)
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # in-process stdout may have no fd
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
     except OSError as e:
         return _fail(os_error(e), 1)
