@@ -169,7 +169,9 @@ def test_two_processes_write_one_set_of_logs_and_checkpoints(runs: Runs, tmp_pat
     steps = [f"checkpoints/step_000000{i}.pt" for i in (1, 2, 3, 4)]
     expected = {*steps, "checkpoints/last.pt", "status.json", "metrics.json", "config.yaml"}
     assert expected <= set(runs.files_before_resume)
-    assert not any(f.startswith(("checkpoints/.", ".")) for f in runs.files_before_resume)  # no temporaries left
+    temporaries = [f for f in runs.files_before_resume if f.startswith(("checkpoints/.", ".")) and f != ".lock"]
+    assert not temporaries  # none left; .lock is the run's lock, written by rank 0 alone
+    assert (runs.ddp / ".lock").read_text() == ""  # released
     assert '"status": "completed"' in (runs.ddp / "status.json").read_text()
     assert set(scalars(runs.ddp, "train/global_batch").values()) == {16.0}
 

@@ -114,9 +114,9 @@ CASES: list[Case] = [
     ("plugin-dir-a-file", lambda r, t: ["new-plugin", "my-loss", "--dir", _write(t / "f", "")], 2,
      ["--dir", "is a file"]),
     # -- metrics: counts they cannot use, resources checked before the work
-    ("fid-one-image", lambda r, t: ["eval", r, "--num", 1, "--metric", "fid"], 2, ["--num=1", "fid", "at least 2"]),
+    ("fid-one-image", lambda r, t: ["eval", r, "--num", 1, "--metric", "fid"], 2, ["--num 1", "fid", "at least 2"]),
     ("pr-k-images", lambda r, t: ["eval", r, "--num", 3, "--metric", "precision_recall"], 2,
-     ["precision_recall", "at least 4"]),
+     ["--num 3", "precision_recall", "at least 4"]),
     ("inception-weights-before-training",
      lambda r, t: ["train", *TINY, f"run.dir={t / 'new'}",
                    f"eval.metrics=[{{name: fid, features: inception, weights: {t / 'nope.pt'}}}]"], 2,
@@ -255,14 +255,22 @@ def test_allow_changes_resumes_and_records_the_change(run: Path, capsys) -> None
     assert entry["changed"]["train.steps"] == {"before": 4, "after": 5}
 
 
-def _signal_self(*signums: int) -> Callable:
+def _signal_self(*signums: int, after: bool = False) -> Callable:
+    """Wrap a function so that this process gets `signums` before (or `after`) it runs."""
+    def send() -> None:
+        for signum in signums:
+            os.kill(os.getpid(), signum)
+            time.sleep(0.01)  # the handler runs between bytecodes of the main thread
+
     def wrap(original: Callable) -> Callable:
-        def call_after_signals(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            for signum in signums:
-                os.kill(os.getpid(), signum)
-                time.sleep(0.01)  # the handler runs between bytecodes of the main thread
-            return original(*args, **kwargs)
-        return call_after_signals
+        def call_with_signals(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if not after:
+                send()
+            out = original(*args, **kwargs)
+            if after:
+                send()
+            return out
+        return call_with_signals
     return wrap
 
 
@@ -272,17 +280,17 @@ def test_signal_during_start_up_leaves_no_run_dir(signums: tuple, tmp_path: Path
     monkeypatch.setattr(train_module, "build_dataset", _signal_self(*signums)(train_module.build_dataset))
     code, stderr = call(capsys, "train", *TINY, f"run.dir={tmp_path / 'run'}")
     assert code == 130
-    assert one_line(stderr.replace(f"diffkit: {signal.Signals(signums[0]).name} received; finishing the step "
-                                   "and saving\n", ""))
+    name = signal.Signals(signums[0]).name
+    assert one_line(stderr) == f"diffkit: error: interrupted: {name} during start-up, before the first step"
     assert not (tmp_path / "run").exists()
 
 
 def test_signal_right_after_the_run_dir_is_made_leaves_a_resumable_run(tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(rundir, "create", _signal_self(signal.SIGINT)(rundir.create))
+    monkeypatch.setattr(rundir, "create", _signal_self(signal.SIGINT, after=True)(rundir.create))
     run = tmp_path / "run"
-    code, _ = call(capsys, "train", *TINY, f"run.dir={run}")
-    assert code == 128 + signal.SIGINT
-    assert rundir.read_json(run / rundir.STATUS)["status"] == "interrupted"
+    code, stderr = call(capsys, "train", *TINY, f"run.dir={run}")
+    assert code == 130 and "SIGINT during start-up" in one_line(stderr)
+    assert rundir.read_json(run / rundir.STATUS)["status"] == "created"
     monkeypatch.undo()
     code, stderr = call(capsys, "train", "--resume", run)
     assert code == 0, stderr
@@ -328,3 +336,21 @@ def test_nan_never_replaces_a_finite_stored_metric(capsys) -> None:
     assert merged["eval/fid"] == 3.5 and merged["eval/recall"] == 0.5
     assert np.isnan(merged["eval/precision"])  # nothing finite to keep
     assert "eval/fid is NaN; kept the stored value 3.5" in capsys.readouterr().err
+
+
+def test_sample_falls_back_when_the_newest_checkpoint_is_rotated_away(run: Path, tmp_path: Path, capsys,
+                                                                       monkeypatch) -> None:
+    """The worst moment of a training run's rotation (keep_checkpoints=1): the newest file
+    is deleted between listing and loading. `sample` loads the next one, silently."""
+    newest = ckpt.numbered(run / rundir.CHECKPOINTS)[-1]
+    real_load = ckpt.load
+
+    def rotated_then_load(path: Path, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if Path(path) == newest:
+            newest.unlink(missing_ok=True)
+        return real_load(path, *args, **kwargs)
+
+    monkeypatch.setattr(ckpt, "load", rotated_then_load)
+    code, stderr = call(capsys, "sample", run, "--num", 2, "--out", tmp_path / "a.npz")
+    assert code == 0, stderr
+    assert "warning" not in stderr and "step_0000002.pt (step 2" in stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
@@ -61,7 +62,8 @@ def run_command(args: argparse.Namespace, show_traceback: bool = False) -> int:
         hint = f" (full traceback: --traceback or {TRACEBACK_ENV}=1)" if isinstance(e, PluginHookError) and not show_traceback else ""
         return _fail(f"{e}{hint}", 1 if isinstance(e, (NonFiniteError, PluginHookError)) else 2)
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # in-process stdout may have no fd
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
     except OSError as e:
         return _fail(os_error(e), 1)

@@ -73,7 +73,8 @@ class Evaluator:
         for metric in self.metrics:
             if num < metric.min_samples():
                 name = getattr(metric, "build_config", {}).get("name", type(metric).__name__)
-                raise ConfigError(f"{option}={num} is too few images for metric {name}: it needs at least "
+                said = f"{option} {num}" if option.startswith("-") else f"{option}={num}"
+                raise ConfigError(f"{said} is too few images for metric {name}: it needs at least "
                                   f"{metric.min_samples()}")
 
     def __call__(

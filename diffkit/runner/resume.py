@@ -1,4 +1,5 @@
-"""What ``--resume`` may change, and the record of what it changed.
+"""Opening a run's directory: a new one, or the one ``--resume`` continues; what
+``--resume`` may change, and the record of what it changed.
 
 A checkpoint's weights mean something only under the config that trained them: the
 noise schedule and its length T, the image size, the network, what it predicts and the
@@ -14,9 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from diffkit import checkpoint as ckpt
 from diffkit.config import read_yaml
-from diffkit.errors import ConfigError
-from diffkit.runner import rundir
+from diffkit.errors import CheckpointError, ConfigError
+from diffkit.runner import lock, rundir
+from diffkit.runner.distributed import DistEnv
 
 #: config sections whose keys fix what the checkpoint means, and keys inside them that do not.
 MEANING = ("scheduler", "time_embedding", "denoiser", "data", "train.conditional")
@@ -44,14 +50,14 @@ def meaningful(key: str) -> bool:
     return key not in HARMLESS and any(key == m or key.startswith(m + ".") for m in MEANING)
 
 
-def check(run_dir: Path, new: dict[str, Any], allow: bool, record: bool = True) -> None:
+def check(run_dir: Path, new: dict[str, Any], allow: bool) -> dict[str, tuple[Any, Any]]:
     """Compare the config `new` with the run's saved ``config.yaml`` (the config of its
-    latest checkpoint). Refuse (ConfigError) a change of a key the checkpoint's meaning
-    depends on, unless `allow`; with `record` (rank 0), append every change to ``history.json``.
-    A run without a checkpoint has nothing to protect."""
+    latest checkpoint) and return the changes. Refuse (ConfigError) a change of a key the
+    checkpoint's meaning depends on, unless `allow`. A run without a checkpoint has
+    nothing to protect."""
     saved = run_dir / rundir.CONFIG
     if not saved.is_file() or not any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
-        return
+        return {}
     step = rundir.read_json(run_dir / rundir.STATUS).get("step")
     changed = changes(read_yaml(saved), new)
     refused = [k for k in changed if meaningful(k)]
@@ -64,7 +70,13 @@ def check(run_dir: Path, new: dict[str, Any], allow: bool, record: bool = True) 
             f"(it was trained with {key}={before!r}); to continue training with the change anyway, add "
             "--allow-changes (recorded in history.json)"
         )
-    if changed and record:
+    return changed
+
+
+def record(run_dir: Path, step: int, changed: dict[str, tuple[Any, Any]], allow: bool, config_yaml: str) -> None:
+    """Once the checkpoint is restored: append the `changed` keys to ``history.json``,
+    then write the new ``config.yaml``."""
+    if changed:
         history = rundir.read_json(run_dir / rundir.HISTORY).get("resumes", [])
         history.append({
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -73,3 +85,26 @@ def check(run_dir: Path, new: dict[str, Any], allow: bool, record: bool = True) 
             "changed": {k: {"before": b, "after": a} for k, (b, a) in changed.items()},
         })
         rundir.write_json(run_dir / rundir.HISTORY, {"resumes": history})
+    rundir.write_text_atomic(run_dir / rundir.CONFIG, config_yaml)
+
+
+def open_run(cfg: DictConfig, resume: Path | None, stem: str, env: DistEnv, device: torch.device) -> tuple[Path, tuple[Path, dict[str, Any]] | None]:
+    """The run directory and its latest checkpoint (path, state), None when there is none.
+
+    A new directory is created complete (config.yaml and status.json) in one rename and
+    locked by rank 0. A resumed run without any checkpoint (stopped during start-up)
+    starts again in place."""
+    found = None
+    if resume is not None:
+        run_dir = Path(resume)
+        found = ckpt.load_latest(run_dir / rundir.CHECKPOINTS, map_location=device)
+        if found is None and any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
+            raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
+    elif env.is_main:
+        created = '{"status": "created", "step": 0}\n'
+        config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+        run_dir = rundir.create(cfg.run.dir, stem, {rundir.CONFIG: config_yaml, rundir.STATUS: created})
+        lock.acquire(run_dir, "diffkit train")
+    else:
+        run_dir = Path(cfg.run.dir or ".")
+    return env.broadcast(run_dir), found

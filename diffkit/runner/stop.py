@@ -15,13 +15,18 @@ SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGUSR2") if 
 
 class StopSignal:
     """Records the first SIGINT/SIGTERM/SIGUSR2; the training loop finishes its step, saves a
-    checkpoint and leaves. A second signal raises KeyboardInterrupt (stop now, no save)."""
+    checkpoint and leaves. A second signal raises KeyboardInterrupt (stop now, no save).
+    While `starting` (before the first step: nothing to save yet) the first signal
+    raises KeyboardInterrupt at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, starting: bool = False) -> None:
         self.signum = 0
+        self.starting = starting
         self._previous: dict[int, Any] = {}
 
     def __call__(self, signum: int, frame: Any) -> None:
+        if self.starting:
+            raise KeyboardInterrupt(f"{signal.Signals(signum).name} during start-up, before the first step")
         if self.signum:
             raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped without saving")
         self.signum = signum

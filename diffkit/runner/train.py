@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from diffkit import checkpoint as ckpt
 from diffkit.config import Composed, validate
 from diffkit.config.checks import check, report
-from diffkit.errors import CheckpointError, ConfigError, NonFiniteError, PluginHookError
+from diffkit.errors import ConfigError, NonFiniteError, PluginHookError
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
@@ -44,11 +44,11 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
     """Train from a composed config (or continue the run at `resume`; `allow_changes`:
     let overrides change what its checkpoint means, see ``runner/resume.py``); return the run dir.
 
-    The signal handlers are installed first and the run directory is created complete
-    (config and status) in one rename, so a signal at any moment leaves either no run
-    directory or one that ``--resume`` continues. The process holds the run's lock
+    The signal handlers are installed first (until the first step a signal stops at once)
+    and the run directory is created complete (config and status) in one rename, so a
+    signal at any moment leaves either no run directory or one that ``--resume`` continues. The process holds the run's lock
     (``runner/lock.py``) while it writes."""
-    stop = StopSignal()
+    stop = StopSignal(starting=True)
     stop.install()
     try:
         with lock.scope():
@@ -69,7 +69,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     if resume is not None:
         if env.is_main:
             lock.acquire(resume, "diffkit train --resume")
-        resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes, env.is_main)
+        changed = resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes)
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
@@ -109,31 +109,16 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     config_dict = OmegaConf.to_container(cfg, resolve=True)
 
     # -- run directory and restore -----------------------------------------
-    start = 0
-    restored: dict[str, Any] | None = None
-    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
-    if resume is not None:
-        run_dir = Path(resume)
-        found = ckpt.load_latest(run_dir / rundir.CHECKPOINTS, map_location=device)
-        if found is None and any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
-            raise CheckpointError(f"no loadable checkpoint in {run_dir / rundir.CHECKPOINTS} to resume from")
-        if found is not None:  # else stopped before its first checkpoint: start again in place
-            last, restored = found
-            start = int(restored["step"])
-            state.load(restored, last, cfg, env)
-            ema = state.ema
-    elif env.is_main:
-        if stop.signum:
-            raise KeyboardInterrupt(f"{signal.Signals(stop.signum).name} during start-up; no run directory was made")
-        created = '{"status": "created", "step": 0}\n'
-        run_dir = rundir.create(cfg.run.dir, stem, {rundir.CONFIG: config_yaml, rundir.STATUS: created})
-        lock.acquire(run_dir, "diffkit train")
-    else:
-        run_dir = Path(cfg.run.dir or ".")
-    run_dir = env.broadcast(run_dir)
+    run_dir, found = resume_changes.open_run(cfg, resume, stem, env, device)
+    start, restored = 0, None
+    if found is not None:
+        last, restored = found
+        start = int(restored["step"])
+        state.load(restored, last, cfg, env)
+        ema = state.ema
+    if resume is not None and env.is_main:
+        resume_changes.record(run_dir, start, changed, allow_changes, OmegaConf.to_yaml(cfg, resolve=True))
     if env.is_main:
-        if resume is not None:
-            rundir.write_text_atomic(run_dir / rundir.CONFIG, config_yaml)
         report(warnings)  # once the run starts: an error while building comes alone
         if warnings:
             rundir.write_text_atomic(run_dir / rundir.WARNINGS, "".join(f"{w}\n" for w in warnings))
@@ -218,6 +203,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
         hook.diffkit_images(run=run, step=step, tag="samples", images=to_unit_range(images))
 
     # -- training loop -----------------------------------------------------
+    stop.starting = False  # from here a signal finishes the step and saves
     progress = Progress(cfg.train.steps, start, cfg.train.progress and env.is_main)
     T, null_label = scheduler.num_timesteps, num_classes
     loss_sum = torch.zeros((), device=device)
