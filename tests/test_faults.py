@@ -64,7 +64,8 @@ def call(capsys, *args: str) -> tuple[int, str]:
 
 
 def one_line(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
+    """The one error line of `stderr` (the config checks' warning lines aside)."""
+    lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("diffkit: warning:")]
     assert "Traceback" not in stderr, stderr
     assert len(lines) == 1, stderr
     return lines[0]

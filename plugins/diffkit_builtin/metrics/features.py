@@ -17,7 +17,6 @@ a missing file is reported when the metric is built, before training.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import Tensor
