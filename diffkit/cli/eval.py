@@ -83,7 +83,7 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
     rundir.write_json(run_dir / rundir.METRICS, merge_scores(old, scores))
     config = OmegaConf.to_container(cfg, resolve=True)
     context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
-    plugins.hook.diffkit_eval(run=context, step=step, metrics=numeric(scores))
+    plugins.hooks(cfg.run.on_hook_error).diffkit_eval(run=context, step=step, metrics=numeric(scores))
     for key, value in scores.items():
         print(f"{key}\t{value:.6g}" if isinstance(value, float) else f"{key}\t{value}")
     print(f"diffkit: wrote {run_dir / rundir.METRICS}", file=sys.stderr)

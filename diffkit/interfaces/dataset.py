@@ -23,6 +23,11 @@ class ImageData:
 class Dataset(ABC):
     """Loads one split of a dataset into memory.
 
+    A subclass implements ``load``; its constructor parameters (each with a
+    default) are the keys of ``data`` besides ``batch_size``, ``image_size`` and
+    ``num_workers``; a constructor that accepts ``image_size`` gets
+    ``data.image_size`` (the runner resizes whatever ``load`` returns).
+
     Args:
         root: directory holding the files (None: the dataset's default location).
         download: allow fetching over the network where the dataset supports it.

@@ -12,9 +12,18 @@ from diffkit.interfaces.time_embedding import TimeEmbedding
 class Denoiser(nn.Module, ABC):
     """f(x_t, t[, y]) -> prediction with the shape of x_t.
 
-    The runner injects ``in_channels`` (from the data), ``time_embedding`` (a built
-    `TimeEmbedding`) and ``num_classes`` (0 when the data is unlabelled or
-    conditioning is off); everything else comes from the config node.
+    A subclass implements ``forward`` and sets ``num_downsamplings`` if it
+    halves the image size. Its constructor must accept the three arguments the
+    runner injects and pass them to ``super().__init__``; its other parameters
+    (each with a default) are the config keys of ``denoiser``.
+
+    Args:
+        in_channels: injected: the data's channel count C.
+        time_embedding: injected: the built `TimeEmbedding`; its output has
+            ``time_embedding.dim`` features.
+        num_classes: injected: the number of class labels (0 when the data is
+            unlabelled or ``train.conditional`` is off); label ``num_classes`` is
+            the "no label" of classifier-free guidance.
     """
 
     #: constructor arguments the runner provides; never set in a config.

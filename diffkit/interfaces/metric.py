@@ -34,8 +34,10 @@ class Metric(ABC):
     """Compares generated images with real ones.
 
     ``compute`` takes real and fake images (N, C, H, W) float in [-1, 1] and returns
-    named values, e.g. {"fid": 12.3}. A constructor parameter ``context`` receives a
-    `MetricContext` from the runner.
+    named values, e.g. {"fid": 12.3}, reported as ``eval/fid``. A subclass
+    implements ``compute``; its constructor parameters (each with a default)
+    are the keys of an ``eval.metrics`` entry, and a parameter ``context``
+    receives a `MetricContext` from the runner.
     """
 
     #: constructor arguments the runner passes when the constructor accepts them.

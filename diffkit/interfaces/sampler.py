@@ -45,11 +45,20 @@ def clip_x0(x0: Tensor, clip_sample: bool | str) -> Tensor:
 class Sampler(ABC):
     """Draws x_0 from noise with a trained model.
 
-    ``steps`` is the number of model evaluations' timesteps the sampler uses; None
-    means the sampler's default (``default_steps``, or all T steps).
+    A subclass implements ``sample``; its constructor parameters (each with a
+    default) are the config keys of ``sampler``, and it calls
+    ``super().__init__(steps)`` if it keeps ``steps``. Helpers for the subclass:
+    ``num_steps`` (the step count to use), ``denoise`` (one model
+    evaluation turned into ``(x0_hat, eps_hat)``, with guidance and clipping) and
+    the class attribute ``default_steps``.
+
+    Args:
+        steps: number of timesteps the sampler visits; None: the sampler's
+            ``default_steps``, or all T steps.
     """
 
     default_steps: int | None = None
+    """The step count when neither the call nor the config gives one (None: all T)."""
 
     def __init__(self, steps: int | None = None) -> None:
         self.steps = steps
@@ -65,7 +74,19 @@ class Sampler(ABC):
         generator: torch.Generator | None = None,
         guidance: GuidanceFn | None = None,
     ) -> Tensor:
-        """noise: x_T (B, C, H, W) -> x_0 (B, C, H, W), unclipped."""
+        """Run the reverse process from `noise` = x_T: (B, C, H, W) -> x_0 (B, C, H, W), unclipped.
+
+        Args:
+            model: ``model(x_t, t)`` with t: (B,) long; returns the scheduler's
+                prediction type (eps, x0 or v). Pass it to ``denoise``.
+            scheduler: the schedule the model was trained with.
+            noise: x_T, standard normal, (B, C, H, W).
+            steps: keyword-only; the step count asked for by the caller
+                (``--steps``, ``eval.steps``); resolve it with ``self.num_steps(scheduler, steps)``.
+            generator: keyword-only; draw all noise from it, so that sampling is reproducible.
+            guidance: keyword-only; ``guidance(output, x_t, t)`` modifies the raw model
+                output (classifier-free guidance); ``denoise`` applies it.
+        """
 
     def denoise(
         self,

@@ -10,6 +10,10 @@ from torch import Tensor, nn
 class TimeEmbedding(nn.Module, ABC):
     """Maps timesteps t: (B,) to features (B, dim).
 
+    A subclass implements ``forward``; its constructor accepts ``num_timesteps``
+    (injected) and passes it with ``dim`` to ``super().__init__``; its other
+    parameters (each with a default) are the config keys of ``time_embedding``.
+
     Args:
         dim: size of the embedding; the denoiser reads it as ``self.dim``.
         num_timesteps: T of the scheduler, injected by the runner (tables need it).
