@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 from torch import Tensor, nn
 
-from diffkit.interfaces.scheduler import Scheduler
+from diffkit.interfaces.process import NoiseProcess
 
 
 class Loss(nn.Module, ABC):
@@ -15,5 +15,5 @@ class Loss(nn.Module, ABC):
     weightings such as min-SNR need no globals."""
 
     @abstractmethod
-    def forward(self, output: Tensor, target: Tensor, t: Tensor, scheduler: Scheduler) -> Tensor:
+    def forward(self, output: Tensor, target: Tensor, t: Tensor, scheduler: NoiseProcess) -> Tensor:
         """output, target: (B, C, H, W); t: (B,) long -> () mean over batch and pixels."""
