@@ -75,7 +75,7 @@ class HeunSampler(Sampler):
         self, x: Tensor, cur: Level, scheduler: NoiseProcess, n: int, generator: torch.Generator | None
     ) -> tuple[Tensor, Level]:
         """Alg. 2 lines 4-6: raise the noise of x from cur's sigma to sigma_hat; -> (x_hat, level of sigma_hat)."""
-        if self.churn == 0 or not self.churn_sigma_min <= cur.sigma_ve <= self.churn_sigma_max:
+        if self.churn == 0 or math.isinf(cur.sigma_ve) or not self.churn_sigma_min <= cur.sigma_ve <= self.churn_sigma_max:
             return x, cur
         if not isinstance(scheduler, ContinuousProcess):
             raise ConfigError(
