@@ -1,11 +1,16 @@
-"""The sweep file: a base config, overrides for every run, and a grid of values.
+"""The sweep file: a base config, overrides for every run, named variants and a grid of values.
 
     base: configs/default.yaml      # relative to the sweep file or the working dir
     overrides: {train.steps: 500}   # optional, applied to every run
-    grid:                           # every combination is one run
+    variants:                       # optional: named sets of overrides, each crossed with the grid
+      ddpm: {loss.weighting: min_snr}
+      flow: {scheduler: {name: rectified_flow, prediction_type: velocity}}
+    grid:                           # every combination (times every variant) is one run
       loss.name: [l1, l2]
       seed: [0, 1]
     dir: runs/sweeps/my_sweep       # optional; default runs/sweeps/<file stem>
+
+A variant's runs are named ``variant=<name>,<grid values>``.
 """
 
 from __future__ import annotations
@@ -21,16 +26,18 @@ import yaml
 from diffkit.config import read_yaml
 from diffkit.errors import ConfigError
 
-KEYS = ("base", "overrides", "grid", "dir")
+KEYS = ("base", "overrides", "variants", "grid", "dir")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
 
 
 @dataclass
 class RunSpec:
-    """One run of a sweep: its directory name and its grid values."""
+    """One run of a sweep: its directory name, its values (the variant's name and the grid
+    values) and the config overrides they stand for (the variant's, then the grid's)."""
 
     name: str
     values: dict[str, Any]
+    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,10 +50,11 @@ class Sweep:
     grid: dict[str, list[Any]]
     dir: Path
     runs: list[RunSpec] = field(default_factory=list)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def run_overrides(self, run: RunSpec) -> list[str]:
-        """``key=value`` arguments for `run`: the shared overrides, then its grid values."""
-        return [f"{k}={format_value(v)}" for k, v in {**self.overrides, **run.values}.items()]
+        """``key=value`` arguments for `run`: the shared overrides, then its variant's and grid values."""
+        return [f"{k}={format_value(v)}" for k, v in {**self.overrides, **run.overrides}.items()]
 
 
 def format_value(value: Any) -> str:
@@ -84,9 +92,13 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}; a sweep file has {', '.join(KEYS)}")
     overrides = data.get("overrides") or {}
     grid = data.get("grid") or {}
-    for key, value in (("overrides", overrides), ("grid", grid)):
+    variants = data.get("variants") or {}
+    for key, value in (("overrides", overrides), ("grid", grid), ("variants", variants)):
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: {key} must be a mapping of config keys, got {value!r}")
+    for name, value in variants.items():
+        if not isinstance(value, dict) or _UNSAFE.search(str(name)):
+            raise ConfigError(f"{path}: variants.{name} must be a mapping of config keys under a plain name, got {value!r}")
     grid = dotted(grid)
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -97,11 +109,14 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         overrides=dotted(overrides),
         grid={str(k): list(v) for k, v in grid.items()},
         dir=Path(directory or data.get("dir") or Path("runs") / "sweeps" / path.stem),
+        variants={str(k): dotted(v) for k, v in variants.items()},
     )
     keys = list(sweep.grid)
-    for combo in itertools.product(*sweep.grid.values()):
-        values = dict(zip(keys, combo))
-        sweep.runs.append(RunSpec(run_name(values), values))
+    for variant, extra in (sweep.variants or {None: {}}).items():
+        for combo in itertools.product(*sweep.grid.values()):
+            values = dict(zip(keys, combo))
+            named = values if variant is None else {"variant": variant, **values}
+            sweep.runs.append(RunSpec(run_name(named), named, {**extra, **values}))
     names = [r.name for r in sweep.runs]
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash:
