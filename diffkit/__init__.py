@@ -15,14 +15,17 @@ from diffkit.errors import (
 )
 from diffkit.hookspecs import hookimpl, hookspec
 from diffkit.interfaces import (
+    ContinuousProcess,
     Dataset,
     Denoiser,
     ImageData,
     Loss,
     Metric,
+    NoiseProcess,
     Sampler,
     Scheduler,
     TimeEmbedding,
+    WeightedLoss,
     extract,
 )
 from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
@@ -34,6 +37,7 @@ __all__ = [
     "PLUGIN_API_VERSION",
     "CheckpointError",
     "ConfigError",
+    "ContinuousProcess",
     "DataError",
     "Dataset",
     "Denoiser",
@@ -41,6 +45,7 @@ __all__ = [
     "ImageData",
     "Loss",
     "Metric",
+    "NoiseProcess",
     "PluginError",
     "PluginValidationError",
     "Registry",
@@ -48,6 +53,7 @@ __all__ = [
     "Scheduler",
     "TimeEmbedding",
     "UnknownComponentError",
+    "WeightedLoss",
     "__version__",
     "extract",
     "hookimpl",

@@ -28,7 +28,9 @@ from diffkit import hookspecs
 from diffkit.errors import PluginError, closest
 from diffkit.registry import Origin, Registry
 
-PLUGIN_API_VERSION = "1.0"
+#: 1.1: the scheduler kind's base is NoiseProcess (continuous processes via ContinuousProcess);
+#: plugins declaring 1.0 (discrete Scheduler subclasses built from betas) keep working.
+PLUGIN_API_VERSION = "1.1"
 ENTRY_POINT_GROUP = "diffkit"
 AUTOLOAD_ENV = "DIFFKIT_DISABLE_PLUGIN_AUTOLOAD"
 CORE_DIST = "diffkit"

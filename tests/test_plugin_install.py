@@ -183,9 +183,10 @@ def test_plugins_lists_the_example_and_reports_each_broken_one(site: Path) -> No
     out = run_cli("plugins", env=env_for(site)).stdout
     lines = out.splitlines()
     start = lines.index("diffkit-example 0.1.0")
-    assert lines[start + 1:start + 9] == [
+    assert lines[start + 1:start + 10] == [
         "  example",
         "    scheduler       example_geometric      diffkit_example.geometric.GeometricScheduler",
+        "    scheduler       example_vp_linear      diffkit_example.vp_linear.VPLinearProcess",
         "    time_embedding  example_rbf            diffkit_example.rbf.RBFEmbedding",
         "    denoiser        example_convnet        diffkit_example.convnet.ConvNet",
         "    loss            example_pseudo_huber   diffkit_example.pseudo_huber.PseudoHuberLoss",
