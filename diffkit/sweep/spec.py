@@ -26,7 +26,7 @@ import yaml
 from diffkit.config import read_yaml
 from diffkit.errors import ConfigError
 
-KEYS = ("base", "overrides", "variants", "grid", "dir")
+KEYS = ("base", "overrides", "grid", "dir", "variants")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
 
 
