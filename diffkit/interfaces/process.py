@@ -179,8 +179,8 @@ class NoiseProcess(nn.Module, ABC):
         """k(t) = |d x0_hat / d output| for the process's prediction type, (B,): an MSE on the
         target equals k^-2 times the MSE on x0, so a weight on the x0 loss w_x0 becomes
         w_x0 k^2 on the target's loss."""
-        c = self._coefficient_set(t, (t.shape[0],), torch.float64 if t.dtype == torch.float64 else torch.float32,
-                                  self.prediction_type)
+        dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
+        c = self._coefficient_set(t, (t.shape[0],), dtype, self.prediction_type)
         return prediction.x0_scale(self.prediction_type, c)
 
     def extra_repr(self) -> str:

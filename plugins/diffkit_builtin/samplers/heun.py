@@ -65,7 +65,8 @@ class HeunSampler(Sampler):
     ) -> None:
         super().__init__(steps)
         check_spacing(spacing)
-        self.spacing, self.sigma_max, self.clip_sample = spacing, _number("sigma_max", sigma_max, 0, False), clip_sample
+        self.spacing, self.clip_sample = spacing, clip_sample
+        self.sigma_max = _number("sigma_max", sigma_max, 0, inclusive=False)
         self.churn = _number("churn", churn, 0)
         self.churn_sigma_min = _number("churn_sigma_min", churn_sigma_min, 0)
         self.churn_sigma_max = _number("churn_sigma_max", churn_sigma_max, 0)

@@ -36,8 +36,11 @@ class VPCosine(ContinuousProcess):
         density_scale: float = 1.0,
         sigma_data: float = 0.5,
     ) -> None:
-        if not (isinstance(logsnr_min, (int, float)) and isinstance(logsnr_max, (int, float)) and logsnr_min < logsnr_max):
-            raise ConfigError(f"scheduler.logsnr_min={logsnr_min!r} must be a number < scheduler.logsnr_max={logsnr_max!r}")
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (logsnr_min, logsnr_max))
+        if not (numbers and logsnr_min < logsnr_max):
+            raise ConfigError(
+                f"scheduler.logsnr_min={logsnr_min!r} must be a number < scheduler.logsnr_max={logsnr_max!r}"
+            )
         super().__init__(
             prediction_type=prediction_type, sigma_data=sigma_data,
             density=density, density_loc=density_loc, density_scale=density_scale,
