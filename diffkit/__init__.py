@@ -15,15 +15,18 @@ from diffkit.errors import (
 )
 from diffkit.hookspecs import hookimpl, hookspec
 from diffkit.interfaces import (
+    ContinuousProcess,
     Dataset,
     Denoiser,
     ImageData,
     Launcher,
     Loss,
     Metric,
+    NoiseProcess,
     Sampler,
     Scheduler,
     TimeEmbedding,
+    WeightedLoss,
     extract,
 )
 from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
@@ -35,6 +38,7 @@ __all__ = [
     "PLUGIN_API_VERSION",
     "CheckpointError",
     "ConfigError",
+    "ContinuousProcess",
     "DataError",
     "Dataset",
     "Denoiser",
@@ -43,6 +47,7 @@ __all__ = [
     "Launcher",
     "Loss",
     "Metric",
+    "NoiseProcess",
     "PluginError",
     "PluginValidationError",
     "Registry",
@@ -50,6 +55,7 @@ __all__ = [
     "Scheduler",
     "TimeEmbedding",
     "UnknownComponentError",
+    "WeightedLoss",
     "__version__",
     "extract",
     "hookimpl",

@@ -10,7 +10,9 @@ import pluggy
 from diffkit import hookspecs
 from diffkit.errors import closest
 
-PLUGIN_API_VERSION = "1.0"
+#: 1.1: the scheduler kind's base is NoiseProcess (continuous processes via ContinuousProcess);
+#: plugins declaring 1.0 (discrete Scheduler subclasses built from betas) keep working.
+PLUGIN_API_VERSION = "1.1"
 
 
 def unknown_hooks(pm: pluggy.PluginManager, module: ModuleType) -> str:

@@ -99,7 +99,7 @@ class Registry:
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise PluginValidationError(
                 f"{origin} registers {kind} {name!r} as {cls!r}, which is not a subclass of "
-                f"diffkit.{base.__name__}"
+                + getattr(base, "kind_label", f"diffkit.{base.__name__}")
             )
         if inspect.isabstract(cls):
             missing = ", ".join(sorted(cls.__abstractmethods__))

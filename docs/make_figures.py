@@ -31,7 +31,9 @@ def font(size: int = 14) -> ImageFont.ImageFont:
 
 
 def schedulers(registry: Registry) -> dict[str, torch.nn.Module]:
-    return {name: registry.build("scheduler", {"name": name}) for name in registry.names("scheduler")}
+    """The discrete schedules (the figures plot abar over the T timesteps)."""
+    built = {name: registry.build("scheduler", {"name": name}) for name in registry.names("scheduler")}
+    return {name: s for name, s in built.items() if s.discrete}
 
 
 def to_pil(x: torch.Tensor, scale: int) -> Image.Image:

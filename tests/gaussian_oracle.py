@@ -25,3 +25,17 @@ def gaussian_oracle(scheduler: Scheduler, m: float, s: float):
         return scheduler.target(x0.to(x_t.dtype), eps.to(x_t.dtype), t)
 
     return model
+
+
+def process_oracle(process, m: float, s: float):
+    """The same for any noise process: model(x_t, t) -> Bayes-optimal output of its prediction type,
+    with a, b = alpha(t), sigma(t) from ``process.alpha_sigma``."""
+
+    def model(x_t: Tensor, t: Tensor) -> Tensor:
+        a, b = (v.double().reshape(-1, *([1] * (x_t.ndim - 1))) for v in process.alpha_sigma(t))
+        x = x_t.double()
+        x0 = m + a * s**2 * (x - a * m) / (a**2 * s**2 + b**2)
+        eps = torch.where(b > 0, (x - a * x0) / b.clamp_min(1e-30), torch.zeros_like(x))
+        return process.target(x0.to(x_t.dtype), eps.to(x_t.dtype), t)
+
+    return model

@@ -11,6 +11,7 @@ from torch import nn
 from benchmarks import overhead, report
 from benchmarks.peers import count, match_width
 from benchmarks.run import TINY
+from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
 
 
 def test_replace_section_keeps_other_sections_and_appends_missing_ones(tmp_path):
@@ -43,7 +44,30 @@ def test_overhead_pairs_the_real_runner_with_the_bare_loop():
     assert res["median_ratio"] == pytest.approx(sum(res["ratios"]) / 2, rel=1e-3)
 
 
-@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes"])
+@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations"])
 def test_every_benchmark_command_imports(name):
     module = importlib.import_module(f"benchmarks.{name}")
     assert module.__doc__
+
+
+@pytest.mark.slow
+def test_formulations_quick_runs_at_tiny_size(tmp_path, capsys, feature_cache, monkeypatch):  # noqa: F811
+    """`--quick` end to end on 8x8 digits for two formulations (the others differ only in the
+    sweep's overrides, run by tests/test_formulations_cli.py): each trains, is scored at both
+    NFEs, and the table lands in its section of the given Markdown file."""
+    import json
+
+    from benchmarks import formulations
+    from diffkit_builtin.metrics.classifier import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(feature_cache))
+    tiny = ["data.name=digits", "data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]",
+            "denoiser.attention_resolutions=[]", "denoiser.num_heads=1", "time_embedding.dim=8"]
+    doc = tmp_path / "perf.md"
+    args = ["--quick", "--budget", "0.5", "--samples", "16", "--doc", str(doc), "--only", "edm,flow_logit_normal"]
+    assert formulations.main([*args, *(f"--set={o}" for o in tiny)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert [r["formulation"] for r in res["results"]] == ["edm", "flow_logit_normal"]
+    assert all([s["nfe"] for s in r["scores"]] == [10, 25] and r["steps"] >= 10 for r in res["results"])
+    text = doc.read_text()
+    assert "<!-- BEGIN formulations -->" in text and "| edm | " in text and "Best FID at 10 NFE" in text

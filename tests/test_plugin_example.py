@@ -30,7 +30,7 @@ def example(monkeypatch: pytest.MonkeyPatch) -> Registry:
 def test_one_component_of_each_kind(example: Registry) -> None:
     names = {kind: example.names(kind) for kind in ("scheduler", "time_embedding", "denoiser", "loss", "sampler")}
     assert names == {
-        "scheduler": ["example_geometric"],
+        "scheduler": ["example_geometric", "example_vp_linear"],
         "time_embedding": ["example_rbf"],
         "denoiser": ["example_convnet"],
         "loss": ["example_pseudo_huber"],

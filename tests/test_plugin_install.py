@@ -183,9 +183,10 @@ def test_plugins_lists_the_example_and_reports_each_broken_one(site: Path) -> No
     out = run_cli("plugins", env=env_for(site)).stdout
     lines = out.splitlines()
     start = lines.index("diffkit-example 0.1.0")
-    assert lines[start + 1:start + 9] == [
+    assert lines[start + 1:start + 10] == [
         "  example",
         "    scheduler       example_geometric      diffkit_example.geometric.GeometricScheduler",
+        "    scheduler       example_vp_linear      diffkit_example.vp_linear.VPLinearProcess",
         "    time_embedding  example_rbf            diffkit_example.rbf.RBFEmbedding",
         "    denoiser        example_convnet        diffkit_example.convnet.ConvNet",
         "    loss            example_pseudo_huber   diffkit_example.pseudo_huber.PseudoHuberLoss",
@@ -203,8 +204,8 @@ def test_plugins_lists_the_example_and_reports_each_broken_one(site: Path) -> No
     ) in lines
     assert (
         "FAILED plugin 'future' from diffkit-future 0.1.0, not loaded: needs diffkit plugin API 2.0, but this "
-        "diffkit provides plugin API 1.0 and accepts plugins declaring 1.0; install a diffkit that provides 2.0 "
-        "or a release of the plugin written for 1.0"
+        "diffkit provides plugin API 1.1 and accepts plugins declaring 1.0 to 1.1; install a diffkit that provides "
+        "2.0 or a release of the plugin written for 1.1"
     ) in lines
     assert (
         "CONFLICT loss 'l1' is registered by both plugin 'losses' (diffkit 0.1.0) and plugin 'collide' "

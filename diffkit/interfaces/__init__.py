@@ -1,17 +1,21 @@
 """The abstract component kinds; the core knows no concrete one."""
 
+from diffkit.interfaces.continuous import ContinuousProcess
 from diffkit.interfaces.dataset import Dataset, ImageData
 from diffkit.interfaces.denoiser import Denoiser
 from diffkit.interfaces.launcher import Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
+from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
 from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
 from diffkit.interfaces.time_embedding import TimeEmbedding
+from diffkit.interfaces.timesteps import SPACINGS, check_spacing, karras_sigmas, schedule, spaced_timesteps
+from diffkit.interfaces.weighting import WEIGHTINGS, WeightedLoss, min_snr_weight
 
 #: kind name (as used in configs and `diffkit plugins --kind`) -> base class.
 KINDS: dict[str, type] = {
-    "scheduler": Scheduler,
+    "scheduler": NoiseProcess,
     "time_embedding": TimeEmbedding,
     "denoiser": Denoiser,
     "loss": Loss,
@@ -22,19 +26,31 @@ KINDS: dict[str, type] = {
 }
 
 __all__ = [
+    "CLEAN",
     "KINDS",
+    "SPACINGS",
+    "WEIGHTINGS",
+    "ContinuousProcess",
     "Dataset",
     "Denoiser",
     "GuidanceFn",
     "ImageData",
     "Launcher",
+    "Level",
     "Loss",
     "Metric",
     "MetricContext",
     "Report",
     "ModelFn",
+    "NoiseProcess",
     "Sampler",
     "Scheduler",
     "TimeEmbedding",
+    "WeightedLoss",
+    "check_spacing",
     "extract",
+    "karras_sigmas",
+    "min_snr_weight",
+    "schedule",
+    "spaced_timesteps",
 ]

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 from torch import Tensor, nn
 
-from diffkit.interfaces.scheduler import Scheduler
+from diffkit.interfaces.process import NoiseProcess
 
 
 class Loss(nn.Module, ABC):
@@ -19,12 +19,12 @@ class Loss(nn.Module, ABC):
     """
 
     @abstractmethod
-    def forward(self, output: Tensor, target: Tensor, t: Tensor, scheduler: Scheduler) -> Tensor:
+    def forward(self, output: Tensor, target: Tensor, t: Tensor, scheduler: NoiseProcess) -> Tensor:
         """The loss of one batch: () mean over batch and pixels.
 
         Args:
             output: the denoiser's output, (B, C, H, W), float32.
-            target: ``scheduler.target(x0, noise, t)``: eps, x0 or v, (B, C, H, W).
-            t: (B,) long timesteps of the batch.
+            target: ``scheduler.target(x0, noise, t)``: eps, x0, v, velocity or F, (B, C, H, W).
+            t: (B,) times of the batch (long on a discrete chain, float on a continuous process).
             scheduler: the run's scheduler (``scheduler.snr(t)`` for SNR weightings).
         """

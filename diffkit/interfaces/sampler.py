@@ -1,4 +1,4 @@
-"""The reverse-process algorithm, independent of the schedule it runs on."""
+"""The reverse-process algorithm, independent of the noise process it runs on."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces.scheduler import Scheduler
+from diffkit.interfaces.process import Level, NoiseProcess
 
-#: model(x_t: (B, C, H, W), t: (B,) long) -> output of the scheduler's prediction type.
+#: model(x_t: (B, C, H, W), t: (B,) the process's time, long or float) -> output of the
+#: process's prediction type. The runner binds the network's input scaling (model_input).
 ModelFn = Callable[[Tensor, Tensor], Tensor]
 #: guidance(output, x_t, t) -> modified output (e.g. classifier-free guidance).
 GuidanceFn = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -43,7 +44,7 @@ def clip_x0(x0: Tensor, clip_sample: bool | str) -> Tensor:
 
 
 class Sampler(ABC):
-    """Draws x_0 from noise with a trained model.
+    """Draws x_0 from noise with a trained model, on any :class:`NoiseProcess`.
 
     A subclass implements ``sample``; its constructor parameters (each with a
     default) are the config keys of ``sampler``, and it calls
@@ -55,6 +56,8 @@ class Sampler(ABC):
     Args:
         steps: number of timesteps the sampler visits; None: the sampler's
             ``default_steps``, or all T steps.
+
+    ``steps`` is the number of levels of the time grid the sampler visits.
     """
 
     default_steps: int | None = None
@@ -67,7 +70,7 @@ class Sampler(ABC):
     def sample(
         self,
         model: ModelFn,
-        scheduler: Scheduler,
+        scheduler: NoiseProcess,
         noise: Tensor,
         *,
         steps: int | None = None,
@@ -77,10 +80,11 @@ class Sampler(ABC):
         """Run the reverse process from `noise` = x_T: (B, C, H, W) -> x_0 (B, C, H, W), unclipped.
 
         Args:
-            model: ``model(x_t, t)`` with t: (B,) long; returns the scheduler's
-                prediction type (eps, x0 or v). Pass it to ``denoise``.
+            model: ``model(x_t, t)`` with t: (B,); returns the scheduler's
+                prediction type. Pass it to ``denoise``.
             scheduler: the schedule the model was trained with.
-            noise: x_T, standard normal, (B, C, H, W).
+            noise: unit Gaussian (B, C, H, W); a sampler starts from
+                ``noise * scheduler.prior_scale(first level)``.
             steps: keyword-only; the step count asked for by the caller
                 (``--steps``, ``eval.steps``); resolve it with ``self.num_steps(scheduler, steps)``.
             generator: keyword-only; draw all noise from it, so that sampling is reproducible.
@@ -91,19 +95,19 @@ class Sampler(ABC):
     def denoise(
         self,
         model: ModelFn,
-        scheduler: Scheduler,
+        scheduler: NoiseProcess,
         x_t: Tensor,
-        t: int,
+        t: int | float,
         guidance: GuidanceFn | None = None,
         clip_sample: bool | str = False,
     ) -> tuple[Tensor, Tensor]:
-        """One model evaluation at timestep `t` for the whole batch -> (x0_hat, eps_hat).
+        """One model evaluation at time `t` for the whole batch -> (x0_hat, eps_hat).
 
         x_t: (B, C, H, W). `guidance` modifies the raw output first; `clip_sample`
         (see :func:`clip_x0`) keeps x0_hat in [-1, 1] and re-derives
-        eps_hat = (x_t - sqrt(abar) x0_hat) / sqrt(1 - abar).
+        eps_hat = (x_t - alpha x0_hat) / sigma.
         """
-        tt = torch.full((x_t.shape[0],), t, device=x_t.device, dtype=torch.long)
+        tt = scheduler.time_tensor(t, x_t.shape[0], x_t)
         out = model(x_t, tt)
         if guidance is not None:
             out = guidance(out, x_t, tt)
@@ -112,7 +116,7 @@ class Sampler(ABC):
             x0, eps = scheduler.split_prediction(clip_x0(x0, clip_sample), x_t, tt, prediction_type="x0")
         return x0, eps
 
-    def num_steps(self, scheduler: Scheduler, steps: int | None) -> int:
+    def num_steps(self, scheduler: NoiseProcess, steps: int | None) -> int:
         """The step count to use: the call's, the config's, the default, or T."""
         for candidate in (steps, self.steps, self.default_steps):
             if candidate is not None:
@@ -120,3 +124,9 @@ class Sampler(ABC):
                     raise ConfigError(f"sampler.steps={candidate!r} (or --steps) must be an integer")
                 return int(candidate)
         return scheduler.num_timesteps
+
+    @staticmethod
+    def start(scheduler: NoiseProcess, noise: Tensor, first: Level) -> Tensor:
+        """x at the first level: unit noise times the process's prior scale there."""
+        scale = scheduler.prior_scale(first)
+        return noise if scale == 1.0 else noise * scale

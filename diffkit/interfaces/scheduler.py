@@ -1,17 +1,21 @@
-"""The noise schedule and the closed-form distributions of DDPM (Ho et al. 2020).
+"""The discrete DDPM chain (Ho et al. 2020): the noise process at integer t.
 
 Notation: beta_t is the variance added at step t, alpha_t = 1 - beta_t and
-abar_t = prod_{s<=t} alpha_s. Timesteps are 0-based: t in [0, T-1].
+abar_t = prod_{s<=t} alpha_s. Timesteps are 0-based: t in [0, T-1]. As a
+:class:`~diffkit.interfaces.process.NoiseProcess` it has alpha(t) = sqrt(abar_t),
+sigma(t) = sqrt(1 - abar_t).
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from diffkit.errors import ConfigError
-
-PREDICTION_TYPES = ("eps", "x0", "v")
+from diffkit.interfaces import timesteps as spacing_helpers
+from diffkit.interfaces.process import CLEAN, PREDICTION_TYPES, Level, NoiseProcess
 
 
 def extract(a: Tensor, t: Tensor, x_shape: torch.Size) -> Tensor:
@@ -22,7 +26,7 @@ def extract(a: Tensor, t: Tensor, x_shape: torch.Size) -> Tensor:
     return a.gather(0, t).reshape(t.shape[0], *((1,) * (len(x_shape) - 1)))
 
 
-class Scheduler(nn.Module):
+class Scheduler(NoiseProcess):
     """A variance schedule beta_0..beta_{T-1} and everything derived from it.
 
     Subclasses compute the betas from their own parameters and call
@@ -32,13 +36,17 @@ class Scheduler(nn.Module):
 
     Args:
         betas: (T,) variances in (0, 1] (1 only at T-1 for zero terminal SNR).
-        prediction_type: what the denoiser predicts: "eps" (noise), "x0" or "v"
-            (v = sqrt(abar) eps - sqrt(1 - abar) x0, Salimans & Ho 2022).
+        prediction_type: what the denoiser predicts: "eps" (noise), "x0", "v"
+            (v = sqrt(abar) eps - sqrt(1 - abar) x0, Salimans & Ho 2022) or "F"
+            (EDM's preconditioned output; see :mod:`~diffkit.interfaces.prediction`).
         rescale_zero_terminal_snr: rescale so that abar_{T-1} = 0 (Lin et al. 2023).
+        sigma_data: the data's standard deviation, used by prediction_type "F" only.
     """
 
     num_timesteps: int
     prediction_type: str
+    discrete = True
+    variance_preserving = True
 
     def __init__(
         self,
@@ -46,13 +54,14 @@ class Scheduler(nn.Module):
         *,
         prediction_type: str = "eps",
         rescale_zero_terminal_snr: bool = False,
+        sigma_data: float = 0.5,
     ) -> None:
-        super().__init__()
-        if prediction_type not in PREDICTION_TYPES:
+        if prediction_type == "velocity":
             raise ConfigError(
-                f"scheduler.prediction_type={prediction_type!r} is not allowed; "
-                f"use one of {', '.join(PREDICTION_TYPES)}"
+                "scheduler.prediction_type='velocity' needs a continuous process (dx_t/dt); "
+                f"the discrete chain allows {', '.join(p for p in PREDICTION_TYPES if p != 'velocity')}"
             )
+        super().__init__(prediction_type=prediction_type, sigma_data=sigma_data)
         betas = betas.to(torch.float64)
         if betas.ndim != 1 or betas.numel() < 1:
             raise ConfigError("scheduler.num_timesteps must be >= 1")
@@ -64,7 +73,6 @@ class Scheduler(nn.Module):
                 f"max {betas.max().item():.3g}"
             )
         self.num_timesteps = int(betas.numel())
-        self.prediction_type = prediction_type
         self.zero_terminal_snr = bool(rescale_zero_terminal_snr)
 
         alphas = 1.0 - betas
@@ -93,16 +101,26 @@ class Scheduler(nn.Module):
         for name, value in tensors.items():
             self.register_buffer(name, value.to(torch.float32), persistent=False)
 
-    # -- forward process -------------------------------------------------
-    def add_noise(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
-        """Sample q(x_t | x_0): x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps.
+    # -- the noise process at integer t -------------------------------------
+    def alpha_sigma(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """sqrt(abar_t), sqrt(1 - abar_t); t: (B,) long."""
+        return self.sqrt_alphas_cumprod.gather(0, t), self.sqrt_one_minus_alphas_cumprod.gather(0, t)
 
-        x0, noise: (B, ...); t: (B,) long -> (B, ...).
-        """
-        return (
-            extract(self.sqrt_alphas_cumprod, t, x0.shape) * x0
-            + extract(self.sqrt_one_minus_alphas_cumprod, t, x0.shape) * noise
-        )
+    def sample_t(self, n: int, generator: torch.Generator | None, device: torch.device | str) -> Tensor:
+        """t ~ U{0, ..., T-1}: (n,) long."""
+        return torch.randint(0, self.num_timesteps, (n,), generator=generator, device=device)
+
+    def time_tensor(self, t: int | float, n: int, like: Tensor) -> Tensor:
+        return torch.full((n,), int(t), device=like.device, dtype=torch.long)
+
+    def evenly_spaced_t(self, n: int, device: torch.device | str) -> Tensor:
+        return torch.linspace(0, self.num_timesteps - 1, n, device=device).round().long()
+
+    def levels(self, steps: int, spacing: str) -> list[Level]:
+        """The timesteps of `spacing` (:mod:`~diffkit.interfaces.timesteps`), then clean data."""
+        abar = self.alphas_cumprod.detach().double().cpu().tolist()
+        ts = spacing_helpers.discrete_timesteps(abar, steps, spacing)
+        return [Level(t, math.sqrt(abar[t]), math.sqrt(1 - abar[t])) for t in ts] + [CLEAN]
 
     def q_mean_variance(self, x0: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         """Mean (B, ...) and variance (B, 1, ...) of q(x_t | x_0)."""
@@ -126,42 +144,6 @@ class Scheduler(nn.Module):
         """Signal-to-noise ratio abar_t / (1 - abar_t), t: (B,) -> (B,)."""
         abar = self.alphas_cumprod[t]
         return abar / (1.0 - abar)
-
-    # -- prediction targets: the one place eps / x0 / v are converted -----
-    def target(self, x0: Tensor, noise: Tensor, t: Tensor) -> Tensor:
-        """The training target for ``prediction_type`` given x_0, eps and t (B,)."""
-        if self.prediction_type == "eps":
-            return noise
-        if self.prediction_type == "x0":
-            return x0
-        a = extract(self.sqrt_alphas_cumprod, t, x0.shape)
-        s = extract(self.sqrt_one_minus_alphas_cumprod, t, x0.shape)
-        return a * noise - s * x0
-
-    def split_prediction(
-        self, model_output: Tensor, x_t: Tensor, t: Tensor, prediction_type: str | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """Convert a model output of ``prediction_type`` (default: the scheduler's)
-        into (x0_hat, eps_hat).
-
-        Uses x_t = a x_0 + s eps with a = sqrt(abar_t), s = sqrt(1 - abar_t):
-        eps -> x0 = (x_t - s eps) / a;  x0 -> eps = (x_t - a x0) / s;
-        v -> x0 = a x_t - s v, eps = s x_t + a v.
-        Samplers pass ``prediction_type="x0"`` to re-derive eps from a clipped x0_hat.
-        """
-        kind = prediction_type or self.prediction_type
-        a = extract(self.sqrt_alphas_cumprod, t, x_t.shape)
-        s = extract(self.sqrt_one_minus_alphas_cumprod, t, x_t.shape)
-        if kind == "eps":
-            eps = model_output
-            x0 = (x_t - s * eps) / a.clamp_min(1e-12)
-        elif kind == "x0":
-            x0 = model_output
-            eps = (x_t - a * x0) / s.clamp_min(1e-12)
-        else:
-            x0 = a * x_t - s * model_output
-            eps = s * x_t + a * model_output
-        return x0, eps
 
     def extra_repr(self) -> str:
         return f"num_timesteps={self.num_timesteps}, prediction_type={self.prediction_type!r}"

@@ -45,6 +45,11 @@ def build_components(
     time_embedding = registry.build(
         "time_embedding", node(cfg, "time_embedding"), num_timesteps=scheduler.num_timesteps
     )
+    if time_embedding.discrete_only and not scheduler.discrete:
+        raise ConfigError(
+            f"time_embedding.name={cfg.time_embedding.name!r} needs integer timesteps, but scheduler "
+            f"{cfg.scheduler.name!r} is a continuous process; use time_embedding.name=sinusoidal or fourier"
+        )
     denoiser = registry.build(
         "denoiser",
         node(cfg, "denoiser"),

@@ -14,28 +14,31 @@ from torch import Tensor, nn
 
 from diffkit.atomic import atomic_path
 from diffkit.errors import ConfigError
-from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
+from diffkit.interfaces import GuidanceFn, ModelFn, NoiseProcess, Sampler
 from diffkit.runner.data import to_model_range, to_unit_range
 from diffkit.runner.progress import bar
 
 
-def model_fn(denoiser: nn.Module, labels: Tensor | None = None) -> ModelFn:
-    """Bind labels (B,) or None to ``denoiser(x, t, y)``."""
-    return lambda x, t: denoiser(x, t, labels)
+def model_fn(denoiser: nn.Module, scheduler: NoiseProcess, labels: Tensor | None = None) -> ModelFn:
+    """``model(x_t, t) = denoiser(*scheduler.model_input(x_t, t), labels)``: the process's input
+    scaling and time map bound, with labels (B,) or None."""
+    return lambda x, t: denoiser(*scheduler.model_input(x, t), labels)
 
 
-def classifier_free_guidance(denoiser: nn.Module, null_label: int, scale: float) -> GuidanceFn:
+def classifier_free_guidance(
+    denoiser: nn.Module, scheduler: NoiseProcess, null_label: int, scale: float
+) -> GuidanceFn:
     """out <- out_uncond + s (out_cond - out_uncond) (Ho & Salimans 2022), where
     out_uncond is the denoiser's output with every label set to `null_label`."""
 
     def guide(out: Tensor, x: Tensor, t: Tensor) -> Tensor:
-        uncond = denoiser(x, t, torch.full_like(t, null_label))
+        uncond = denoiser(*scheduler.model_input(x, t), torch.full((t.shape[0],), null_label, device=t.device))
         return uncond + scale * (out - uncond)
 
     return guide
 
 
-def generate(denoiser: nn.Module, scheduler: Scheduler, sampler: Sampler, num: int, shape: tuple[int, int, int],
+def generate(denoiser: nn.Module, scheduler: NoiseProcess, sampler: Sampler, num: int, shape: tuple[int, int, int],
              **kwargs: Any) -> Tensor:
     """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU (:func:`generate_batches`, concatenated)."""
     return torch.cat(list(generate_batches(denoiser, scheduler, sampler, num, shape, **kwargs)))
@@ -43,7 +46,7 @@ def generate(denoiser: nn.Module, scheduler: Scheduler, sampler: Sampler, num: i
 
 def generate_batches(
     denoiser: nn.Module,
-    scheduler: Scheduler,
+    scheduler: NoiseProcess,
     sampler: Sampler,
     num: int,
     shape: tuple[int, int, int],
@@ -83,9 +86,9 @@ def generate_batches(
             if class_label is not None:
                 labels = torch.full((n,), class_label, device=device, dtype=torch.long)
                 if guidance_scale != 1.0:
-                    guidance = classifier_free_guidance(denoiser, num_classes, guidance_scale)
+                    guidance = classifier_free_guidance(denoiser, scheduler, num_classes, guidance_scale)
             with torch.inference_mode():
-                x = sampler.sample(model_fn(denoiser, labels), scheduler, noise, steps=steps, generator=g,
+                x = sampler.sample(model_fn(denoiser, scheduler, labels), scheduler, noise, steps=steps, generator=g,
                                    guidance=guidance)
             shown.update(n)
             yield x.float().cpu()
@@ -99,12 +102,12 @@ def forward_timesteps(num_timesteps: int, n: int = 10) -> Tensor:
     return torch.linspace(0, num_timesteps - 1, n).round().long()
 
 
-def forward_process(scheduler: Scheduler, x0: Tensor, n: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
+def forward_process(scheduler: NoiseProcess, x0: Tensor, n: int = 10, seed: int = 0) -> tuple[Tensor, Tensor]:
     """One image noised by q(x_t | x_0) at n evenly spaced t, with the same noise.
 
-    x0: (1, C, H, W) -> t: (n,) long (:func:`forward_timesteps`), x_t: (n, C, H, W) in model range.
+    x0: (1, C, H, W) -> t: (n,) (long on a discrete chain), x_t: (n, C, H, W) in model range.
     """
-    t = forward_timesteps(scheduler.num_timesteps, n).to(x0.device)
+    t = scheduler.evenly_spaced_t(n, x0.device)
     g = torch.Generator(device=x0.device).manual_seed(seed)
     noise = torch.randn(x0.shape, generator=g, device=x0.device).expand(n, *x0.shape[1:])
     return t, scheduler.add_noise(x0.expand(n, *x0.shape[1:]), noise, t)

@@ -205,7 +205,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     # -- training loop -----------------------------------------------------
     stop.starting = False  # from here a signal finishes the step and saves
     progress = Progress(cfg.train.steps, start, cfg.train.progress and env.is_main)
-    T, null_label = scheduler.num_timesteps, num_classes
+    null_label = num_classes
     loss_sum = torch.zeros((), device=device)
     first_bad = torch.full((), -1, device=device, dtype=torch.long)
     window_start, window_steps, skipped = time.perf_counter(), 0, 0
@@ -232,13 +232,13 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
                 if tc.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
                 n = x.shape[0] * env.world_size  # draw for the global batch, keep this rank's shard
-                t = env.shard(torch.randint(0, T, (n,), generator=gen, device=device))
+                t = env.shard(scheduler.sample_t(n, gen, device))
                 noise = env.shard(torch.randn((n, *x.shape[1:]), generator=gen, device=device))
                 if y is not None and num_classes and tc.label_dropout > 0:
                     drop = env.shard(torch.rand((n,), generator=gen, device=device)) < tc.label_dropout
                     y = torch.where(drop, torch.full_like(y, null_label), y)
                 with autocast(device, precision):
-                    out = forward(scheduler.add_noise(x, noise, t), t, y if num_classes else None)
+                    out = forward(*scheduler.model_input(scheduler.add_noise(x, noise, t), t), y if num_classes else None)
                 loss = loss_fn(out.float(), scheduler.target(x, noise, t), t, scheduler) / tc.accumulate
                 scaler.scale(loss).backward()
                 step_loss += loss.detach()

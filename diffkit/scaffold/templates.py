@@ -44,7 +44,10 @@ python -m pytest                        # the package's own test
 ```
 
 Add more components in `$package/__init__.py` with `registry.add(KIND, NAME, CLASS)`;
-kinds: scheduler, time_embedding, denoiser, loss, sampler, dataset, metric.
+kinds: scheduler, time_embedding, denoiser, loss, sampler, dataset, metric. A scheduler
+is a noise process x_t = alpha(t) x_0 + sigma(t) eps: subclass `diffkit.Scheduler` with
+betas for a discrete chain, or `diffkit.ContinuousProcess` for continuous t (plugin API 1.1).
+Subclass `diffkit.WeightedLoss` instead of `Loss` to get the `weighting` options.
 """
 
 INIT = '''\
@@ -70,7 +73,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from diffkit import ConfigError, Loss, Scheduler
+from diffkit import ConfigError, Loss, NoiseProcess
 
 
 class $cls(Loss):
@@ -86,8 +89,8 @@ class $cls(Loss):
             raise ConfigError(f"loss.weight={weight!r} must be > 0")
         self.weight = float(weight)
 
-    def forward(self, output: Tensor, target: Tensor, t: Tensor, scheduler: Scheduler) -> Tensor:
-        """output, target: (B, C, H, W); t: (B,) -> ()."""
+    def forward(self, output: Tensor, target: Tensor, t: Tensor, scheduler: NoiseProcess) -> Tensor:
+        """output, target: (B, C, H, W); t: (B,) the process's times -> ()."""
         return self.weight * ((output - target) ** 2).mean()
 '''
 

@@ -1,8 +1,11 @@
-"""The sweep file: a base config, overrides for every run, and a grid of values.
+"""The sweep file: a base config, overrides for every run, named variants and a grid of values.
 
     base: configs/default.yaml      # relative to the sweep file or the working dir
     overrides: {train.steps: 500}   # optional, applied to every run
-    grid:                           # every combination is one run
+    variants:                       # optional: named sets of overrides, each crossed with the grid
+      ddpm: {loss.weighting: min_snr}
+      flow: {scheduler: {name: rectified_flow, prediction_type: velocity}}
+    grid:                           # every combination (times every variant) is one run
       loss.name: [l1, l2]
       seed: [0, 1]
     name: "{loss.name}-s{seed}"     # optional; default: the grid values, e.g. l1-s0
@@ -11,6 +14,9 @@
 
 A run's directory is its name. Runs of a sweep written before short names
 existed (``loss.name=l1,seed=0``) keep their directories.
+
+A variant's runs are named ``<variant>-<grid values>`` (``variant`` is a field of
+the ``name`` template).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import yaml
 from diffkit.config import read_yaml
 from diffkit.errors import ConfigError, closest
 
-KEYS = ("base", "overrides", "grid", "name", "dir", "launcher")
+KEYS = ("base", "overrides", "grid", "name", "dir", "launcher", "variants")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
 _UNSAFE_SHORT = re.compile(r"[^\w.,=+\-]+")
 _FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
@@ -40,11 +46,13 @@ MAX_NAME = 120
 
 @dataclass
 class RunSpec:
-    """One run of a sweep: its directory name and its grid values."""
+    """One run of a sweep: its directory name, its values (the variant's name and the grid
+    values) and the config overrides they stand for (the variant's, then the grid's)."""
 
     name: str
     values: dict[str, Any]
     legacy: bool = False  # the directory has the long name of sweeps before short names
+    overrides: dict[str, Any] = field(default_factory=dict)  # the variant's and grid values
 
 
 @dataclass
@@ -60,16 +68,23 @@ class Sweep:
     launcher: dict[str, Any] = field(default_factory=dict)
     name: str | None = None
     notes: list[str] = field(default_factory=list)
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def varying(self) -> list[str]:
-        """Grid keys with more than one value: the hyperparameters this sweep compares."""
-        return [k for k, v in self.grid.items() if len(v) > 1]
+        """Config keys with more than one value across the runs (grid and variants):
+        the hyperparameters this sweep compares."""
+        keys = [k for k, v in self.grid.items() if len(v) > 1]
+        for key in dict.fromkeys(k for extra in self.variants.values() for k in extra):
+            values = {format_value(extra.get(key)) for extra in self.variants.values()}
+            if len(values) > 1 and key not in keys:
+                keys.append(key)
+        return keys
 
     def run_overrides(self, run: RunSpec) -> list[str]:
         """``key=value`` arguments for `run`: the shared overrides, ``run.hparams`` (the
-        varying keys, for trackers), then its grid values."""
+        varying keys, for trackers), then its variant's and grid values."""
         marked = {"run.hparams": self.varying()} if self.varying() and "run.hparams" not in self.overrides else {}
-        return [f"{k}={format_value(v)}" for k, v in {**self.overrides, **marked, **run.values}.items()]
+        return [f"{k}={format_value(v)}" for k, v in {**self.overrides, **marked, **run.overrides}.items()]
 
 
 def format_value(value: Any) -> str:
@@ -182,9 +197,13 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r}; a sweep file has {', '.join(KEYS)}")
     overrides = data.get("overrides") or {}
     grid = data.get("grid") or {}
-    for key, value in (("overrides", overrides), ("grid", grid)):
+    variants = data.get("variants") or {}
+    for key, value in (("overrides", overrides), ("grid", grid), ("variants", variants)):
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: {key} must be a mapping of config keys, got {value!r}")
+    for name, value in variants.items():
+        if not isinstance(value, dict) or _UNSAFE.search(str(name)):
+            raise ConfigError(f"{path}: variants.{name} must be a mapping of config keys under a plain name, got {value!r}")
     grid = dotted(grid)
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -197,10 +216,14 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         dir=Path(directory or data.get("dir") or Path("runs") / "sweeps" / path.stem),
         launcher=_launcher_node(path, data.get("launcher")),
         name=_template(path, data.get("name")),
+        variants={str(k): dotted(v) for k, v in variants.items()},
     )
     keys = list(sweep.grid)
-    for combo in itertools.product(*sweep.grid.values()):
-        sweep.runs.append(RunSpec("", dict(zip(keys, combo))))
+    for variant, extra in (sweep.variants or {None: {}}).items():
+        for combo in itertools.product(*sweep.grid.values()):
+            values = dict(zip(keys, combo))
+            named = values if variant is None else {"variant": variant, **values}
+            sweep.runs.append(RunSpec("", named, {**extra, **values}))
     name_runs(sweep)
     for note in sweep.notes:
         print(f"diffkit sweep: note: {note}", file=sys.stderr)

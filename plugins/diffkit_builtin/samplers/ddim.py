@@ -1,4 +1,5 @@
-"""Denoising diffusion implicit models (Song et al. 2021): any number of steps, eta in [0, 1]."""
+"""Denoising diffusion implicit models (Song et al. 2021): any number of steps, eta in [0, 1],
+on any noise process x_t = alpha x0 + sigma eps."""
 
 from __future__ import annotations
 
@@ -8,36 +9,46 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
 from diffkit.interfaces.sampler import check_clip
+from diffkit.interfaces import GuidanceFn, Level, ModelFn, NoiseProcess, Sampler, check_spacing
 
-from .timesteps import check_spacing, schedule, spaced_timesteps
 
+def level_step(x0: Tensor, eps: Tensor, cur: Level, nxt: Level, eta: float, generator: torch.Generator | None) -> Tensor:
+    """x_next = alpha' x0 + sqrt(sigma'^2 - var) eps + sqrt(var) z   (Song et al. 2021, eq. 12),
 
-def ddim_step(
-    x0: Tensor, eps: Tensor, abar: float, abar_next: float, eta: float, generator: torch.Generator | None
-) -> Tensor:
-    """x_next = sqrt(a') x0 + sqrt(1 - a' - sigma^2) eps + sigma z   (Song et al. 2021, eq. 12),
-
-    sigma^2 = eta^2 (1 - a') / (1 - a) (1 - a / a'), with a = abar_t and a' = abar of the
-    next (smaller) timestep. eta = 1 is the DDPM posterior of the respaced chain, eta = 0
-    the deterministic ODE step. x0, eps: (B, C, H, W).
+    var = eta^2 sigma'^2 (1 - snr / snr'), snr = alpha^2 / sigma^2 (the posterior variance of
+    q(x_next | x_t, x0), Kingma et al. 2021, eq. 33). eta = 0 is the deterministic step, which is
+    the Euler step of the probability-flow ODE in the VE view x / alpha (for rectified flow,
+    the flow's Euler step x + (t' - t) u); eta = 1 is the ancestral (DDPM) step. x0, eps: (B, C, H, W).
     """
-    var = eta**2 * (1 - abar_next) / (1 - abar) * (1 - abar / abar_next)
-    x = math.sqrt(abar_next) * x0 + math.sqrt(max(1 - abar_next - var, 0.0)) * eps
+    var = 0.0
+    if eta > 0 and nxt.sigma > 0:
+        ratio = (cur.alpha * nxt.sigma / (nxt.alpha * cur.sigma)) ** 2 if cur.sigma > 0 else 1.0
+        var = eta**2 * nxt.sigma**2 * (1 - ratio)
+    x = nxt.alpha * x0 + math.sqrt(max(nxt.sigma**2 - var, 0.0)) * eps
     if var > 0:
         x = x + math.sqrt(var) * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return x
 
 
+def ddim_step(
+    x0: Tensor, eps: Tensor, abar: float, abar_next: float, eta: float, generator: torch.Generator | None
+) -> Tensor:
+    """:func:`level_step` between two levels of a VP chain given by abar = alpha^2:
+    var = eta^2 (1 - a') / (1 - a) (1 - a / a') with a = abar_t, a' = abar of the next timestep."""
+    cur = Level(None, math.sqrt(abar), math.sqrt(1 - abar))
+    return level_step(x0, eps, cur, Level(None, math.sqrt(abar_next), math.sqrt(1 - abar_next)), eta, generator)
+
+
 class DDIMSampler(Sampler):
-    """DDIM on `steps` timesteps chosen by `spacing` (see ``timesteps.py``); each step is
-    :func:`ddim_step`, x_next = sqrt(a') x0_hat + sqrt(1 - a' - sigma^2) eps_hat + sigma z.
+    """DDIM on `steps` levels chosen by `spacing` (see :mod:`diffkit.interfaces.timesteps`);
+    each step is :func:`level_step`, x_next = alpha' x0_hat + sqrt(sigma'^2 - var) eps_hat + sqrt(var) z.
 
     Args:
         steps: model evaluations (default 50).
         eta: 0 deterministic (given the initial noise) ... 1 ancestral (DDPM-like).
-        spacing: leading | trailing | linspace.
+        spacing: leading | trailing | linspace (discrete chains; a continuous process then
+            uses its own grid) | karras | log_snr | uniform_t.
         clip_sample: keep x0_hat in [-1, 1] (and re-derive eps_hat) at every step: true (clamp,
             the default), dynamic (Imagen's thresholding) or false.
     """
@@ -57,16 +68,16 @@ class DDIMSampler(Sampler):
     def sample(
         self,
         model: ModelFn,
-        scheduler: Scheduler,
+        scheduler: NoiseProcess,
         noise: Tensor,
         *,
         steps: int | None = None,
         generator: torch.Generator | None = None,
         guidance: GuidanceFn | None = None,
     ) -> Tensor:
-        timesteps = spaced_timesteps(scheduler.num_timesteps, self.num_steps(scheduler, steps), self.spacing)
-        x = noise
-        for t, abar, abar_next in schedule(scheduler, timesteps):
-            x0, eps = self.denoise(model, scheduler, x, t, guidance, self.clip_sample)
-            x = ddim_step(x0, eps, abar, abar_next, self.eta, generator)
+        levels = scheduler.levels(self.num_steps(scheduler, steps), self.spacing)
+        x = self.start(scheduler, noise, levels[0])
+        for cur, nxt in zip(levels, levels[1:]):
+            x0, eps = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
+            x = level_step(x0, eps, cur, nxt, self.eta, generator)
         return x

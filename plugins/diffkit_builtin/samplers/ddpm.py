@@ -6,11 +6,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
 from diffkit.interfaces.sampler import check_clip, clip_x0
+from diffkit.interfaces import GuidanceFn, ModelFn, NoiseProcess, Sampler, Scheduler, check_spacing
 
-from .ddim import ddim_step
-from .timesteps import check_spacing, schedule, spaced_timesteps
+from .ddim import level_step
 
 
 class DDPMSampler(Sampler):
@@ -26,9 +25,10 @@ class DDPMSampler(Sampler):
 
     Args:
         steps: model evaluations (default: all T).
-        clip_sample: keep x0_hat in [-1, 1] before computing the mean: true (clamp, the
-            default), dynamic (Imagen's thresholding) or false (the seed post).
-        spacing: timesteps of a respaced run: linspace (improved DDPM's) | leading | trailing.
+        clip_sample: keep x0_hat in [-1, 1] (and re-derive eps_hat) at every step: true (clamp,
+            the default), dynamic (Imagen's thresholding) or false.
+        spacing: timesteps of a respaced run: linspace (improved DDPM's) | leading | trailing
+            | karras | log_snr | uniform_t (see :mod:`diffkit.interfaces.timesteps`).
     """
 
     def __init__(self, steps: int | None = None, clip_sample: bool | str = True, spacing: str = "linspace") -> None:
@@ -44,7 +44,8 @@ class DDPMSampler(Sampler):
         scheduler: Scheduler,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """One reverse step. model_output, x_t: (B, C, H, W); t: (B,) long, may differ per sample."""
+        """One reverse step of the discrete chain. model_output, x_t: (B, C, H, W); t: (B,) long,
+        may differ per sample."""
         x0, _ = scheduler.split_prediction(model_output, x_t, t)
         x0 = clip_x0(x0, self.clip_sample)
         mean, var, _ = scheduler.posterior(x0, x_t, t)
@@ -56,19 +57,19 @@ class DDPMSampler(Sampler):
     def sample(
         self,
         model: ModelFn,
-        scheduler: Scheduler,
+        scheduler: NoiseProcess,
         noise: Tensor,
         *,
         steps: int | None = None,
         generator: torch.Generator | None = None,
         guidance: GuidanceFn | None = None,
     ) -> Tensor:
-        timesteps = spaced_timesteps(scheduler.num_timesteps, self.num_steps(scheduler, steps), self.spacing)
-        x = noise
-        if len(timesteps) < scheduler.num_timesteps:
-            for t, abar, abar_next in schedule(scheduler, timesteps):
-                x0, eps = self.denoise(model, scheduler, x, t, guidance, self.clip_sample)
-                x = ddim_step(x0, eps, abar, abar_next, 1.0, generator)
+        levels = scheduler.levels(self.num_steps(scheduler, steps), self.spacing)
+        x = self.start(scheduler, noise, levels[0])
+        if not isinstance(scheduler, Scheduler) or len(levels) - 1 < scheduler.num_timesteps:
+            for cur, nxt in zip(levels, levels[1:]):
+                x0, eps = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
+                x = level_step(x0, eps, cur, nxt, 1.0, generator)
             return x
         for i in reversed(range(scheduler.num_timesteps)):
             t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)

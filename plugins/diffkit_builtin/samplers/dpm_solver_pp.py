@@ -8,19 +8,17 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
 from diffkit.interfaces.sampler import check_clip
+from diffkit.interfaces import GuidanceFn, Level, ModelFn, NoiseProcess, Sampler, check_spacing
 
-from .timesteps import check_spacing, schedule, spaced_timesteps
 
-
-def half_log_snr(abar: float) -> float:
-    """lambda = log(alpha / sigma) = 0.5 log(abar / (1 - abar)); -inf at abar = 0, +inf at 1."""
-    if abar <= 0:
-        return -math.inf
-    if abar >= 1:
+def level_log_snr(level: Level) -> float:
+    """lambda = log(alpha / sigma) of a grid level; +inf for clean data, -inf at alpha = 0."""
+    if level.sigma <= 0:
         return math.inf
-    return 0.5 * math.log(abar / (1 - abar))
+    if level.alpha <= 0:
+        return -math.inf
+    return math.log(level.alpha) - math.log(level.sigma)
 
 
 def usable_order(lams: list[float], lam_next: float) -> int:
@@ -33,13 +31,11 @@ def usable_order(lams: list[float], lam_next: float) -> int:
     return max(k, 1)
 
 
-def multistep_update(
-    x: Tensor, x0s: list[Tensor], lams: list[float], abar: float, abar_next: float, lam_next: float
-) -> Tensor:
+def multistep_update(x: Tensor, x0s: list[Tensor], lams: list[float], cur: Level, nxt: Level, lam_next: float) -> Tensor:
     """One DPM-Solver++ step from lambda_s = lams[0] to lam_next, of order len(x0s).
 
     x0s, lams: the data predictions and lambdas of the latest steps, newest first.
-    Notation: alpha = sqrt(abar), sigma = sqrt(1 - abar), h = lam_next - lams[0],
+    Notation: x_t = alpha x0 + sigma eps (cur, nxt: the levels), h = lam_next - lams[0],
     phi = expm1(-h) = e^{-h} - 1. Order 1 is exactly DDIM (eta = 0):
       x_next = sigma_next / sigma_s x - alpha_next phi D0
     with corrections D1 ~ h x0'(lambda) (order 2, "2M") and D2 ~ h^2 x0''(lambda)
@@ -47,10 +43,10 @@ def multistep_update(
     x0'' (lambda - lambda_s)^2 / 2 exactly. (Lu et al.'s code and diffusers halve D2,
     which leaves their 3M with an O(h^3) local error, i.e. second order.)
     """
-    alpha_next = math.sqrt(abar_next)
+    alpha_next = nxt.alpha
     h = lam_next - lams[0]
     phi = math.expm1(-h)
-    x_next = math.sqrt(1 - abar_next) / math.sqrt(1 - abar) * x - alpha_next * phi * x0s[0]
+    x_next = nxt.sigma / cur.sigma * x - alpha_next * phi * x0s[0]
     if len(x0s) == 2:
         r0 = (lams[0] - lams[1]) / h
         x_next = x_next - 0.5 * alpha_next * phi * (x0s[0] - x0s[1]) / r0
@@ -71,8 +67,9 @@ class DPMSolverPPSampler(Sampler):
     Args:
         steps: model evaluations (default 20).
         order: 1 (= DDIM), 2 (2M) or 3 (3M).
-        spacing: leading | trailing | linspace.
-        clip_sample: keep x0_hat in [-1, 1] at every step: true (clamp,
+        spacing: leading | trailing | linspace (discrete chains; a continuous process then
+            uses its own grid) | karras | log_snr | uniform_t.
+        clip_sample: keep x0_hat in [-1, 1] (and re-derive eps_hat) at every step: true (clamp,
             the default), dynamic (Imagen's thresholding) or false.
     """
 
@@ -91,19 +88,19 @@ class DPMSolverPPSampler(Sampler):
     def sample(
         self,
         model: ModelFn,
-        scheduler: Scheduler,
+        scheduler: NoiseProcess,
         noise: Tensor,
         *,
         steps: int | None = None,
         generator: torch.Generator | None = None,
         guidance: GuidanceFn | None = None,
     ) -> Tensor:
-        timesteps = spaced_timesteps(scheduler.num_timesteps, self.num_steps(scheduler, steps), self.spacing)
-        x, x0s, lams = noise, [], []
-        for t, abar, abar_next in schedule(scheduler, timesteps):
-            x0, _ = self.denoise(model, scheduler, x, t, guidance, self.clip_sample)
-            x0s, lams = [x0, *x0s][: self.order], [half_log_snr(abar), *lams][: self.order]
-            lam_next = half_log_snr(abar_next)
+        levels = scheduler.levels(self.num_steps(scheduler, steps), self.spacing)
+        x, x0s, lams = self.start(scheduler, noise, levels[0]), [], []
+        for cur, nxt in zip(levels, levels[1:]):
+            x0, _ = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
+            x0s, lams = [x0, *x0s][: self.order], [level_log_snr(cur), *lams][: self.order]
+            lam_next = level_log_snr(nxt)
             k = usable_order(lams, lam_next)
-            x = multistep_update(x, x0s[:k], lams[:k], abar, abar_next, lam_next)
+            x = multistep_update(x, x0s[:k], lams[:k], cur, nxt, lam_next)
         return x

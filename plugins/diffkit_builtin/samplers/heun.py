@@ -1,4 +1,5 @@
-"""Heun's second-order method on the probability-flow ODE (Karras et al. 2022, Alg. 1, no churn)."""
+"""Heun's second-order method on the probability-flow ODE (Karras et al. 2022, Alg. 1; with
+``churn`` > 0 their stochastic Alg. 2)."""
 
 from __future__ import annotations
 
@@ -8,33 +9,47 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces import GuidanceFn, ModelFn, Sampler, Scheduler
 from diffkit.interfaces.sampler import check_clip
+from diffkit.interfaces import ContinuousProcess, GuidanceFn, Level, ModelFn, NoiseProcess, Sampler, check_spacing
 
-from .timesteps import check_spacing, schedule, spaced_timesteps
+
+def _number(name: str, value: object, low: float, inclusive: bool = True) -> float:
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (value >= low if inclusive else value > low)
+    if not ok:
+        raise ConfigError(f"sampler.{name}={value!r} must be a number {'>=' if inclusive else '>'} {low}")
+    return float(value)  # type: ignore[arg-type]
 
 
 class HeunSampler(Sampler):
-    """In the variance-exploding coordinates x/sqrt(abar) with sigma = sqrt((1 - abar) / abar),
+    """In the variance-exploding coordinates x/alpha with sigma = sigma_t / alpha_t,
     the ODE is dx/dsigma = eps_hat. Each step takes the Euler step (which is DDIM, eta = 0)
 
-        x' = sqrt(a') x0_hat + sqrt(1 - a') eps_hat
+        x' = alpha' x0_hat + sigma_t' eps_hat
 
     then evaluates eps_hat' at (x', t') and corrects with the mean slope:
 
-        x_next = x' + sqrt(a') (sigma' - sigma) (eps_hat' - eps_hat) / 2.
+        x_next = x' + alpha' (sigma' - sigma) (eps_hat' - eps_hat) / 2.
 
     The last step (to sigma = 0) and steps from sigma > sigma_max stay Euler: there the
     trapezoid over a huge sigma interval is unreliable while the Euler step, which uses
     x0_hat directly, is nearly exact (sigma = inf under zero terminal SNR). So `steps`
-    timesteps cost at most 2 steps - 1 model evaluations.
+    levels cost at most 2 steps - 1 model evaluations.
+
+    With churn > 0 (continuous processes), each step from sigma in [churn_sigma_min,
+    churn_sigma_max] first raises the noise to sigma_hat = sigma (1 + gamma),
+    gamma = min(churn / steps, sqrt(2) - 1), by adding sqrt(sigma_hat^2 - sigma^2) s_noise z
+    (Karras et al. 2022, Alg. 2, lines 4-6).
 
     Args:
-        steps: timesteps visited (default 25).
-        spacing: leading | trailing | linspace.
+        steps: levels visited (default 25).
+        spacing: leading | trailing | linspace (discrete chains; a continuous process then
+            uses its own grid) | karras | log_snr | uniform_t.
         sigma_max: no correction from sigma above this (80, the top of Karras et al.'s schedule).
-        clip_sample: keep x0_hat in [-1, 1] at every evaluation: true (clamp,
+        clip_sample: keep x0_hat in [-1, 1] (and re-derive eps_hat) at every step: true (clamp,
             the default), dynamic (Imagen's thresholding) or false.
+        churn: S_churn (0: deterministic Alg. 1).
+        churn_sigma_min, churn_sigma_max: S_tmin, S_tmax, the noise levels churn applies to.
+        s_noise: S_noise, the scale of the added noise.
     """
 
     default_steps = 25
@@ -45,36 +60,61 @@ class HeunSampler(Sampler):
         spacing: str = "trailing",
         sigma_max: float = 80.0,
         clip_sample: bool | str = True,
+        churn: float = 0.0,
+        churn_sigma_min: float = 0.0,
+        churn_sigma_max: float = math.inf,
+        s_noise: float = 1.0,
     ) -> None:
         super().__init__(steps)
         check_spacing(spacing)
-        if isinstance(sigma_max, bool) or not isinstance(sigma_max, (int, float)) or not sigma_max > 0:
-            raise ConfigError(f"sampler.sigma_max={sigma_max!r} must be a number > 0")
-        self.spacing, self.sigma_max, self.clip_sample = spacing, float(sigma_max), check_clip(clip_sample)
+        self.spacing, self.clip_sample = spacing, check_clip(clip_sample)
+        self.sigma_max = _number("sigma_max", sigma_max, 0, inclusive=False)
+        self.churn = _number("churn", churn, 0)
+        self.churn_sigma_min = _number("churn_sigma_min", churn_sigma_min, 0)
+        self.churn_sigma_max = _number("churn_sigma_max", churn_sigma_max, 0)
+        self.s_noise = _number("s_noise", s_noise, 0)
+
+    def add_churn(
+        self, x: Tensor, cur: Level, scheduler: NoiseProcess, n: int, generator: torch.Generator | None
+    ) -> tuple[Tensor, Level]:
+        """Alg. 2 lines 4-6: raise the noise of x from cur's sigma to sigma_hat; -> (x_hat, level of sigma_hat)."""
+        if self.churn == 0 or math.isinf(cur.sigma_ve) or not self.churn_sigma_min <= cur.sigma_ve <= self.churn_sigma_max:
+            return x, cur
+        if not isinstance(scheduler, ContinuousProcess):
+            raise ConfigError(
+                f"sampler.churn={self.churn} needs a continuous process (the raised noise level is no timestep); "
+                f"{type(scheduler).__name__} is discrete: use churn=0 or a continuous scheduler"
+            )
+        gamma = min(self.churn / n, math.sqrt(2) - 1)
+        lam_hat = torch.tensor([-2 * math.log(cur.sigma_ve * (1 + gamma))], dtype=torch.float64)
+        hat = scheduler.level(float(scheduler.t_from_log_snr(lam_hat)))
+        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        extra = math.sqrt(max(hat.sigma_ve**2 - cur.sigma_ve**2, 0.0)) * self.s_noise
+        return hat.alpha * (x / cur.alpha + extra * z), hat
 
     @torch.inference_mode()
     def sample(
         self,
         model: ModelFn,
-        scheduler: Scheduler,
+        scheduler: NoiseProcess,
         noise: Tensor,
         *,
         steps: int | None = None,
         generator: torch.Generator | None = None,
         guidance: GuidanceFn | None = None,
     ) -> Tensor:
-        timesteps = spaced_timesteps(scheduler.num_timesteps, self.num_steps(scheduler, steps), self.spacing)
-        x = noise
-        for (t, abar, abar_next), t_next in zip(schedule(scheduler, timesteps), [*timesteps[1:], -1]):
+        n = self.num_steps(scheduler, steps)
+        levels = scheduler.levels(n, self.spacing)
+        x = self.start(scheduler, noise, levels[0])
+        for cur, nxt in zip(levels, levels[1:]):
+            x, cur = self.add_churn(x, cur, scheduler, n, generator)
             # 1. Euler step
-            x0, eps = self.denoise(model, scheduler, x, t, guidance, self.clip_sample)
-            x_euler = math.sqrt(abar_next) * x0 + math.sqrt(1 - abar_next) * eps
-            sigma = math.sqrt((1 - abar) / abar) if abar > 0 else math.inf
-            if t_next < 0 or sigma > self.sigma_max:
+            x0, eps = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
+            x_euler = nxt.alpha * x0 + nxt.sigma * eps
+            if nxt.t is None or cur.sigma_ve > self.sigma_max:
                 x = x_euler
                 continue
             # 2. Heun correction with the slope at the Euler point
-            _, eps_next = self.denoise(model, scheduler, x_euler, t_next, guidance, self.clip_sample)
-            sigma_next = math.sqrt((1 - abar_next) / abar_next)
-            x = x_euler + math.sqrt(abar_next) * (sigma_next - sigma) * (eps_next - eps) / 2
+            _, eps_next = self.denoise(model, scheduler, x_euler, nxt.t, guidance, self.clip_sample)
+            x = x_euler + nxt.alpha * (nxt.sigma_ve - cur.sigma_ve) * (eps_next - eps) / 2
         return x

@@ -11,8 +11,10 @@ from diffkit.interfaces import TimeEmbedding
 class LearnedEmbedding(TimeEmbedding):
     """emb(t) = E[t], E: (num_timesteps, dim) trained with the denoiser, initialised N(0, 1).
 
-    t: (B,) long in [0, T-1] (float t is rounded) -> (B, dim).
+    t: (B,) long in [0, T-1] (float t is rounded) -> (B, dim). Discrete processes only.
     """
+
+    discrete_only = True
 
     def __init__(self, dim: int = 32, num_timesteps: int = 1000) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:

@@ -1,4 +1,5 @@
-"""A geometric variance schedule: log beta_t is linear in t."""
+"""A geometric variance schedule: log beta_t is linear in t (a discrete chain, written
+against plugin API 1.0: subclassing :class:`diffkit.Scheduler` with betas still works)."""
 
 from __future__ import annotations
 
