@@ -19,15 +19,18 @@ from diffkit.errors import ConfigError
 from diffkit.runner.device import precision_warning, resolve_device
 
 if TYPE_CHECKING:
-    from diffkit.interfaces import Scheduler
+    from diffkit.interfaces import NoiseProcess
     from diffkit.plugin_manager import Plugins
 
 #: abar at t = T-1 above this leaves sqrt(abar) > 0.03 of the image in x_T, while sampling starts from N(0, I).
 ABAR_T_MAX = 1e-3
 
 
-def check_schedule(scheduler: Scheduler) -> list[str]:
-    """Refuse eps-prediction under zero terminal SNR; warn when x_T is far from pure noise."""
+def check_schedule(scheduler: NoiseProcess) -> list[str]:
+    """Refuse eps-prediction under zero terminal SNR; warn when x_T is far from pure noise.
+    Discrete chains only: a continuous process's samplers start from its own prior."""
+    if not hasattr(scheduler, "alphas_cumprod"):
+        return []
     abar_last = float(scheduler.alphas_cumprod[-1])
     if abar_last == 0 and scheduler.prediction_type == "eps":
         raise ConfigError(

@@ -223,7 +223,7 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         for combo in itertools.product(*sweep.grid.values()):
             values = dict(zip(keys, combo))
             named = values if variant is None else {"variant": variant, **values}
-            sweep.runs.append(RunSpec("", named, {**extra, **values}))
+            sweep.runs.append(RunSpec("", named, overrides={**extra, **values}))
     name_runs(sweep)
     for note in sweep.notes:
         print(f"diffkit sweep: note: {note}", file=sys.stderr)
