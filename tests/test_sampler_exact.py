@@ -16,14 +16,14 @@ import pytest
 import torch
 from torch import Tensor
 
-from diffkit.interfaces import Scheduler, extract
+from diffkit.interfaces import Level, Scheduler, extract
+from diffkit.interfaces import timesteps as timesteps_mod
 from diffkit.interfaces import sampler as sampler_iface
 from diffkit.runner import sample as sample_mod
 from diffkit_builtin.metrics import precision_recall as pr_mod
 from diffkit_builtin.samplers import ddim as ddim_mod
 from diffkit_builtin.samplers import ddpm as ddpm_mod
 from diffkit_builtin.samplers import dpm_solver_pp as dpm_mod
-from diffkit_builtin.samplers import heun as heun_mod
 
 T = 10
 BETAS = [0.05 + i * 0.55 / (T - 1) for i in range(T)]  # linear, beta_start 0.05, beta_end 0.6
@@ -254,7 +254,8 @@ def check_order_3(plugins):
     def local_error(h: float, lmb: float) -> float:
         lams = [lmb, lmb - h, lmb - 2 * h]
         x0s = [exact(v)[1] for v in lams]
-        out = dpm_mod.multistep_update(exact(lmb)[0], x0s, lams, abar(lmb), abar(lmb + h), lmb + h)
+        cur, nxt = (Level(None, math.sqrt(abar(v)), math.sqrt(1 - abar(v))) for v in (lmb, lmb + h))
+        out = dpm_mod.multistep_update(exact(lmb)[0], x0s, lams, cur, nxt, lmb + h)
         return (out - exact(lmb + h)[0]).abs().max().item()
 
     errors = [local_error(h, -1.0) for h in (0.2, 0.1, 0.05)]
@@ -320,16 +321,17 @@ def test_exact(plugins, name):
 
 # -- mutants: plausible bugs, each of which its check must catch ---------------
 
-ORIGINAL = {"ddim_step": ddim_mod.ddim_step, "multistep_update": dpm_mod.multistep_update,
-            "spaced_timesteps": ddim_mod.spaced_timesteps, "posterior": Scheduler.posterior,
-            "schedule": heun_mod.schedule, "knn_radii": pr_mod.knn_radii}
+ORIGINAL = {"level_step": ddim_mod.level_step, "multistep_update": dpm_mod.multistep_update,
+            "spaced_timesteps": timesteps_mod.spaced_timesteps, "posterior": Scheduler.posterior,
+            "levels": Scheduler.levels, "knn_radii": pr_mod.knn_radii}
 
 
 def ddim_bug(bug: str) -> Callable:
-    def step(x0, eps, abar, abar_next, eta, generator):
-        var = (eta if bug == "eta_not_squared" else eta**2) * (1 - abar_next) / (1 - abar) * (1 - abar / abar_next)
-        keep = 1 - abar_next if bug == "var_not_subtracted" else max(1 - abar_next - var, 0.0)
-        coef = abar_next if bug == "x0_coef_not_sqrt" else math.sqrt(abar_next)
+    def step(x0, eps, cur, nxt, eta, generator):
+        a, a2 = cur.alpha**2, nxt.alpha**2
+        var = (eta if bug == "eta_not_squared" else eta**2) * (1 - a2) / (1 - a) * (1 - a / a2)
+        keep = nxt.sigma**2 if bug == "var_not_subtracted" else max(nxt.sigma**2 - var, 0.0)
+        coef = nxt.alpha**2 if bug == "x0_coef_not_sqrt" else nxt.alpha
         x = coef * x0 + math.sqrt(keep) * eps
         if var > 0:
             x = x + math.sqrt(var) * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -342,16 +344,21 @@ def truncated_update(max_order: int) -> Callable:
     return lambda x, x0s, lams, *rest: ORIGINAL["multistep_update"](x, x0s[:max_order], lams[:max_order], *rest)
 
 
-def halved_d2(x, x0s, lams, abar, abar_next, lam_next):
+def halved_d2(x, x0s, lams, cur, nxt, lam_next):
     """The 3M update of Lu et al.'s code and diffusers: D2 = (D1_0 - D1_1) / (r0 + r1), half of
     h^2 D''; locally O(h^3), so second order."""
-    out = ORIGINAL["multistep_update"](x, x0s, lams, abar, abar_next, lam_next)
+    out = ORIGINAL["multistep_update"](x, x0s, lams, cur, nxt, lam_next)
     if len(x0s) < 3:
         return out
     h = lam_next - lams[0]
     r0, r1 = (lams[0] - lams[1]) / h, (lams[1] - lams[2]) / h
     d2 = 2 * ((x0s[0] - x0s[1]) / r0 - (x0s[1] - x0s[2]) / r1) / (r0 + r1)
-    return out + 0.5 * math.sqrt(abar_next) * ((math.expm1(-h) + h) / h**2 - 0.5) * d2
+    return out + 0.5 * nxt.alpha * ((math.expm1(-h) + h) / h**2 - 0.5) * d2
+
+
+def level_step_eta0(x0, eps, cur, nxt, eta, generator):
+    """The respaced DDPM chain run with DDIM's deterministic step (eta ignored)."""
+    return ORIGINAL["level_step"](x0, eps, cur, nxt, 0.0, generator)
 
 
 def large_posterior_variance(self, x0, x_t, t):
@@ -369,19 +376,21 @@ def spacing_bug(kind: str) -> Callable:
     return spaced
 
 
-def dpm_lambda_bug(abar: float) -> float:
-    return 0.5 * math.log(abar) if 0 < abar < 1 else dpm_mod.math.inf * (1 if abar >= 1 else -1)
+def dpm_lambda_bug(level: Level) -> float:
+    """lambda = log(alpha), the log of sigma forgotten."""
+    return math.log(level.alpha) if 0 < level.alpha < 1 else math.inf * (1 if level.alpha >= 1 else -1)
 
 
-def stale_schedule(scheduler, timesteps):
-    """abar_next off by one step: every step targets the timestep after the next."""
-    rows = ORIGINAL["schedule"](scheduler, timesteps)
-    return [(t, a, rows[min(i + 2, len(rows) - 1)][1] if i + 2 < len(rows) else 1.0) for i, (t, a, _) in enumerate(rows)]
+def stale_levels(self, steps, spacing):
+    """Each level keeps its t but carries the noise level of the following one (clean data
+    after the last): every step runs from the next level's alpha, sigma to the one after."""
+    levels = ORIGINAL["levels"](self, steps, spacing)
+    return [Level(cur.t, nxt.alpha, nxt.sigma) for cur, nxt in zip(levels, levels[1:])] + [levels[-1]]
 
 
-def swapped_guidance(denoiser, null_label, scale):
+def swapped_guidance(denoiser, scheduler, null_label, scale):
     def guide(out, x, t):
-        uncond = denoiser(x, t, torch.full_like(t, null_label))
+        uncond = denoiser(*scheduler.model_input(x, t), torch.full_like(t, null_label))
         return out + scale * (uncond - out)
     return guide
 
@@ -396,23 +405,21 @@ def knn_radii_with_self(features, k):
 
 
 def _spacing_everywhere(mp, kind: str) -> None:
-    for mod in (ddim_mod, ddpm_mod, dpm_mod, heun_mod):
-        mp.setattr(mod, "spaced_timesteps", spacing_bug(kind))
+    """Every sampler's grid comes from Scheduler.levels -> discrete_timesteps -> spaced_timesteps."""
+    mp.setattr(timesteps_mod, "spaced_timesteps", spacing_bug(kind))
 
 
 MUTANTS: dict[str, tuple[str, Callable]] = {
-    "ddim_x0_coef": ("ddim_eta0", lambda mp: mp.setattr(ddim_mod, "ddim_step", ddim_bug("x0_coef_not_sqrt"))),
-    "ddim_eta_not_squared": ("ddim_eta0.5", lambda mp: mp.setattr(ddim_mod, "ddim_step", ddim_bug("eta_not_squared"))),
+    "ddim_x0_coef": ("ddim_eta0", lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("x0_coef_not_sqrt"))),
+    "ddim_eta_not_squared": ("ddim_eta0.5", lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("eta_not_squared"))),
     "ddim_var_not_subtracted": ("ddim_eta1",
-                                lambda mp: mp.setattr(ddim_mod, "ddim_step", ddim_bug("var_not_subtracted"))),
+                                lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("var_not_subtracted"))),
     "ddpm_variance_beta": ("ddpm_full", lambda mp: mp.setattr(Scheduler, "posterior", large_posterior_variance)),
-    "ddpm_respaced_eta0": ("ddpm_respaced",
-                           lambda mp: mp.setattr(ddpm_mod, "ddim_step", lambda x0, e, a, a2, eta, g: ORIGINAL["ddim_step"](
-                               x0, e, a, a2, 0.0, g))),
-    "dpm_lambda_without_sigma": ("dpm_order1", lambda mp: mp.setattr(dpm_mod, "half_log_snr", dpm_lambda_bug)),
+    "ddpm_respaced_eta0": ("ddpm_respaced", lambda mp: mp.setattr(ddpm_mod, "level_step", level_step_eta0)),
+    "dpm_lambda_without_sigma": ("dpm_order1", lambda mp: mp.setattr(dpm_mod, "level_log_snr", dpm_lambda_bug)),
     "dpm_2m_loses_correction": ("dpm_order2", lambda mp: mp.setattr(dpm_mod, "multistep_update", truncated_update(1))),
     "dpm_3m_loses_correction": ("dpm_order3", lambda mp: mp.setattr(dpm_mod, "multistep_update", truncated_update(2))),
-    "heun_stale_schedule": ("heun", lambda mp: mp.setattr(heun_mod, "schedule", stale_schedule)),
+    "heun_stale_levels": ("heun", lambda mp: mp.setattr(Scheduler, "levels", stale_levels)),
     "clip_ignored": ("clipping", lambda mp: mp.setattr(sampler_iface, "clip_x0", identity_clip)),
     **{f"calls_{case}_shifted": (f"calls_{case}", lambda mp: _spacing_everywhere(mp, "shift"))
        for case in CALLS if case != "ddpm_full"},
