@@ -42,6 +42,7 @@ MODEL = [
     "scheduler.num_timesteps=200",
     "scheduler.prediction_type=v",
     "loss.name=l2",
+    "train.precision=fp32",  # the same model on every machine (auto would pick bf16 where the CPU has it)
 ]
 SAMPLERS = {"ddim": {}, "dpm_solver_pp": {}, "heun": {}, "ddpm": {}}
 STEPS = (10, 20, 50, 100)

@@ -126,6 +126,7 @@ def test_shipped_configs_default_to_auto_precision_and_fp16_on_cpu_is_refused(pl
     for path in sorted(root.glob("*.yaml")):
         assert compose(path, [], plugins.registry).cfg.train.precision == "auto", path
     assert compose(None, [], plugins.registry).cfg.train.precision == "auto"
+    assert compose(root / "seed_reference.yaml", [], plugins.registry).cfg.sampler.clip_sample is False  # the post's
     with pytest.raises(ConfigError, match="train.precision=fp16 needs CUDA"):
         device_mod.resolve_precision(torch.device("cpu"), "fp16")
 

@@ -50,7 +50,10 @@ def check(cfg: DictConfig, plugins: Plugins) -> list[str]:
     """Raise ConfigError for a known-broken `cfg`; return one line per suspicious setting."""
     scheduler_node = OmegaConf.to_container(cfg.scheduler, resolve=True)
     warnings = check_schedule(plugins.registry.build("scheduler", scheduler_node, where="scheduler"))
-    line = precision_warning(resolve_device(cfg.train.device), cfg.train.precision)
+    try:
+        line = precision_warning(resolve_device(cfg.train.device), cfg.train.precision)
+    except ConfigError:  # a device missing here: `diffkit config` still prints, `train` refuses later
+        line = None
     warnings += [line] if line else []
     for found in plugins.hook.diffkit_check_config(cfg=cfg, registry=plugins.registry):
         warnings += list(found or [])
