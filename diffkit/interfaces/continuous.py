@@ -49,7 +49,7 @@ class ContinuousProcess(NoiseProcess):
 
     @abstractmethod
     def t_from_log_snr(self, lam: Tensor) -> Tensor:
-        """The inverse of lambda(t): lam (B,) -> t (B,), clamped into [t_min, t_max]."""
+        """The inverse of lambda(t): lam (B,) -> t (B,) (clamped into [t_min, t_max] where t is bounded)."""
 
     def sample_t(self, n: int, generator: torch.Generator | None, device: torch.device | str) -> Tensor:
         return densities.draw(
