@@ -27,7 +27,7 @@ DOC = REPO / "docs" / "writing-a-plugin.md"
 FILE_BLOCK = re.compile(r"^<!-- file: (?P<path>\S+) -->\n```\w+\n(?P<body>.*?)^```", re.M | re.S)
 NAMES = {
     "scheduler": "my_quadratic", "time_embedding": "my_octaves", "denoiser": "my_tiny", "loss": "my_logcosh",
-    "sampler": "my_stride", "dataset": "my_blobs", "metric": "my_mean_gap",
+    "sampler": "my_stride", "dataset": "my_blobs", "metric": "my_mean_gap", "launcher": "my_in_process",
 }
 RUN = [
     "scheduler.name=my_quadratic", "scheduler.num_timesteps=20", "time_embedding.name=my_octaves",
@@ -98,8 +98,22 @@ def test_each_kind_by_name_in_a_run_evaluated_and_resumed(
         torch.save(data, path)
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "train.steps=8"]) == 1
-    assert capsys.readouterr().err.strip() == (
+    errors = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("diffkit: warning:")]
+    assert errors == [
         "diffkit: error: plugin 'my_kinds_tracker' from my-kinds 0.1.0 failed in diffkit_checkpoint_load: "
         "ValueError: state version 9 is newer than 1; upgrade my-kinds "
         "(full traceback: --traceback or DIFFKIT_TRACEBACK=1)"
-    )
+    ]
+
+
+def test_the_launcher_by_name_in_a_sweep_file(on_path: None, tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    overrides = dict(a.split("=", 1) for a in RUN if "=" in a and not a.startswith("eval."))
+    sweep.write_text(yaml.safe_dump({
+        "overrides": {k: yaml.safe_load(v) for k, v in overrides.items()},
+        "grid": {"seed": [0, 1]}, "dir": str(tmp_path / "sweep"), "launcher": {"name": "my_in_process"},
+    }))
+    assert main(["sweep", str(sweep), "-p", "no:tensorboard"]) == 0
+    summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert [r["status"] for r in summary["runs"]] == ["completed", "completed"]
+    assert summary["launcher"]["name"] == "my_in_process"

@@ -126,7 +126,7 @@ def check_karras_grid(plugins) -> None:
 
 def _one_step(plugins, process, sampler: dict, model, steps: int = 4):
     """x after the first step of `sampler` from x = 1 at the first level, and those two levels."""
-    s = plugins.registry.build("sampler", sampler)
+    s = plugins.registry.build("sampler", {"clip_sample": False, **sampler})  # single steps: unclipped formulas
     levels = process.levels(steps, s.spacing)
     trace = []
 
