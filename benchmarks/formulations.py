@@ -6,7 +6,8 @@ min-SNR, EDM, rectified flow with uniform and logit-normal t) on its base,
 unconditional so that every model is scored on the same task. A short calibration run measures
 seconds per step; each formulation then trains for the steps that fill the budget (so its lr
 schedule ends on time) through the real runner. Each is sampled with DPM-Solver++ 2M on its
-process's own grid at 10 and 25 model evaluations (NFE = steps), from the EMA weights, and scored
+process's own grid at 10 and 25 model evaluations (NFE = steps; x0_hat clipped to [-1, 1], the
+sweep's setting), from the EMA weights, and scored
 with FID and precision/recall in the offline classifier feature space against the test split.
 
     python -m benchmarks.formulations [--quick] [--budget S] [--samples N] [--doc PATH] [--only A,B] [--set KEY=VALUE ...]
