@@ -40,6 +40,11 @@ def plugins() -> Plugins:
     return load_plugins(autoload=False)
 
 
+def error_lines(stderr: str) -> list[str]:
+    """The non-empty lines of `stderr` other than the config checks' ``diffkit: warning:`` lines."""
+    return [ln for ln in stderr.strip().splitlines() if ln.strip() and not ln.startswith("diffkit: warning:")]
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}, **extra)

@@ -15,7 +15,7 @@ import pytest
 
 from diffkit import checkpoint as ckpt
 from diffkit.cli.main import main
-from tests.conftest import REPO, TINY
+from tests.conftest import REPO, TINY, error_lines
 
 FLAKY = """
     from diffkit import hookimpl
@@ -79,7 +79,7 @@ def modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def test_a_failing_hook_is_named_in_one_line(modules: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = modules / "run"
     assert main(["train", *TINY, "-p", "flaky", "seed=7", f"run.dir={run}"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
+    err = error_lines(capsys.readouterr().err)
     assert err == [
         "diffkit: error: plugin 'flaky' failed in diffkit_log: OSError: tracker server unreachable; "
         f"saved step 2 in {run} (full traceback: --traceback or DIFFKIT_TRACEBACK=1)",
@@ -121,10 +121,10 @@ def test_state_versions_and_a_failing_load_hook(modules: Path, capsys: pytest.Ca
     assert state["flaky"] == {"layout": "new"} and state["_versions"]["flaky"] == 3
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "train.steps=8", "-p", "flaky"]) == 1
-    assert capsys.readouterr().err.strip() == (
+    assert error_lines(capsys.readouterr().err) == [
         "diffkit: error: plugin 'flaky' failed in diffkit_checkpoint_load: KeyError: 'old_key' "
         "(full traceback: --traceback or DIFFKIT_TRACEBACK=1)"
-    )
+    ]
     assert json.loads((run / "flaky_version.json").read_text()) == 3
     assert json.loads((run / "status.json").read_text()) == {"status": "completed", "step": 6}  # untouched
 

@@ -34,7 +34,7 @@ def test_silent_when_not_a_terminal_or_turned_off() -> None:
         assert stream.getvalue() == "" and not progress.enabled
 
 
-def test_sampling_has_a_bar_over_images(capsys) -> None:
+def test_sampling_has_a_bar_over_images(capsys, plugins) -> None:
     class Zero(torch.nn.Module):
         def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
             return torch.zeros_like(x)
@@ -43,7 +43,8 @@ def test_sampling_has_a_bar_over_images(capsys) -> None:
         def sample(self, model, scheduler, noise, **kwargs):  # noqa: ANN001, ANN003
             return model(noise, torch.zeros(len(noise), dtype=torch.long))
 
-    images = generate(Zero(), None, Identity(), 5, (1, 2, 2), device=torch.device("cpu"), batch_size=2,
+    scheduler = plugins.registry.build("scheduler", {"name": "linear", "num_timesteps": 10})
+    images = generate(Zero(), scheduler, Identity(), 5, (1, 2, 2), device=torch.device("cpu"), batch_size=2,
                       progress="sample")
     assert images.shape == (5, 1, 2, 2)
     assert capsys.readouterr().err == ""  # stderr is captured, not a terminal: no bar
