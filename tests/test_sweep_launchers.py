@@ -155,14 +155,14 @@ def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_nu
     assert main(["sweep", str(path), "-p", PLUGIN]) == 1
     moved = [p for p in leftover.parent.iterdir() if p.name.startswith(f"{leftover.name}.discarded-")]
     assert len(moved) == 1 and (moved[0] / "notes.txt").read_text() == "mine"  # moved aside, never deleted
-    assert tally.read_text().splitlines() == ["data.name=digits 0", "data.name=image_folder 2", "data.name=image_folder 2"]
+    assert tally.read_text().splitlines() == ["digits 0", "image_folder 2", "image_folder 2"]
     runs = summary(tmp_path / "out")
-    assert runs["data.name=digits"] == {**runs["data.name=digits"], "status": "completed", "attempts": 1,
-                                        "job_id": "inline-data.name=digits"}
-    failed = runs["data.name=image_folder"]
+    assert runs["digits"] == {**runs["digits"], "status": "completed", "attempts": 1,
+                                "job_id": "inline-digits"}
+    failed = runs["image_folder"]
     assert failed["status"] == "failed" and failed["attempts"] == 2 and "data.root must name" in failed["error"]
     err = capsys.readouterr().err
-    assert "diffkit sweep: retry data.name=image_folder" in err and f"moved it aside to {moved[0]}" in err
+    assert "diffkit sweep: retry image_folder" in err and f"moved it aside to {moved[0]}" in err
 
 
 @pytest.mark.parametrize("grid, bad, message", [
