@@ -17,6 +17,7 @@ import torch
 from diffkit import hookimpl, load_plugins
 from diffkit.config import Composed, compose
 from diffkit.plugin_manager import Plugins
+from diffkit.runner.device import cpu_has_native_bf16
 
 #: 32x32 single-channel images, the network of configs/fashion_mnist.yaml. The data are the
 #: bundled digits upscaled (loads in a fraction of a second; speed does not depend on content).
@@ -96,10 +97,23 @@ def peak_memory(device: torch.device) -> Iterator[dict[str, float]]:
     out["rss_rise_mib"] = max(0, peak - start) / 1024
 
 
+def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name (``model name`` in `cpuinfo`), else the platform's processor or
+    architecture."""
+    with contextlib.suppress(OSError):
+        match = re.search(r"^model name\s*:\s*(.+)$", Path(cpuinfo).read_text(), re.M)
+        if match:
+            return match.group(1).strip()
+    return platform.processor() or platform.machine()
+
+
 def machine() -> dict[str, Any]:
+    """What every generated table names: CPU model and cores, whether the CPU computes bf16
+    natively (else autocast emulates it), GPU, torch, threads and the load at start."""
     cuda = torch.cuda.is_available()
     return {
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": cpu_name(),
+        "cpu_bf16": "native" if cpu_has_native_bf16() else "emulated",
         "cpu_cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

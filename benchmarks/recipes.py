@@ -9,7 +9,11 @@ them) and scored with FID in the offline classifier feature space
 (``plugins/diffkit_builtin/metrics``) against the test split; the FID between the test split
 and as many training images is the floor a perfect model would reach.
 
-    python -m benchmarks.recipes [--quick] [--budget SECONDS] [--samples N]   # JSON on stdout
+    python -m benchmarks.recipes [--quick] [--budget SECONDS] [--samples N] [--doc PATH]
+
+JSON on stdout; the table replaces the ``recipes`` section of docs/performance.md (full runs;
+``--doc`` names another file, ``--doc -`` writes none). About 5 minutes on 2 CPU cores
+(``--quick``: about 2).
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from typing import Any
 
 import torch
 
+from benchmarks import report
 from benchmarks.common import LogTimes, load, machine, quiet_overrides
 from diffkit.runner.data import fit_size, to_model_range
 from diffkit.runner.evaluate import Evaluator
 from diffkit.runner.restore import restore
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+DOC = CONFIGS.parent / "docs" / "performance.md"
 DATA = ["data.name=fashion_mnist", "data.root=/usr/share/datasets/fashion-mnist", "data.image_size=16",
         "data.batch_size=64", "train.device=cpu", "seed=0"]
 SAMPLING = ["sampler.name=ddim", "sampler.steps=50"]
@@ -103,27 +109,59 @@ def run_recipe(name: str, budget: float, samples: int, calibration_steps: int) -
     return out
 
 
+def section_md(res: dict[str, Any]) -> str:
+    """The ``recipes`` section: settings and machine, the table, and the modern/seed ratios."""
+    m, budget = res["machine"], f"{res['budget_seconds_per_recipe']:g}"
+    lines = [
+        f"Measured with `python -m benchmarks.recipes{' --quick' if res.get('quick') else ''}` ({budget} s of "
+        f"training per recipe, {res['samples']} samples) on {m['cpu_cores']} CPU cores ({m['cpu']}), "
+        f"{m['gpu'] or 'no GPU'}, torch {m['torch']}, {m['torch_threads']} torch thread(s), "
+        f"load average at start {m['load_average']}:", "",
+        f"| recipe | steps in {budget} s | train images/s | parameters | FID ({res['samples']} samples, "
+        f"{res['sampler']}) | sampling s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in res["results"]:
+        lines.append(f"| {r['recipe']} | {r['steps']} | {r['images_per_sec']} | {r['parameters'] / 1e6:.2f}M | "
+                     f"{r['fid']} | {r['sample_seconds']} |")
+    lines.append(f"| floor (train vs test) | | | | {res['fid_floor_train_vs_test']} | |")
+    by = {r["recipe"]: r for r in res["results"]}
+    if {"seed", "modern"} <= set(by):
+        speed = by["modern"]["images_per_sec"] / by["seed"]["images_per_sec"]
+        fid = by["seed"]["fid"] / by["modern"]["fid"]
+        lines += ["", f"At the same wall-clock budget the modern recipe trains at {speed:.2f}x the images/s of the "
+                  f"seed recipe and reaches {f'a {fid:.1f}x lower' if fid >= 1 else f'a {1 / fid:.1f}x higher'} FID."]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.recipes", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="20 s per recipe and 200 samples (a smoke run)")
     p.add_argument("--budget", type=float, help="training seconds per recipe (default 75, quick 20)")
     p.add_argument("--samples", type=int, help="images scored per recipe (default 1000, quick 200)")
+    p.add_argument("--doc", help="the Markdown file whose 'recipes' section gets the table "
+                   "(default docs/performance.md for full runs, none for --quick; '-' for none)")
     args = p.parse_args(argv)
+    host = machine()
     budget = args.budget or (20.0 if args.quick else 75.0)
     samples = args.samples or (200 if args.quick else 1000)
     results = [run_recipe(name, budget, samples, calibration_steps=10 if args.quick else 20) for name in RECIPES]
-    report = {
+    res = {
         "benchmark": "recipes",
+        "quick": args.quick,
         "budget_seconds_per_recipe": budget,
         "samples": samples,
         "sampler": "ddim, 50 steps",
         "metric": "FID in the offline classifier feature space, vs the Fashion-MNIST test split at 16x16",
         "fid_floor_train_vs_test": data_floor(samples),
         "results": results,
-        "machine": machine(),
+        "machine": host,
     }
-    json.dump(report, sys.stdout, indent=2)
+    json.dump(res, sys.stdout, indent=2)
     print()
+    doc = args.doc if args.doc is not None else (None if args.quick else str(DOC))
+    if doc and doc != "-":
+        report.replace_section(Path(doc), "recipes", section_md(res))
     return 0
 
 

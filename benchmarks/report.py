@@ -23,7 +23,8 @@ def replace_section(path: Path, name: str, body: str) -> None:
 
 def _machine(m: dict[str, Any]) -> str:
     gpu = m["gpu"] or "no GPU"
-    return (f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}), {gpu}, torch {m['torch']}, "
+    bf16 = f", bf16 {m['cpu_bf16']}" if "cpu_bf16" in m else ""
+    return (f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}{bf16}), {gpu}, torch {m['torch']}, "
             f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']} "
             f"(other jobs shared the CPU: absolute figures are noisy, ratios of interleaved runs less so). "
             f"Mode: {'--quick' if m.get('quick') else 'full'}.")
@@ -78,6 +79,48 @@ def throughput_md(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def switches_md(res: dict[str, Any]) -> str:
+    """Per network, each switch's images/s over the baseline's from the throughput rows."""
+    lines = [
+        "## Switches measured", "",
+        _machine(res["machine"]), "",
+        "From the *Throughput per switch* rows of the same run: images/s with the switch on / images/s of "
+        "the network's baseline (> 1: the switch is faster).", "",
+        "| network | option (switch) | training | sampling |",
+        "|---|---|---|---|",
+    ]
+    base = {r["network"]: r for r in res["throughput"] if r["option"] == "baseline" and "skipped" not in r}
+    for r in res["throughput"]:
+        if r["option"] == "baseline":
+            continue
+        b = base.get(r["network"])
+        option = f"{r['option']}{' (emulated bf16)' if r.get('emulated') else ''}"
+        if "skipped" in r or b is None:
+            lines.append(f"| {r['network']} | {option} | skipped: {r.get('skipped', 'no baseline row')} | |")
+            continue
+        lines.append(f"| {r['network']} | {option} (`{r['switch']}`) | "
+                     f"**{_ratio(r['train']['images_per_sec'], b['train']['images_per_sec'])}** | "
+                     f"{_ratio(r['sample']['images_per_sec'], b['sample']['images_per_sec'])} |")
+    return "\n".join(lines)
+
+
+def _peer_sentence(rows: list[dict[str, Any]]) -> str:
+    def word(ratio: float) -> str:
+        return "faster than" if ratio > 1 else "slower than" if ratio < 1 else "as fast as"
+
+    def phrase(r: dict[str, Any]) -> str:
+        train, sample = word(r["train_ratio"]), word(r["sample_ratio"])
+        return (f"{train} {r['peer']} in training ({r['train_ratio']:.2f}x) and "
+                f"{'' if sample == train else sample + ' it '}in sampling ({r['sample_ratio']:.2f}x)")
+
+    parts = [phrase(r) for r in rows if "skipped" not in r]
+    return f"In this run diffkit is {'; '.join(parts)}." if parts else "No peer was measured in this run."
+
+
 def peers_md(res: dict[str, Any]) -> str:
     lines = [
         "## Against peers", "",
@@ -97,7 +140,7 @@ def peers_md(res: dict[str, Any]) -> str:
             f"{r['train'][0]} / {r['train'][1]} | **{r['train_ratio']}** | {r['sample'][0]} / {r['sample'][1]} | "
             f"**{r['sample_ratio']}** |"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, "", _peer_sentence(res["peers"])])
 
 
 def memory_md(res: dict[str, Any]) -> str:

@@ -71,3 +71,49 @@ def test_formulations_quick_runs_at_tiny_size(tmp_path, capsys, feature_cache, m
     assert all([s["nfe"] for s in r["scores"]] == [10, 25] and r["steps"] >= 10 for r in res["results"])
     text = doc.read_text()
     assert "<!-- BEGIN formulations -->" in text and "| edm | " in text and "Best FID at 10 NFE" in text
+
+
+MACHINE = {"cpu": "Test CPU 9000", "cpu_bf16": "emulated", "cpu_cores": 2, "torch_threads": 1, "torch": "2.x",
+           "gpu": None, "load_average": [0.1, 0.1, 0.1], "quick": True}
+
+
+def test_switches_and_peer_ratios_are_computed_from_the_measured_rows():
+    def row(network, option, train, sample, **extra):
+        return {"network": network, "option": option, "switch": f"s.{option}", "train": {"images_per_sec": train},
+                "sample": {"images_per_sec": sample}, **extra}
+
+    res = {"machine": MACHINE, "throughput": [
+        row("net", "baseline", 10.0, 20.0), row("net", "channels_last", 15.0, 10.0),
+        {"network": "net", "option": "bf16", "emulated": True, "skipped": "bf16 is emulated"},
+    ]}
+    text = report.switches_md(res)
+    assert "Test CPU 9000, bf16 emulated" in text
+    assert "| net | channels_last (`s.channels_last`) | **1.50x** | 0.50x |" in text
+    assert "| net | bf16 (emulated bf16) | skipped: bf16 is emulated | |" in text
+    peers = [{"network": "n", "peer": "p", "train_ratio": 0.8, "sample_ratio": 1.25, "parameters": [1e6, 1e6],
+              "train": [8, 10], "sample": [5, 4]}, {"network": "n", "peer": "q", "skipped": "not installed"}]
+    assert report.peers_md({"machine": MACHINE, "peers": peers}).endswith(
+        "In this run diffkit is slower than p in training (0.80x) and faster than it in sampling (1.25x).")
+
+
+def test_sampling_and_recipes_sections_are_generated_from_their_results(tmp_path):
+    from benchmarks import recipes, sampling
+
+    rows = [{"sampler": s, "steps": n, "fid": fid, "seconds_per_image": 0.01}
+            for s, n, fid in (("ddim", 10, 30.0), ("heun", 10, 25.0), ("ddim", 20, 27.0))]
+    result = {"run_dir": "r", "num_timesteps": 200, "num_images": 500, "train_step": 1500,
+              "feature_space": "classifier", "rows": rows, "train_seconds": 91.2, "quick": False, "machine": MACHINE}
+    text = sampling.section_md(result)
+    assert "(Test CPU 9000)" in text and "1500 steps, 91 s" in text and "| heun | 10 | 25.00 | 10.0 |" in text
+    assert text.endswith("Lowest FID per step count: 10: heun (25.00); 20: ddim (27.00).")
+    res = {"quick": False, "budget_seconds_per_recipe": 75.0, "samples": 1000, "sampler": "ddim, 50 steps",
+           "fid_floor_train_vs_test": 0.45, "machine": MACHINE, "results": [
+               {"recipe": "seed", "steps": 491, "images_per_sec": 500.0, "parameters": 930000, "fid": 50.0,
+                "sample_seconds": 30.0},
+               {"recipe": "modern", "steps": 278, "images_per_sec": 250.0, "parameters": 1190000, "fid": 10.0,
+                "sample_seconds": 45.8}]}
+    doc = tmp_path / "perf.md"
+    report.replace_section(doc, "recipes", recipes.section_md(res))
+    text = doc.read_text()
+    assert "(Test CPU 9000)" in text and "| modern | 278 | 250.0 | 1.19M | 10.0 | 45.8 |" in text
+    assert "trains at 0.50x the images/s of the seed recipe and reaches a 5.0x lower FID." in text
