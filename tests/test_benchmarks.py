@@ -117,3 +117,27 @@ def test_sampling_and_recipes_sections_are_generated_from_their_results(tmp_path
     text = doc.read_text()
     assert "(Test CPU 9000)" in text and "| modern | 278 | 250.0 | 1.19M | 10.0 | 45.8 |" in text
     assert "trains at 0.50x the images/s of the seed recipe and reaches a 5.0x lower FID." in text
+
+
+@pytest.mark.slow
+def test_sampling_command_writes_its_section(tmp_path, capsys, feature_cache, monkeypatch):  # noqa: F811
+    """`benchmarks.sampling --run-dir` on a tiny digits run (T = 20: DDIM etc. at 10 steps and
+    DDPM at 20) scores every sampler and puts its section into the given Markdown file."""
+    import json
+
+    from benchmarks import sampling
+    from benchmarks.common import load, quiet_overrides
+    from diffkit.runner.train import train
+    from diffkit_builtin.metrics.classifier import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(feature_cache))
+    tiny = ["data.name=digits", "data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]",
+            "time_embedding.dim=8", "scheduler.num_timesteps=20", "train.device=cpu"]
+    run_dir = train(*load([*tiny, *quiet_overrides(tmp_path / "run", 4, 2)]))
+    doc = tmp_path / "perf.md"
+    assert sampling.main(["--run-dir", str(run_dir), "--num", "16", "--device", "cpu", "--doc", str(doc)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert [(r["sampler"], r["steps"]) for r in res["rows"]] == [
+        ("ddim", 10), ("dpm_solver_pp", 10), ("heun", 10), ("ddpm", 10), ("ddpm", 20)]
+    text = doc.read_text()
+    assert "<!-- BEGIN sampling -->" in text and "| ddpm | 20 | " in text and "Lowest FID per step count: 10: " in text
