@@ -19,6 +19,7 @@ JSON on stdout; the table replaces the ``formulations`` section of docs/performa
 from __future__ import annotations
 
 import argparse
+import shlex
 import json
 import sys
 import tempfile
@@ -83,7 +84,7 @@ def table_md(res: dict[str, Any]) -> str:
     m = res["machine"]
     lines = [
         "## Formulations: DDPM, EDM, rectified flow", "",
-        f"Measured with `python -m benchmarks.formulations{' --quick' if res['quick'] else ''}`: "
+        f"Measured with `{res.get('command') or 'python -m benchmarks.formulations' + (' --quick' if res['quick'] else '')}`: "
         f"{res['budget_seconds']} s of training each on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
         f"load average at start {m['load_average']}; {res['samples']} samples per score. "
         "The variants of `configs/sweeps/formulations.yaml`, unconditional; DPM-Solver++ 2M on each process's grid "
@@ -98,7 +99,22 @@ def table_md(res: dict[str, Any]) -> str:
     for nfe, best in res["best_fid_per_nfe"].items():
         lines.append("")
         lines.append(f"Best FID at {nfe} NFE: **{best}**.")
+    lines += ["", "Every formulation trained for the same wall-clock budget on the same network, so the best FID "
+              "at an NFE is also the best quality per CPU-minute of training there. One seed each: "
+              "`configs/sweeps/formulations.yaml` runs two seeds and `diffkit compare` marks differences within noise."]
     return "\n".join(lines)
+
+
+def _flags(argv: Sequence[str] | None) -> list[str]:
+    """The command-line flags that change what is measured (all but --doc and its value)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out, skip = [], False
+    for a in args:
+        if skip or a == "--doc" or a.startswith("--doc="):
+            skip = a == "--doc"
+            continue
+        out.append(a)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [run_formulation(name, config, overrides, budget, samples, 5 if args.quick else 20)
                for name, (config, overrides) in chosen.items()]
     res = {
-        "benchmark": "formulations", "quick": args.quick, "budget_seconds": budget, "samples": samples,
+        "benchmark": "formulations", "command": shlex.join(["python", "-m", "benchmarks.formulations", *_flags(argv)]),
+        "quick": args.quick, "budget_seconds": budget, "samples": samples,
         "sampler": "dpm_solver_pp", "results": results, "machine": machine(),
         "best_fid_per_nfe": {nfe: min(results, key=lambda r: r["scores"][i]["fid"])["formulation"]
                              for i, nfe in enumerate(NFES)},
