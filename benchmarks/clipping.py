@@ -23,28 +23,15 @@ import torch
 
 from benchmarks.common import machine
 from benchmarks.report import replace_section
-from benchmarks.sampling import train_model
-from diffkit import checkpoint as ckpt
-from diffkit import load_plugins
-from diffkit.config import compose
-from diffkit.runner import rundir
-from diffkit.runner.build import build_components
+from benchmarks.sampling import train_model, trained
 from diffkit.runner.device import resolve_device
-from diffkit.runner.evaluate import Evaluator
 
 CLIPS: tuple[Any, ...] = (False, True, "dynamic")
 DOC = Path(__file__).resolve().parents[1] / "docs" / "concepts" / "reverse-process.md"
 
 
 def evaluate(run_dir: Path, num: int, steps: int, seeds: int, device: torch.device, samplers: list[str]) -> dict[str, Any]:
-    state = ckpt.load(ckpt.latest(run_dir / rundir.CHECKPOINTS))
-    plugins = load_plugins(autoload=False)
-    cfg = compose(None, [], plugins.registry, base=state["config"]).cfg
-    parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
-    use_ema = state.get("ema") and cfg.ema.use_for_sampling
-    parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
-    denoiser, scheduler = parts.denoiser.to(device), parts.scheduler.to(device)
-    evaluator = Evaluator(plugins.registry, cfg, device, entries=["fid"])
+    plugins, cfg, denoiser, scheduler, evaluator, state = trained(run_dir, device)
     rows = []
     for sampler, clip in [(name, clip) for name in samplers for clip in CLIPS]:
         s = plugins.registry.build("sampler", {"name": sampler, "clip_sample": clip})

@@ -59,15 +59,21 @@ def train_model(out: Path, steps: int) -> Path:
     return train(composed, plugins)
 
 
-def evaluate(run_dir: Path, num: int, device: torch.device) -> dict[str, Any]:
+def trained(run_dir: Path, device: torch.device) -> tuple[Any, Any, Any, Any, Evaluator, dict[str, Any]]:
+    """The newest checkpoint of `run_dir` rebuilt for sampling (EMA weights when the run
+    samples with them): plugins, cfg, denoiser, scheduler, an FID evaluator and the state."""
     state = ckpt.load(ckpt.latest(run_dir / rundir.CHECKPOINTS))
     plugins = load_plugins(autoload=False)
     cfg = compose(None, [], plugins.registry, base=state["config"]).cfg
     parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
     use_ema = state.get("ema") and cfg.ema.use_for_sampling
     parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
-    denoiser, scheduler = parts.denoiser.to(device), parts.scheduler.to(device)
     evaluator = Evaluator(plugins.registry, cfg, device, entries=["fid"])
+    return plugins, cfg, parts.denoiser.to(device), parts.scheduler.to(device), evaluator, state
+
+
+def evaluate(run_dir: Path, num: int, device: torch.device) -> dict[str, Any]:
+    plugins, cfg, denoiser, scheduler, evaluator, state = trained(run_dir, device)
     size = int(cfg.data.image_size)
     real = to_model_range(fit_size(evaluator.dataset.load("test"), size).images)
     T = scheduler.num_timesteps

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from diffkit.errors import CheckpointError, ConfigError
 from diffkit.interfaces import MetricContext
+
+from .weights import build_network, load_state_dict
 
 
 class InceptionFeatures(nn.Module):
@@ -55,12 +56,5 @@ def inception_extractor(weights: str | None, context: MetricContext) -> Inceptio
 
         state = Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
     else:
-        path = Path(weights)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-            raise CheckpointError(f"{path}: not a loadable inception_v3 state dict: {type(e).__name__}") from None
-    try:
-        return InceptionFeatures(state).to(context.device)
-    except RuntimeError as e:
-        raise CheckpointError(f"{weights}: does not match torchvision's inception_v3: {str(e).splitlines()[0]}") from None
+        state = load_state_dict(str(weights), "inception_v3")
+    return build_network(InceptionFeatures, state, weights, "torchvision's inception_v3", context.device)

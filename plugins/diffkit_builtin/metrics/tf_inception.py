@@ -19,6 +19,8 @@ from torch import Tensor, nn
 from diffkit.errors import CheckpointError, ConfigError
 from diffkit.interfaces import MetricContext
 
+from .weights import build_network, load_state_dict
+
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 
 
@@ -86,11 +88,5 @@ def tf_inception_extractor(weights: str | None, context: MetricContext) -> TFInc
                 f"download {WEIGHTS_FILE} elsewhere and pass weights=PATH"
             ) from None
     else:
-        try:
-            state = torch.load(weights, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is the user's to fix
-            raise CheckpointError(f"{weights}: not a loadable state dict: {type(e).__name__}") from None
-    try:
-        return TFInceptionFeatures(state).to(context.device)
-    except RuntimeError as e:
-        raise CheckpointError(f"{weights}: does not match the TF-FID InceptionV3: {str(e).splitlines()[0]}") from None
+        state = load_state_dict(str(weights), "TF-FID InceptionV3")
+    return build_network(TFInceptionFeatures, state, weights, "the TF-FID InceptionV3", context.device)
