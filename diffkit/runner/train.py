@@ -46,8 +46,8 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
 
     The signal handlers are installed first (until the first step a signal stops at once)
     and the run directory is created complete (config and status) in one rename, so a
-    signal at any moment leaves either no run directory or one that ``--resume`` continues. The process holds the run's lock
-    (``runner/lock.py``) while it writes."""
+    signal at any moment leaves either no run directory or one that ``--resume`` continues.
+    The process holds the run's lock (``runner/lock.py``) while it writes."""
     stop = StopSignal(starting=True)
     stop.install()
     try:
