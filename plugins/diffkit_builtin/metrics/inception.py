@@ -20,12 +20,17 @@ class InceptionFeatures(nn.Module):
 
     def __init__(self, state_dict: dict[str, Tensor]) -> None:
         super().__init__()
-        from torchvision.models import inception_v3
-
-        self.net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
+        self.net = self.network()
         self.net.load_state_dict(state_dict)
         self.net.fc = nn.Identity()
         self.net.eval()
+
+    @staticmethod
+    def network() -> nn.Module:
+        """The untrained InceptionV3 the weights are loaded into (torchvision's)."""
+        from torchvision.models import inception_v3
+
+        return inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[1] == 1:

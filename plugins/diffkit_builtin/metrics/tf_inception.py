@@ -13,12 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from diffkit.errors import CheckpointError, ConfigError
 from diffkit.interfaces import MetricContext
 
+from .inception import InceptionFeatures
 from .weights import build_network, load_state_dict
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
@@ -48,21 +48,12 @@ def tf_inception_network() -> nn.Module:
     return net
 
 
-class TFInceptionFeatures(nn.Module):
+class TFInceptionFeatures(InceptionFeatures):
     """x: (B, C, H, W) in [-1, 1] -> pool3 features (B, 2048). Grey images are repeated
-    to RGB and resized to 299x299 (bilinear), as pytorch-fid does."""
+    to RGB and resized to 299x299 (bilinear), as pytorch-fid does; only the network differs
+    from :class:`InceptionFeatures`."""
 
-    def __init__(self, state_dict: dict[str, Tensor]) -> None:
-        super().__init__()
-        self.net = tf_inception_network()
-        self.net.load_state_dict(state_dict)
-        self.net.fc = nn.Identity()
-        self.net.eval()
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        return self.net(F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False))
+    network = staticmethod(tf_inception_network)
 
 
 def check_weights(weights: str | None) -> None:
