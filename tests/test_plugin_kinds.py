@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from diffkit.cli.main import main
 from diffkit.interfaces import KINDS
 from diffkit.plugin_manager import AUTOLOAD_ENV
 from tests.conftest import REPO
+from tests.test_plugin_install import pip_install
 
 pytestmark = pytest.mark.slow
 
@@ -47,10 +47,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(m["body"])
     target = tmp_path_factory.mktemp("site")
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-           "--disable-pip-version-check", "--target", str(target), str(src / "my-kinds")]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pip_install(target, src / "my-kinds")
     return target
 
 

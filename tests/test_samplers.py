@@ -9,7 +9,7 @@ import torch
 
 from diffkit.cli.main import main
 from diffkit.errors import ConfigError
-from diffkit_builtin.samplers.timesteps import spaced_timesteps
+from diffkit.interfaces.timesteps import spaced_timesteps
 from tests.conftest import TINY, run_cli
 from tests.gaussian_oracle import gaussian_oracle
 

@@ -10,7 +10,7 @@ from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
 from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
 from diffkit.interfaces.time_embedding import TimeEmbedding
-from diffkit.interfaces.timesteps import SPACINGS, check_spacing, karras_sigmas, schedule, spaced_timesteps
+from diffkit.interfaces.timesteps import SPACINGS, check_spacing, karras_sigmas, spaced_timesteps
 from diffkit.interfaces.weighting import WEIGHTINGS, WeightedLoss, min_snr_weight
 
 #: kind name (as used in configs and `diffkit plugins --kind`) -> base class.
@@ -51,6 +51,5 @@ __all__ = [
     "extract",
     "karras_sigmas",
     "min_snr_weight",
-    "schedule",
     "spaced_timesteps",
 ]

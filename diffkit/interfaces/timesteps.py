@@ -17,7 +17,6 @@ A continuous process given a discrete spacing uses its own ``default_spacing``.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -88,11 +87,3 @@ def discrete_timesteps(abar: list[float], steps: int, spacing: str, rho: float =
     idx = np.flatnonzero(finite)
     ts = {int(idx[np.argmin(np.abs(lam[idx] - target))]) for target in targets}
     return sorted(ts, reverse=True)
-
-
-def schedule(scheduler: Any, timesteps: list[int]) -> list[tuple[int, float, float]]:
-    """(t, abar_t, abar_next) for each step of a discrete chain, where abar_next belongs to
-    the following timestep and is 1 (clean data) after the last."""
-    abar = scheduler.alphas_cumprod.detach().double().cpu().tolist()
-    nexts = [abar[t] for t in timesteps[1:]] + [1.0]
-    return [(t, abar[t], a_next) for t, a_next in zip(timesteps, nexts)]

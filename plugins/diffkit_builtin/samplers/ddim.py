@@ -31,15 +31,6 @@ def level_step(x0: Tensor, eps: Tensor, cur: Level, nxt: Level, eta: float, gene
     return x
 
 
-def ddim_step(
-    x0: Tensor, eps: Tensor, abar: float, abar_next: float, eta: float, generator: torch.Generator | None
-) -> Tensor:
-    """:func:`level_step` between two levels of a VP chain given by abar = alpha^2:
-    var = eta^2 (1 - a') / (1 - a) (1 - a / a') with a = abar_t, a' = abar of the next timestep."""
-    cur = Level(None, math.sqrt(abar), math.sqrt(1 - abar))
-    return level_step(x0, eps, cur, Level(None, math.sqrt(abar_next), math.sqrt(1 - abar_next)), eta, generator)
-
-
 class DDIMSampler(Sampler):
     """DDIM on `steps` levels chosen by `spacing` (see :mod:`diffkit.interfaces.timesteps`);
     each step is :func:`level_step`, x_next = alpha' x0_hat + sqrt(sigma'^2 - var) eps_hat + sqrt(var) z.
