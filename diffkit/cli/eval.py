@@ -24,7 +24,8 @@ from diffkit.config import validate
 from diffkit.config.compose import Composed
 from diffkit.errors import ConfigError
 from diffkit.runner import lock, rundir
-from diffkit.runner.context import RunContext, flatten
+from diffkit.config import hparams
+from diffkit.interfaces.run import RunContext
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
 from diffkit.sweep.collect import BOOKKEEPING
@@ -82,7 +83,7 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
     old = {k: v for k, v in stored.items() if not _from_repeats(k)}
     rundir.write_json(run_dir / rundir.METRICS, merge_scores(old, scores))
     config = OmegaConf.to_container(cfg, resolve=True)
-    context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
+    context = RunContext(dir=run_dir, config=config, step=step, hparams=hparams(config))
     plugins.hooks(cfg.run.on_hook_error).diffkit_eval(run=context, step=step, metrics=numeric(scores))
     for key, value in scores.items():
         print(f"{key}\t{value:.6g}" if isinstance(value, float) else f"{key}\t{value}")

@@ -3,10 +3,11 @@
 from diffkit.interfaces.continuous import ContinuousProcess
 from diffkit.interfaces.dataset import Dataset, ImageData
 from diffkit.interfaces.denoiser import Denoiser
-from diffkit.interfaces.launcher import Launcher, Report
+from diffkit.interfaces.launcher import Job, Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
 from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
+from diffkit.interfaces.run import RunContext
 from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
 from diffkit.interfaces.time_embedding import TimeEmbedding
@@ -35,12 +36,14 @@ __all__ = [
     "Denoiser",
     "GuidanceFn",
     "ImageData",
+    "Job",
     "Launcher",
     "Level",
     "Loss",
     "Metric",
     "MetricContext",
     "Report",
+    "RunContext",
     "ModelFn",
     "NoiseProcess",
     "Sampler",
