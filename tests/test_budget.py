@@ -12,6 +12,7 @@ from diffkit.config import compose, validate
 from diffkit.errors import ConfigError
 from diffkit.runner.budget import MEASURE, SKIP, Plan, parse_budget
 from diffkit.runner.optim import build_lr_schedule, lr_factor
+from tests.conftest import REPO
 
 
 @pytest.mark.parametrize("text, kind, amount", [
@@ -150,10 +151,11 @@ def test_a_steps_run_keeps_its_schedule_and_warmup_fraction_sizes_warmup():
         sched.step()
     assert got == pytest.approx([lr_factor(s, 5, 40, "cosine") for s in range(40)])
     assert Plan.from_config(cfg_for("train.steps=40", "optim.warmup_fraction=0.25"), 1).warmup(40) == 10
-    # under a budget the config's proportion of warm-up is kept: 150 of its 1200 steps
-    budget_cfg = compose(None, ["optim.warmup_steps=150"]).cfg
-    OmegaConf.update(budget_cfg, "train.budget", "300img")
-    assert Plan.from_config(budget_cfg, 1).warmup(300) == round(150 / 1200 * 300)
+    # a budget that replaces train.steps keeps the warm-up's share of them: 100 of 1500 steps
+    budget_cfg = compose(REPO / "configs/cpu/fashion_mnist_flow.yaml", ["train.budget=300img"]).cfg
+    assert budget_cfg.optim.warmup_fraction == pytest.approx(100 / 1500, abs=1e-6)
+    assert Plan.from_config(budget_cfg, 1).warmup(300) == 20
+    assert compose(None, ["train.budget=300img"]).cfg.optim.warmup_fraction is None  # no warm-up to keep
 
 
 def test_a_resumed_plan_is_continued_not_measured_again():

@@ -4,7 +4,8 @@ duration such as ``90s``, ``2m``, ``1.5h``, or a number of training images such 
 Exactly one of the two is in effect. A later layer replaces an earlier one (``diffkit train
 FILE train.budget=2m`` trains for two minutes although FILE sets ``train.steps``); setting both
 in the same layer is an error. The one replaced becomes null in the composed config, so the
-saved ``config.yaml`` says which one the run used. The runner turns a budget into steps
+saved ``config.yaml`` says which one the run used; a budget that replaces steps keeps the
+warm-up's share of them (``optim.warmup_fraction`` = warmup_steps / steps, unless set). The runner turns a budget into steps
 (``diffkit/runner/budget.py``).
 """
 
@@ -80,6 +81,10 @@ def resolve_length(composed: Composed, layers: list[str]) -> None:
         raise ConfigError(f"train.steps={steps} and train.budget={budget!r} are both set ({where_budget}); "
                           "set one: train.budget sizes the steps itself")
     later, earlier = ("budget", "steps") if r_budget > r_steps else ("steps", "budget")
+    if later == "budget" and cfg.optim.warmup_fraction is None and cfg.optim.warmup_steps:
+        # keep the schedule's shape: the warm-up's share of the steps the budget replaces
+        OmegaConf.update(cfg, "optim.warmup_fraction", round(min(0.5, cfg.optim.warmup_steps / steps), 6))
+        sources["optim.warmup_fraction"] = sources.get("train.budget", "defaults")
     OmegaConf.update(cfg, f"train.{earlier}", None)
     sources[f"train.{earlier}"] = sources.get(f"train.{later}", "defaults")
     if r_steps >= 0 and r_budget >= 0:  # a default replaced is not worth a note

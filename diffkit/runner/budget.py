@@ -76,14 +76,10 @@ class Plan:
         """The plan ``train.steps`` or ``train.budget`` asks for (`kw`: clock, agree)."""
         o = cfg.optim
         if cfg.train.budget is None:
-            fraction = o.get("warmup_fraction")
             return cls("steps", float(cfg.train.steps), global_batch, total=int(cfg.train.steps),
-                       warmup_fraction=fraction, warmup_steps=int(o.warmup_steps), **kw)
+                       warmup_fraction=o.get("warmup_fraction"), warmup_steps=int(o.warmup_steps), **kw)
         budget = parse_budget(cfg.train.budget)
-        fraction = o.get("warmup_fraction")
-        if fraction is None and o.warmup_steps:  # keep the recipe's proportion of warm-up
-            fraction = min(0.5, o.warmup_steps / cfg.train.steps) if cfg.train.steps else None
-        plan = cls(budget.kind, budget.amount, global_batch, warmup_fraction=fraction,
+        plan = cls(budget.kind, budget.amount, global_batch, warmup_fraction=o.get("warmup_fraction"),
                    warmup_steps=int(o.warmup_steps), budget=budget.text, **kw)
         if budget.kind == "images":
             plan.total = max(1, math.ceil(budget.amount / global_batch))
@@ -144,6 +140,12 @@ class Plan:
             return decay
         return 0.5 ** (1.0 / max(1.0, half_life_fraction * total))
 
+    def size_ema(self, ema: Any, ema_cfg: DictConfig) -> None:
+        """Give `ema` (an :class:`~diffkit.runner.ema.EMA` or None) the decay of ``ema_cfg``
+        sized to this plan (``ema.half_life_fraction``); call again once the plan is fixed."""
+        if ema is not None and ema_cfg.get("half_life_fraction") is not None:
+            ema.decay = self.ema_decay(ema_cfg.decay, ema_cfg.half_life_fraction)
+
     def images_done(self, step: int) -> int:
         return int(step) * self.global_batch
 
@@ -154,14 +156,28 @@ class Plan:
         last = self._marks[-1][1] if self._marks else self._session_start
         return self._seconds_before + last - self._session_start
 
+    def status(self, step: int) -> dict[str, Any]:
+        """``{"plan": record(step)}`` for status.json under a budget; nothing for ``train.steps``."""
+        return {"plan": self.record(step)} if self.kind != "steps" else {}
+
     def record(self, step: int) -> dict[str, Any]:
-        """What the run did, for metrics.json and status.json."""
+        """What the run did: planned and done steps, images, training seconds (and the budget)."""
         out: dict[str, Any] = {"planned_steps": self.total, "steps": int(step),
                                "images": self.images_done(step), "seconds": round(self.elapsed(), 3)}
         if self.budget is not None:
             out.update(budget=self.budget, kind=self.kind)
         if self.seconds_per_step is not None:
             out.update(seconds_per_step=round(self.seconds_per_step, 6), planned_at=self.planned_at)
+        return out
+
+    def metrics(self, step: int) -> dict[str, float]:
+        """The numbers of :meth:`record` as ``train/...`` metrics (metrics.json, ``diffkit_run_end``)
+        under a budget; nothing for ``train.steps``."""
+        if self.kind == "steps":
+            return {}
+        out = {"train/images": float(self.images_done(step)), "train/seconds": round(self.elapsed(), 3)}
+        if self.total is not None:
+            out["train/planned_steps"] = float(self.total)
         return out
 
     # -- the loop --------------------------------------------------------------
