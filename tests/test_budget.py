@@ -189,3 +189,16 @@ def test_the_ema_half_life_is_a_fraction_of_the_planned_steps():
     plan = Plan.from_config(cfg_for("train.budget=64000img"), 64)  # 1000 steps
     decay = plan.ema_decay(0.999, 0.1)
     assert decay ** 100 == pytest.approx(0.5) and plan.ema_decay(0.999, None) == 0.999
+
+
+def test_the_candidate_cpu_recipe_composes_to_a_budget_and_builds(plugins):
+    from diffkit.runner.build import build_components
+
+    composed = compose(REPO / "configs/cpu/fashion_mnist.yaml", [], plugins.registry)
+    validate(composed)
+    cfg = composed.cfg
+    assert (cfg.train.budget, cfg.train.steps, cfg.data.image_size, cfg.train.precision) == ("2m", None, 28, "auto")
+    denoiser = build_components(plugins.registry, cfg, 1, 0).denoiser
+    assert denoiser.patch_size == 2 and denoiser.check_image_size(28) is None
+    x = torch.randn(2, 1, 28, 28)
+    assert denoiser(x, torch.rand(2)).shape == x.shape
