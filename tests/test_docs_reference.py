@@ -71,7 +71,7 @@ def test_config_reference_covers_every_key(pages: dict[str, str]) -> None:
     for key in schema.DATA_RUNNER_KEYS:
         assert f"| `data.{key}` |" in page
     steps = defaults["train"]["steps"]
-    assert f"| `train.steps` | int | `{steps}` | an integer >= 1 |" in page   # type, default, rule, in order
+    assert f"| `train.steps` | int \\| None | `{steps}` | an integer >= 1 |" in page   # type, default, rule, in order
 
 
 def test_components_reference_covers_every_component_and_parameter(pages: dict[str, str], plugins: Plugins) -> None:

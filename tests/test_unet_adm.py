@@ -112,3 +112,29 @@ def test_bad_image_size_is_reported_at_build(plugins):
                   plugins.registry).cfg
     with pytest.raises(ConfigError, match=r"data.image_size=10 does not suit denoiser 'unet_adm'.*multiple of 4"):
         build_components(plugins.registry, cfg, 1)
+
+
+def test_a_patch_stem_runs_the_network_at_a_smaller_resolution(plugins):
+    """patch_size=2 on 28x28: PixelUnshuffle in, PixelShuffle out, every level at 14x14 and below."""
+    model = build(plugins, patch_size=2)
+    assert model.check_image_size(28) is None and "multiple of 4" in model.check_image_size(30)
+    seen = []
+    model.input.register_forward_hook(lambda m, i, o: seen.append((tuple(i[0].shape), tuple(o.shape))))
+    x, t = torch.randn(3, 1, 28, 28), torch.tensor([0, 50, 99])
+    out = model(x, t)
+    assert seen == [((3, 4, 14, 14), (3, 8, 14, 14))]  # C p^2 channels at H / p
+    assert out.shape == x.shape and torch.equal(out, torch.zeros_like(out))  # still zero-initialised
+    out = perturb(model)(x, t)
+    assert out.shape == x.shape and torch.isfinite(out).all() and out.abs().sum() > 0
+    with pytest.raises(ConfigError, match=r"denoiser.patch_size=0 must be an integer >= 1"):
+        build(plugins, patch_size=0)
+
+
+def test_patch_size_1_is_the_network_without_a_stem(plugins):
+    torch.manual_seed(0)
+    plain = build(plugins)
+    torch.manual_seed(0)
+    one = build(plugins, patch_size=1)
+    assert list(plain.state_dict()) == list(one.state_dict())  # old checkpoints load unchanged
+    x, t = torch.randn(2, 1, 8, 8), torch.tensor([3, 70])
+    torch.testing.assert_close(perturb(plain)(x, t), perturb(one)(x, t), rtol=0, atol=0)

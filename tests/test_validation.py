@@ -15,7 +15,7 @@ BAD_OVERRIDES = [
     (["train.stepz=5"], ["unknown key 'train.stepz'", "did you mean 'train.steps'"]),
     (["scheduler.betastart=0.1"], ["scheduler.betastart", "has no parameter 'betastart'", "beta_start"]),
     # wrong types
-    (["train.steps=abc"], ["train.steps='abc' is not allowed; use an integer"]),
+    (["train.steps=abc"], ["train.steps='abc' is not allowed; use null or an integer"]),
     (["optim.lr=fast"], ["optim.lr='fast' is not allowed; use a number"]),
     (["data.batch_size=big"], ["data.batch_size='big'", "int"]),
     (["optim.betas=0.9"], ["optim.betas=0.9 is not allowed; use a list of numbers"]),
@@ -81,7 +81,7 @@ def test_wrong_type_in_a_config_file_names_the_file(tmp_path: Path, capsys) -> N
     path = tmp_path / "typo.yaml"
     path.write_text("train:\n  steps: many\n")
     line = _error_line(cli(capsys, "config", str(path)))
-    assert line == f"diffkit: error: train.steps='many' is not allowed; use an integer ({path})"
+    assert line == f"diffkit: error: train.steps='many' is not allowed; use null or an integer ({path})"
 
 
 def test_a_subprocess_gets_the_same_one_line_error(tmp_path: Path) -> None:

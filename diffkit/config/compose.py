@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from diffkit.config import safe_yaml
+from diffkit.config.length import resolve_length
 from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, DiffkitConfig
 from diffkit.errors import ConfigError, closest
 from diffkit.registry import Registry, accepted_params
@@ -130,6 +131,7 @@ def compose(
         result.cfg[section] = node
         OmegaConf.set_struct(result.cfg, True)
     _check_data_keys(result)
+    resolve_length(result, [source for source, _ in layers])
     return result
 
 

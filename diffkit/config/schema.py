@@ -66,7 +66,10 @@ class OptimConfig:
     weight_decay: float = option(0.0, "weight decay (L2: adam, sgd; decoupled: adamw), not on biases or norm gains")
     betas: List[float] = option([0.9, 0.999], "Adam's (beta1, beta2); beta1 is the momentum for sgd")
     warmup_steps: int = option(0, "linear warm-up from 0 to lr over this many steps")
-    lr_schedule: str = option("constant", "constant | cosine (decays to 0 at train.steps)")
+    warmup_fraction: Optional[float] = option(
+        None, "warm-up as a fraction of the run's steps (replaces warmup_steps); null: under train.budget "
+        "the config's warmup_steps / train.steps")
+    lr_schedule: str = option("constant", "constant | cosine (decays to 0 at the last step)")
     grad_clip: Optional[float] = option(None, "max global gradient norm; null: no clipping")
 
 
@@ -75,6 +78,9 @@ class EmaConfig:
     """The ``ema`` section: theta_ema <- d theta_ema + (1 - d) theta after each step."""
 
     decay: float = option(0.0, "exponential moving average of the weights; 0 disables EMA")
+    half_life_fraction: Optional[float] = option(
+        None, "size the EMA to the run: decay = 0.5 ** (1 / (h * steps)), a half-life of h times the (planned) "
+        "steps; replaces decay (and turns EMA on); null: decay as given")
     warmup: bool = option(True, "use decay_t = min(decay, (1 + t) / (10 + t))")
     use_for_sampling: bool = option(True, "sample with the EMA weights when they exist")
 
@@ -83,7 +89,10 @@ class EmaConfig:
 class TrainConfig:
     """The ``train`` section: the loop of ``runner/train.py``."""
 
-    steps: int = option(1200, "optimizer steps to train for")
+    steps: Optional[int] = option(1200, "optimizer steps to train for; null when train.budget sets them")
+    budget: Optional[str] = option(
+        None, "train for a wall-clock duration (90s, 2m, 1.5h: measured after warm-up, then fixed in steps) or a "
+        "number of images (300000img) instead of train.steps; a later layer's budget replaces train.steps")
     log_every: int = option(100, "steps between logged losses")
     sample_every: int = option(600, "steps between sample grids (0: only at the end)")
     checkpoint_every: int = option(600, "steps between checkpoints (0: only at the end)")

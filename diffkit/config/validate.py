@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from diffkit.config.compose import Composed
+from diffkit.config.length import ALLOWED, is_budget
 from diffkit.errors import ConfigError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -36,7 +37,10 @@ RULES: list[Rule] = [
     ("optim.lr_schedule", lambda v: v in ("constant", "cosine"), "constant or cosine"),
     ("optim.grad_clip", lambda v: v is None or (_finite(v) and v > 0), "null or a finite number > 0"),
     ("ema.decay", lambda v: 0 <= v < 1, "a number in [0, 1)"),
-    ("train.steps", lambda v: v >= 1, "an integer >= 1"),
+    ("train.steps", lambda v: v is None or v >= 1, "an integer >= 1"),
+    ("train.budget", lambda v: v is None or is_budget(v), ALLOWED),
+    ("optim.warmup_fraction", lambda v: v is None or 0 <= v < 1, "null or a number in [0, 1)"),
+    ("ema.half_life_fraction", lambda v: v is None or 0 < v <= 1, "null or a number in (0, 1]"),
     ("train.log_every", lambda v: v >= 1, "an integer >= 1"),
     ("train.sample_every", lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),
     ("train.checkpoint_every", lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),

@@ -9,6 +9,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from diffkit.runner.budget import UNPLANNED, Plan
+
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     """Trainable parameters in two groups: matrices and conv kernels (ndim >= 2) get
@@ -44,12 +46,20 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str) -> 
     return 1.0
 
 
-def build_lr_schedule(cfg: DictConfig, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-    o = cfg.optim
-    steps = cfg.train.steps
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, o.warmup_steps, steps, o.lr_schedule)
-    )
+def planned_factor(plan: Plan, step: int, schedule: str) -> float:
+    """`lr_factor` at `step` of the run `plan` describes: warm-up and decay end at its total
+    (a time budget not yet measured: a provisional total from the speed so far, see
+    ``runner/budget.py``; before any speed is known, the start of an endless schedule)."""
+    total = plan.schedule_total(step)
+    return lr_factor(step, plan.warmup(total), UNPLANNED if total is None else total, schedule)
+
+
+def build_lr_schedule(cfg: DictConfig, optimizer: torch.optim.Optimizer,
+                      plan: Plan | None = None) -> torch.optim.lr_scheduler.LambdaLR:
+    """lr_t = lr * planned_factor(t): sized to `plan` (default: ``train.steps``)."""
+    plan = plan if plan is not None else Plan.from_config(cfg, 1)
+    schedule = cfg.optim.lr_schedule
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: planned_factor(plan, s, schedule))
 
 
 def reapply_config(

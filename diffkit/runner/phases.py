@@ -27,9 +27,9 @@ def finished_before(t: Training) -> bool:
     """The run already completed every step (a finished run given to ``--resume``);
     one killed after its last step still runs its end phase."""
     done = rundir.read_json(t.dir / rundir.STATUS).get("status") == "completed"
-    if t.run.step >= t.tc.steps and done:
+    if t.run.step >= t.plan.steps and done:
         if t.env.is_main:
-            print(f"diffkit: {t.dir} already finished {t.run.step} of {t.tc.steps} steps", file=sys.stderr)
+            print(f"diffkit: {t.dir} already finished {t.run.step} of {t.plan.steps} steps", file=sys.stderr)
         return True
     return False
 
@@ -107,11 +107,12 @@ def save(t: Training) -> None:
         "num_classes": t.num_classes,
         **t.state.state_dict(),
         "window": t.window.state_dict(window_loss),
+        "budget": t.plan.state_dict(),
         "plugins": {},
     }
     t.hook.diffkit_checkpoint_save(run=t.run, state=saved["plugins"])
     ckpt.save_rotating(saved, t.dir / rundir.CHECKPOINTS, step, t.cfg.run.keep_checkpoints)
-    rundir.write_json(t.dir / rundir.STATUS, {"status": "running", "step": step})
+    rundir.write_json(t.dir / rundir.STATUS, {"status": "running", "step": step, **t.plan.status(step)})
     t.last_saved = step
 
 
@@ -128,10 +129,11 @@ def end(t: Training, status: str) -> None:
     ``diffkit_run_end``; a full or read-only disk keeps the error that stopped the run."""
     if not t.env.is_main:
         return
-    final = {"train/loss": t.last_loss, "step": float(t.run.step)}
+    final = {"train/loss": t.last_loss, "step": float(t.run.step), **t.plan.metrics(t.run.step)}
     signalled = {"signal": t.stop.signum} if status == "interrupted" else {}
     try:
-        rundir.write_json(t.dir / rundir.STATUS, {"status": status, "step": t.run.step, **signalled})
+        rundir.write_json(t.dir / rundir.STATUS, {"status": status, "step": t.run.step, **signalled,
+                                                  **t.plan.status(t.run.step)})
         if status == "completed":
             rundir.write_json(t.dir / rundir.METRICS, {**final, **t.scores})
     except OSError:

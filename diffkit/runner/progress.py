@@ -11,7 +11,7 @@ from tqdm import tqdm
 from tqdm.auto import tqdm as auto_tqdm
 
 
-def bar(total: int, desc: str, *, unit: str = "step", initial: int = 0, enabled: bool = True,
+def bar(total: int | None, desc: str, *, unit: str = "step", initial: int = 0, enabled: bool = True,
         stream: TextIO | None = None) -> tqdm:
     """A tqdm bar on `stream` (stderr), disabled unless `enabled` and `stream` is a TTY.
 
@@ -36,7 +36,7 @@ def in_notebook() -> bool:
 class Progress:
     """The training bar: ``update(step, "loss 0.0312")`` after each step, ``close()`` at the end."""
 
-    def __init__(self, total: int, start: int = 0, enabled: bool = True, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int | None, start: int = 0, enabled: bool = True, stream: TextIO | None = None) -> None:
         self.bar = bar(total, "train", initial=start, enabled=enabled, stream=stream)
         self.enabled = not self.bar.disable
 
@@ -44,6 +44,11 @@ class Progress:
         if text is not None:
             self.bar.set_postfix_str(text, refresh=False)
         self.bar.update(step - self.bar.n)
+
+    def set_total(self, total: int) -> None:
+        """The number of steps, once known (a time budget is planned after a few steps)."""
+        self.bar.total = total
+        self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()

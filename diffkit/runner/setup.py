@@ -23,6 +23,7 @@ from diffkit.interfaces.run import RunContext
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import lock, rundir
 from diffkit.runner import resume as resume_changes
+from diffkit.runner.budget import Plan
 from diffkit.runner.build import Components, build_components, build_dataset
 from diffkit.runner.checks import check, report
 from diffkit.runner.data import Batches, fit_size
@@ -63,6 +64,7 @@ class Training:
     hook: Hooks
     stop: StopSignal
     window: LossWindow
+    plan: Plan  # how many steps: train.steps, or train.budget turned into steps (runner/budget.py)
     restored: dict[str, Any] | None = None
     last_saved: int = 0
     last_loss: float = float("nan")
@@ -103,7 +105,9 @@ def setup(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, 
     t.run.dir = run_dir
     if found is not None:
         path, t.restored = found
+        t.plan.load_state_dict(t.restored.get("budget") or {})  # before the lr schedule reads it
         t.state.load(t.restored, path, cfg, env)
+        t.plan.size_ema(t.ema, cfg.ema)
         t.run.step = t.run.start_step = t.last_saved = int(t.restored["step"])
         t.window.load(t.restored.get("window"))
         hook.diffkit_checkpoint_load(run=t.run, state=t.restored.get("plugins", {}))
@@ -145,15 +149,18 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
         evaluator.check_num(int(cfg.eval.num_samples))
     model = _model(parts.denoiser.to(device), cfg, env)
     optimizer = build_optimizer(cfg, model)
-    ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.decay > 0 and env.is_main else None  # rank 0: DDP keeps weights equal
+    global_batch = cfg.data.batch_size * env.world_size * cfg.train.accumulate
+    plan = Plan.from_config(cfg, global_batch, agree=env.broadcast)
+    use_ema = cfg.ema.decay > 0 or cfg.ema.half_life_fraction is not None
+    ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if use_ema and env.is_main else None  # rank 0: DDP keeps weights equal
+    plan.size_ema(ema, cfg.ema)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919)  # the same on every rank: see env.shard
-    state = TrainingState(model, optimizer, build_lr_schedule(cfg, optimizer), scaler, ema, gen)
+    state = TrainingState(model, optimizer, build_lr_schedule(cfg, optimizer, plan), scaler, ema, gen)
     forward = env.wrap(model)
     if cfg.train.compile:
         forward = torch.compile(forward)
     config = OmegaConf.to_container(cfg, resolve=True)
-    global_batch = cfg.data.batch_size * env.world_size * cfg.train.accumulate
     run = RunContext(
         dir=Path("."), config=config, is_main=env.is_main, world_size=env.world_size,
         hparams=hparams(config),
@@ -164,7 +171,7 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
         cfg=cfg, tc=SimpleNamespace(**OmegaConf.to_container(cfg.train, resolve=True)), env=env, device=device,
         precision=precision, data=data, num_classes=num_classes, parts=parts, model=model, forward=forward,
         state=state, batches=Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size),
-        evaluator=evaluator, run=run, hook=hook, stop=stop, window=LossWindow(device),
+        evaluator=evaluator, run=run, hook=hook, stop=stop, window=LossWindow(device), plan=plan,
     )
 
 

@@ -43,22 +43,27 @@ def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, s
 
 
 def loop(t: Training) -> str:
-    """Train `t` to ``train.steps`` (or to a stop signal); return how the run ended."""
+    """Train `t` to its planned steps (``train.steps`` or ``train.budget``, see
+    ``runner/budget.py``) or to a stop signal; return how the run ended."""
     begin(t)
     t.stop.starting = False  # from here a signal finishes the step and saves
-    tc, status = t.tc, "failed"
-    progress = Progress(tc.steps, t.run.step, tc.progress and t.env.is_main)
+    tc, plan, status = t.tc, t.plan, "failed"
+    progress = Progress(plan.total, t.run.step, tc.progress and t.env.is_main)
     profiler = StepProfiler(tc.profile and t.env.is_main, t.dir, t.device)
     t.model.train()
+    plan.start(t.run.step)  # a time budget counts from here
     try:
-        while t.run.step < tc.steps:
+        while t.run.step < plan.steps:
             train_step(t)
             profiler.step()
             step = t.run.step
+            if plan.after_step(step):  # a time budget has just been measured: its steps are fixed
+                progress.set_total(plan.steps)
+                plan.size_ema(t.ema, t.cfg.ema)
             # DDP: the ranks agree on a signal at log steps, so that all stop after the same step
             stopping = t.env.any_true(bool(t.stop.signum), at=step % tc.log_every == 0)
-            at_end = step == tc.steps or stopping
-            logged = step % tc.log_every == 0 or step == tc.steps  # on a signal the checkpoint keeps the window
+            at_end = step == plan.steps or stopping
+            logged = step % tc.log_every == 0 or step == plan.steps  # on a signal the checkpoint keeps the window
             if logged:
                 log(t)
             progress.update(step, f"loss {t.last_loss:.4f}" if logged else None)

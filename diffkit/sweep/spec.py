@@ -2,6 +2,8 @@
 
     base: configs/default.yaml      # relative to the sweep file or the working dir
     overrides: {train.steps: 500}   # optional, applied to every run
+    budget: 2m                      # optional: train.budget of every run (instead of train.steps),
+                                    # so that arms of different speed train for the same time
     variants:                       # optional: named sets of overrides, each crossed with the grid
       ddpm: {loss.weighting: min_snr}
       flow: {scheduler: {name: rectified_flow, prediction_type: velocity}}
@@ -31,9 +33,10 @@ from typing import Any
 import yaml
 
 from diffkit.config import dotted, read_yaml
+from diffkit.config.length import parse_budget
 from diffkit.errors import ConfigError, closest
 
-KEYS = ("base", "overrides", "grid", "name", "dir", "launcher", "variants")
+KEYS = ("base", "overrides", "grid", "name", "dir", "launcher", "variants", "budget")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
 _UNSAFE_SHORT = re.compile(r"[^\w.,=+\-]+")
 _FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
@@ -199,7 +202,7 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
     sweep = Sweep(
         path=path,
         base=_resolve_base(path, data.get("base")),
-        overrides=dotted(overrides),
+        overrides=_with_budget(path, data.get("budget"), dotted(overrides)),
         grid={str(k): list(v) for k, v in grid.items()},
         dir=Path(directory or data.get("dir") or Path("runs") / "sweeps" / path.stem),
         launcher=_launcher_node(path, data.get("launcher")),
@@ -216,6 +219,19 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
     for note in sweep.notes:
         print(f"diffkit sweep: note: {note}", file=sys.stderr)
     return sweep
+
+
+def _with_budget(path: Path, budget: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``budget: 2m`` -> ``train.budget=2m`` first among the overrides (a grid may still vary it)."""
+    if budget is None:
+        return overrides
+    if "train.budget" in overrides:
+        raise ConfigError(f"{path}: budget and overrides train.budget both set the budget; state it once")
+    try:
+        parse_budget(budget, key="budget")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return {"train.budget": str(budget), **overrides}
 
 
 def _template(path: Path, name: Any) -> str | None:

@@ -34,7 +34,12 @@ class ADMUNet(Denoiser):
     ``num_classes`` > 0 a label embedding is added to them, and label ``num_classes``
     means "no label" (classifier-free guidance; used when y is None).
     x: (B, C, H, W), t: (B,), y: (B,) or None -> (B, C, H, W); H, W divisible by
-    2 ** (len(channels) - 1).
+    patch_size * 2 ** (len(channels) - 1).
+
+    With ``patch_size`` p > 1 the network runs on p x p patches (Hoogeboom et al. 2023,
+    "simple diffusion"): PixelUnshuffle turns x into (B, C p^2, H/p, W/p) before the input
+    convolution and PixelShuffle turns the output's C p^2 channels back into (B, C, H, W),
+    so every level works at 1/p of the resolution (p^2 fewer positions) for the same widths.
 
     Args:
         channels: widths from the input resolution down to the bottleneck.
@@ -43,6 +48,7 @@ class ADMUNet(Denoiser):
             self-attention after each ResBlock, as in ADM's UNetModel.
         dropout: dropout probability inside the ResBlocks.
         num_heads: attention heads; must divide the width of every attention level.
+        patch_size: side of the patches the network sees as pixels (1: the image itself).
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class ADMUNet(Denoiser):
         attention_resolutions: Sequence[int] = (2, 4),
         dropout: float = 0.1,
         num_heads: int = 4,
+        patch_size: int = 1,
     ) -> None:
         super().__init__(in_channels, time_embedding, num_classes)
         channels = _positive_ints("channels", channels)
@@ -72,8 +79,12 @@ class ADMUNet(Denoiser):
         bad = [c for f, c in zip(factors, channels) if f in attention and c % num_heads]
         if isinstance(num_heads, bool) or not isinstance(num_heads, int) or num_heads < 1 or bad:
             raise ConfigError(f"denoiser.num_heads={num_heads!r} must be >= 1 and divide the attention widths {bad}")
+        if isinstance(patch_size, bool) or not isinstance(patch_size, int) or patch_size < 1:
+            raise ConfigError(f"denoiser.patch_size={patch_size!r} must be an integer >= 1")
         self.channels = channels
         self.num_downsamplings = len(channels) - 1
+        self.patch_size = patch_size
+        patched = in_channels * patch_size**2
         emb = 4 * channels[0]
         self.time_mlp = nn.Sequential(nn.Linear(time_embedding.dim, emb), nn.SiLU(), nn.Linear(emb, emb))
         self.label_emb = nn.Embedding(num_classes + 1, emb) if num_classes else None
@@ -85,7 +96,8 @@ class ADMUNet(Denoiser):
             return EmbedSequential(layers)
 
         # -- down path: remember the width of every skip connection ---------------
-        self.input = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        self.unshuffle = nn.PixelUnshuffle(patch_size) if patch_size > 1 else nn.Identity()
+        self.input = nn.Conv2d(patched, channels[0], 3, padding=1)
         self.downs = nn.ModuleList()
         skips, width = [channels[0]], channels[0]
         for level, out in enumerate(channels):
@@ -109,7 +121,15 @@ class ADMUNet(Denoiser):
                     block.append(Upsample(width))
                 self.ups.append(block)
         self.out_norm = group_norm(width)
-        self.output = zero_init(nn.Conv2d(width, in_channels, 3, padding=1))
+        self.output = zero_init(nn.Conv2d(width, patched, 3, padding=1))
+        self.shuffle = nn.PixelShuffle(patch_size) if patch_size > 1 else nn.Identity()
+
+    def check_image_size(self, size: int) -> str | None:
+        factor = self.patch_size * 2**self.num_downsamplings
+        if size % factor:
+            return (f"patch_size {self.patch_size} and {self.num_downsamplings} downsamplings "
+                    f"need a multiple of {factor}")
+        return None
 
     def embed(self, t: Tensor, y: Tensor | None) -> Tensor:
         """(B,) timesteps and labels -> (B, E) conditioning vector."""
@@ -122,7 +142,7 @@ class ADMUNet(Denoiser):
 
     def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
         emb = self.embed(t, y)
-        h = self.input(x)
+        h = self.input(self.unshuffle(x))
         hs = [h]
         for block in self.downs:
             h = block(h, emb)
@@ -130,4 +150,4 @@ class ADMUNet(Denoiser):
         h = self.middle(h, emb)
         for block in self.ups:
             h = block(torch.cat([h, hs.pop()], dim=1), emb)
-        return self.output(F.silu(self.out_norm(h)))
+        return self.shuffle(self.output(F.silu(self.out_norm(h))))

@@ -1,0 +1,215 @@
+"""A run's length as a plan: ``train.steps``, or ``train.budget`` turned into steps.
+
+An image budget is exact from the start: steps = ceil(images / global batch). A time budget
+is measured: the run trains `SKIP` steps (compilation, allocator and cache warm-up: their
+time counts against the budget but not towards the speed), times the next `MEASURE` steps,
+then fixes the total so that training ends on time,
+
+    total = M + floor((budget - elapsed) / seconds_per_step),   M = SKIP + MEASURE,
+
+and keeps it (a resumed run continues the same plan; it is stored in every checkpoint).
+Until then the lr follows the warm-up ramp of a provisional total from the speed so far.
+The lr schedule, warm-up (a fraction of the total) and EMA half-life (``ema.half_life_fraction``)
+are sized from the planned total. Sample grids and checkpoints taken during training count
+against a time budget but are not in the measured steps; the final sample grid and
+``eval.metrics`` run after it.
+
+    plan = Plan.from_config(cfg, global_batch)
+    lr_schedule = build_lr_schedule(cfg, optimizer, plan)
+    while step < plan.steps: ...; step += 1; plan.after_step(step)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig
+
+from diffkit.config.length import Budget, parse_budget
+
+__all__ = ["MEASURE", "SKIP", "Budget", "Plan", "parse_budget"]
+
+#: steps left out of the speed measurement, then steps timed, for a time budget.
+SKIP, MEASURE = 2, 8
+#: ``Plan.steps`` while a time budget is not yet planned: the loop goes on.
+UNPLANNED = 2**62
+
+
+@dataclass
+class Plan:
+    """How many steps a run trains and why.
+
+    kind: "steps", "images" or "seconds"; amount: of that kind; total: the planned steps
+    (None until a time budget is measured); warmup_fraction: warm-up steps / total (None:
+    the config's ``optim.warmup_steps`` as given); seconds: training seconds spent so far
+    (all sessions); seconds_per_step: the measured speed; planned_at: the step the total
+    was fixed at. `clock` and `agree` (rank 0's value on every rank, e.g.
+    ``DistEnv.broadcast``) are not state.
+    """
+
+    kind: str
+    amount: float
+    global_batch: int
+    total: int | None = None
+    warmup_fraction: float | None = None
+    warmup_steps: int = 0
+    budget: str | None = None
+    seconds: float = 0.0
+    seconds_per_step: float | None = None
+    planned_at: int | None = None
+    clock: Callable[[], float] = field(default=time.perf_counter, repr=False, compare=False)
+    agree: Callable[[Any], Any] = field(default=lambda x: x, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._session_start: float | None = None  # clock at the first step of this session
+        self._start_step = 0
+        self._seconds_before = self.seconds  # training seconds of earlier sessions
+        self._marks: list[tuple[int, float]] = []  # (step, clock) after each step of this session
+
+    # -- building ------------------------------------------------------------
+    @classmethod
+    def from_config(cls, cfg: DictConfig, global_batch: int, **kw: Any) -> Plan:
+        """The plan ``train.steps`` or ``train.budget`` asks for (`kw`: clock, agree)."""
+        o = cfg.optim
+        if cfg.train.budget is None:
+            return cls("steps", float(cfg.train.steps), global_batch, total=int(cfg.train.steps),
+                       warmup_fraction=o.get("warmup_fraction"), warmup_steps=int(o.warmup_steps), **kw)
+        budget = parse_budget(cfg.train.budget)
+        plan = cls(budget.kind, budget.amount, global_batch, warmup_fraction=o.get("warmup_fraction"),
+                   warmup_steps=int(o.warmup_steps), budget=budget.text, **kw)
+        if budget.kind == "images":
+            plan.total = max(1, math.ceil(budget.amount / global_batch))
+        return plan
+
+    def matches(self, state: dict[str, Any]) -> bool:
+        """Whether a saved plan (``state_dict()``) is this one's, so a resume may continue it."""
+        return (state.get("kind"), state.get("amount"), state.get("global_batch")) == (
+            self.kind, self.amount, self.global_batch)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue a saved plan: the same budget keeps its total, speed and seconds trained
+        (not measured again); another length (the config changed at the resume) keeps only
+        the seconds, which count against a new time budget."""
+        keys = ("total", "seconds", "seconds_per_step", "planned_at", "warmup_fraction", "warmup_steps")
+        for key in keys if self.kind != "steps" and self.matches(state) else ("seconds",):
+            if key in state:
+                setattr(self, key, state[key])
+        self._seconds_before = self.seconds
+
+    def state_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("clock"), out.pop("agree")
+        return out
+
+    # -- reading ---------------------------------------------------------------
+    @property
+    def planned(self) -> bool:
+        return self.total is not None
+
+    @property
+    def steps(self) -> int:
+        """The step the loop ends at (a huge number while a time budget is being measured)."""
+        return self.total if self.total is not None else UNPLANNED
+
+    def warmup(self, total: int | None) -> int:
+        """Warm-up steps for a run of `total` steps (None: unknown, effectively infinite)."""
+        if self.warmup_fraction is None:
+            return self.warmup_steps
+        if total is None:
+            return UNPLANNED if self.warmup_fraction > 0 else 0
+        return round(self.warmup_fraction * total)
+
+    def schedule_total(self, step: int) -> int | None:
+        """The total the lr schedule uses at `step`: the plan, else a provisional one from
+        the speed measured so far in this session (None: nothing measured yet)."""
+        if self.total is not None:
+            return self.total
+        rate = self._rate(first=1)
+        if rate is None:
+            return None
+        return step + max(0, int((self.amount - self.elapsed()) / rate))
+
+    def ema_decay(self, decay: float, half_life_fraction: float | None) -> float:
+        """``decay``, or the decay whose half-life is `half_life_fraction` of the (provisional) total."""
+        total = self.total if self.total is not None else self.schedule_total(self.planned_at or 0)
+        if half_life_fraction is None or not total:
+            return decay
+        return 0.5 ** (1.0 / max(1.0, half_life_fraction * total))
+
+    def size_ema(self, ema: Any, ema_cfg: DictConfig) -> None:
+        """Give `ema` (an :class:`~diffkit.runner.ema.EMA` or None) the decay of ``ema_cfg``
+        sized to this plan (``ema.half_life_fraction``); call again once the plan is fixed."""
+        if ema is not None and ema_cfg.get("half_life_fraction") is not None:
+            ema.decay = self.ema_decay(ema_cfg.decay, ema_cfg.half_life_fraction)
+
+    def images_done(self, step: int) -> int:
+        return int(step) * self.global_batch
+
+    def elapsed(self) -> float:
+        """Training seconds so far: earlier sessions plus this one since its first step."""
+        if self._session_start is None:
+            return self._seconds_before
+        last = self._marks[-1][1] if self._marks else self._session_start
+        return self._seconds_before + last - self._session_start
+
+    def status(self, step: int) -> dict[str, Any]:
+        """``{"plan": record(step)}`` for status.json under a budget; nothing for ``train.steps``."""
+        return {"plan": self.record(step)} if self.kind != "steps" else {}
+
+    def record(self, step: int) -> dict[str, Any]:
+        """What the run did: planned and done steps, images, training seconds (and the budget)."""
+        out: dict[str, Any] = {"planned_steps": self.total, "steps": int(step),
+                               "images": self.images_done(step), "seconds": round(self.elapsed(), 3)}
+        if self.budget is not None:
+            out.update(budget=self.budget, kind=self.kind)
+        if self.seconds_per_step is not None:
+            out.update(seconds_per_step=round(self.seconds_per_step, 6), planned_at=self.planned_at)
+        return out
+
+    def metrics(self, step: int) -> dict[str, float]:
+        """The numbers of :meth:`record` as ``train/...`` metrics (metrics.json, ``diffkit_run_end``)
+        under a budget; nothing for ``train.steps``."""
+        if self.kind == "steps":
+            return {}
+        out = {"train/images": float(self.images_done(step)), "train/seconds": round(self.elapsed(), 3)}
+        if self.total is not None:
+            out["train/planned_steps"] = float(self.total)
+        return out
+
+    # -- the loop --------------------------------------------------------------
+    def start(self, step: int) -> None:
+        """Call just before the first step of a session, `step` the steps already done: the
+        clock starts (start-up before it does not count against a time budget)."""
+        self._session_start, self._start_step = self.clock(), int(step)
+        self._marks = []
+
+    def after_step(self, step: int) -> bool:
+        """Call after each step (`step` = steps done); True when this call fixed the plan.
+        A time budget is planned once `MEASURE` steps after the first `SKIP` of this session
+        are timed, with the same total on every rank (`agree`)."""
+        if self._session_start is None:
+            self.start(step - 1)
+        self._marks.append((step, self.clock()))
+        self.seconds = self.elapsed()
+        if self.total is not None or len(self._marks) < SKIP + MEASURE:
+            return False
+        rate = self._rate(first=SKIP)
+        assert rate is not None  # SKIP + MEASURE marks
+        remaining = self.amount - self.elapsed()
+        total, rate = self.agree((step + max(0, int(remaining / rate)), rate))
+        self.total, self.seconds_per_step, self.planned_at = int(total), float(rate), step
+        return True
+
+    def _rate(self, first: int) -> float | None:
+        """Seconds per step over this session's steps after its first `first` steps."""
+        if self._session_start is None:
+            return None
+        marks = [(self._start_step, self._session_start), *self._marks][first:]
+        if len(marks) < 2:
+            return None
+        (s0, t0), (s1, t1) = marks[0], marks[-1]
+        return (t1 - t0) / (s1 - s0) if s1 > s0 else None
