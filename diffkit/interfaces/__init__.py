@@ -1,7 +1,8 @@
 """The abstract component kinds; the core knows no concrete one."""
 
 from diffkit.interfaces.continuous import ContinuousProcess
-from diffkit.interfaces.dataset import Dataset, ImageData
+from diffkit.interfaces.dataset import Dataset, ImageData, PointData
+from diffkit.interfaces.known_density import KnownDensity
 from diffkit.interfaces.denoiser import Denoiser
 from diffkit.interfaces.launcher import Launcher, Report
 from diffkit.interfaces.loss import Loss
@@ -35,6 +36,7 @@ __all__ = [
     "Denoiser",
     "GuidanceFn",
     "ImageData",
+    "KnownDensity",
     "Launcher",
     "Level",
     "Loss",
@@ -43,6 +45,7 @@ __all__ = [
     "Report",
     "ModelFn",
     "NoiseProcess",
+    "PointData",
     "Sampler",
     "Scheduler",
     "TimeEmbedding",

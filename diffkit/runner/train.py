@@ -24,7 +24,7 @@ from diffkit.plugin_manager import Plugins
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.context import RunContext, flatten
-from diffkit.runner.data import Batches, fit_size, to_unit_range
+from diffkit.runner.data import Batches, fit_data
 from diffkit.runner.device import autocast, resolve_device, resolve_precision, seed_everything
 from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
@@ -34,9 +34,10 @@ from diffkit.runner.profile import StepProfiler
 from diffkit.runner import lock
 from diffkit.runner import resume as resume_changes
 from diffkit.runner.progress import Progress
-from diffkit.runner.sample import forward_process, generate, save_images
+from diffkit.runner.sample import generate
 from diffkit.runner.state import TrainingState
 from diffkit.runner.stop import StopSignal
+from diffkit.runner.visuals import Pictures
 
 
 def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run",
@@ -81,11 +82,12 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     seed_everything(cfg.seed + env.rank)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True)
-    data = fit_size(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
+    data = fit_data(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
+    pictures = Pictures(data)  # image grids, or scatter plots of points
     if cfg.train.conditional and not (data.num_classes and data.labels is not None):
         raise ConfigError(f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels")
     num_classes = data.num_classes if cfg.train.conditional else 0
-    parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
+    parts = build_components(plugins.registry, cfg, data.sample_shape[0], num_classes)
     scheduler, loss_fn, sampler = parts.scheduler.to(device), parts.loss.to(device), parts.sampler
     evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
     if evaluator is not None:
@@ -153,7 +155,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": start})
         hook.diffkit_run_start(run=run)
         if start == 0:
-            strip = to_unit_range(forward_process(scheduler, batches(0)[0][:1])[1]).cpu()
+            strip = pictures.forward_strip(scheduler, batches(0)[0])
             hook.diffkit_images(run=run, step=0, tag="forward_process", images=strip)
 
     def sample_model() -> torch.nn.Module:
@@ -180,7 +182,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
             "step": step,
             "config": config_dict,
             "components": parts.records(),
-            "in_channels": int(data.images.shape[1]),
+            "in_channels": int(data.sample_shape[0]),
             "num_classes": num_classes,
             **state.state_dict(),
             "window": {"loss_sum": window_loss, "steps": window_steps, "skipped": skipped},
@@ -194,13 +196,13 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     def sample(step: int) -> None:
         if not env.is_main:
             return
-        shape = tuple(data.images.shape[1:])
+        shape = data.sample_shape
         images = generate(
             sample_model(), scheduler, sampler, cfg.train.num_samples, shape,  # type: ignore[arg-type]
             device=device, seed=cfg.seed, batch_size=cfg.data.batch_size,
         )
-        save_images(images, run_dir / rundir.SAMPLES / f"step_{step:07d}.png")
-        hook.diffkit_images(run=run, step=step, tag="samples", images=to_unit_range(images))
+        pictures.save(images, run_dir / rundir.SAMPLES / f"step_{step:07d}.png")
+        hook.diffkit_images(run=run, step=step, tag="samples", images=pictures.shown(images))
 
     # -- training loop -----------------------------------------------------
     stop.starting = False  # from here a signal finishes the step and saves
