@@ -1,7 +1,8 @@
 """The abstract component kinds; the core knows no concrete one."""
 
 from diffkit.interfaces.continuous import ContinuousProcess
-from diffkit.interfaces.dataset import Dataset, ImageData
+from diffkit.interfaces.dataset import Dataset, ImageData, PointData
+from diffkit.interfaces.known_density import KnownDensity
 from diffkit.interfaces.denoiser import Denoiser
 from diffkit.interfaces.launcher import Job, Launcher, Report
 from diffkit.interfaces.loss import Loss
@@ -37,6 +38,7 @@ __all__ = [
     "GuidanceFn",
     "ImageData",
     "Job",
+    "KnownDensity",
     "Launcher",
     "Level",
     "Loss",
@@ -46,6 +48,7 @@ __all__ = [
     "RunContext",
     "ModelFn",
     "NoiseProcess",
+    "PointData",
     "Sampler",
     "Scheduler",
     "TimeEmbedding",

@@ -1,9 +1,10 @@
-"""Where training images come from."""
+"""Where training data come from: images (N, C, H, W) or points (N, D)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import ClassVar
 
 from torch import Tensor
 
@@ -18,6 +19,31 @@ class ImageData:
     images: Tensor
     labels: Tensor | None
     num_classes: int = 0
+    #: what one sample is: ``images`` here, ``points`` for :class:`PointData`.
+    kind: ClassVar[str] = "images"
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (C, H, W)."""
+        return tuple(self.images.shape[1:])
+
+
+@dataclass
+class PointData:
+    """A whole split of points held in memory, used as given (no resizing, no rescaling).
+
+    points: (N, D) float32 in the model's units; labels: (N,) long or None.
+    """
+
+    points: Tensor
+    labels: Tensor | None = None
+    num_classes: int = 0
+    kind: ClassVar[str] = "points"
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: (D,)."""
+        return tuple(self.points.shape[1:])
 
 
 class Dataset(ABC):
@@ -42,5 +68,5 @@ class Dataset(ABC):
         self.download = download
 
     @abstractmethod
-    def load(self, split: str = "train") -> ImageData:
+    def load(self, split: str = "train") -> ImageData | PointData:
         """Return the split ("train" or "test"); raise DataError naming the path tried."""

@@ -10,7 +10,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from diffkit.interfaces.dataset import ImageData
+from diffkit.interfaces.dataset import Dataset, ImageData, PointData
+from diffkit.interfaces.process import NoiseProcess
+from diffkit.interfaces.sampler import ModelFn
 
 
 @dataclass
@@ -22,19 +24,26 @@ class MetricContext:
     train: loads the training split at the run's image size (e.g. to fit a feature
     network on its labels); device: where to compute; shared: a dict that the metrics
     of one evaluation share (e.g. a feature network and the features it computed).
+    source: the built dataset (a :class:`~diffkit.interfaces.KnownDensity` where the
+    data's density is known). model, process: the model being evaluated, as
+    ``model(x_t, t)`` -> the process's prediction type, and its noise process; set by
+    the runner for each evaluation of a trained model, None when only samples are scored.
     """
 
     dataset: str
-    train: Callable[[], ImageData]
+    train: Callable[[], ImageData | PointData]
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     shared: dict[str, Any] = field(default_factory=dict)
+    source: Dataset | None = None
+    model: ModelFn | None = None
+    process: NoiseProcess | None = None
 
 
 class Metric(ABC):
     """Compares generated images with real ones.
 
-    ``compute`` takes real and fake images (N, C, H, W) float in [-1, 1] and returns
-    named values, e.g. {"fid": 12.3}, reported as ``eval/fid``. A subclass
+    ``compute`` takes real and fake images (N, C, H, W) float in [-1, 1] (or points
+    (N, D), for point data) and returns named values, e.g. {"fid": 12.3}, reported as ``eval/fid``. A subclass
     implements ``compute``; its constructor parameters (each with a default)
     are the keys of an ``eval.metrics`` entry, and a parameter ``context``
     receives a `MetricContext` from the runner.

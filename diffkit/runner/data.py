@@ -1,4 +1,7 @@
-"""Training data held in memory as tensors, batched deterministically by step."""
+"""Training data held in memory as tensors, batched deterministically by step.
+
+Images (:class:`ImageData`, uint8) are resized to ``data.image_size`` and scaled to
+[-1, 1] per batch; points (:class:`PointData`, float) are used as they are."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from diffkit.errors import DataError
-from diffkit.interfaces import ImageData
+from diffkit.interfaces import ImageData, PointData
 from diffkit.runner.resources import check_memory
 
 
@@ -30,6 +33,24 @@ def fit_size(data: ImageData, size: int) -> ImageData:
     return ImageData(images, data.labels, data.num_classes)
 
 
+def fit_data(data: ImageData | PointData, size: int) -> ImageData | PointData:
+    """Images: :func:`fit_size`; points: checked to be (N, D) float with N >= 1 and finite."""
+    if not isinstance(data, PointData):
+        return fit_size(data, size)
+    points = data.points
+    if points.ndim != 2 or not points.is_floating_point() or points.shape[0] == 0:
+        raise DataError(f"a point dataset must return float points (N, D), N >= 1, got {points.dtype} "
+                        f"{tuple(points.shape)}")
+    if not bool(torch.isfinite(points).all()):
+        raise DataError("the point dataset holds non-finite values")
+    return data
+
+
+def values(data: ImageData | PointData) -> Tensor:
+    """The tensor of a split: images (N, C, H, W) uint8 or points (N, D) float."""
+    return data.points if isinstance(data, PointData) else data.images
+
+
 def to_model_range(images: Tensor) -> Tensor:
     """uint8 [0, 255] -> float [-1, 1]."""
     return images.float().div(127.5).sub(1.0)
@@ -45,19 +66,20 @@ class Batches:
     (seed, step): resuming at any step reproduces the data order exactly.
 
     Each step draws ``batch_size * world_size`` indices; rank r takes its slice.
-    Images stay uint8 on `device` and are scaled per batch.
+    Images stay uint8 on `device` and are scaled per batch; points are used as they are.
     """
 
     def __init__(
         self,
-        data: ImageData,
+        data: ImageData | PointData,
         batch_size: int,
         seed: int,
         device: torch.device,
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
-        self.images = data.images.to(device)
+        self.images = values(data).to(device)
+        self.scale = to_model_range if data.kind == "images" else (lambda x: x)
         self.labels = data.labels.to(device) if data.labels is not None else None
         self.n = self.images.shape[0]
         self.batch_size, self.seed = batch_size, seed
@@ -88,8 +110,8 @@ class Batches:
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def __call__(self, step: int) -> tuple[Tensor, Tensor | None]:
-        """x: (B, C, H, W) float in [-1, 1] and y: (B,) long or None, on the device."""
+        """x: (B, C, H, W) float in [-1, 1] (or points (B, D)) and y: (B,) long or None, on the device."""
         idx = self.indices(step)
-        x = to_model_range(self.images.index_select(0, idx))
+        x = self.scale(self.images.index_select(0, idx))
         y = self.labels.index_select(0, idx) if self.labels is not None else None
         return x, y

@@ -16,8 +16,8 @@ from diffkit.errors import ConfigError
 from diffkit.interfaces import Metric, MetricContext, Sampler, Scheduler
 from diffkit.registry import Registry
 from diffkit.runner.build import build_dataset, node
-from diffkit.runner.data import fit_size, to_model_range
-from diffkit.runner.sample import as_saved, generate
+from diffkit.runner.data import fit_data, to_model_range
+from diffkit.runner.sample import as_saved, generate, model_fn
 
 
 def metric_nodes(entries: Any) -> list[dict[str, Any]]:
@@ -59,7 +59,8 @@ class Evaluator:
         self.cfg, self.device = cfg, device
         self.dataset = build_dataset(registry, cfg)
         size = int(cfg.data.image_size)
-        self.context = MetricContext(dataset_key(cfg), lambda: fit_size(self.dataset.load("train"), size), device)
+        self.context = MetricContext(dataset_key(cfg), lambda: fit_data(self.dataset.load("train"), size), device,
+                                     source=self.dataset)
         entries = OmegaConf.to_container(cfg.eval.metrics) if entries is None else entries
         self.metrics: list[Metric] = [
             registry.build("metric", n, where=f"eval.metrics[{i}]", context=self.context)
@@ -92,21 +93,32 @@ class Evaluator:
 
         Generated and real images both go through :func:`as_saved` (clamp to [-1, 1],
         quantise to uint8), so the scores are those of the images ``diffkit sample
-        --out x.npz`` writes."""
+        --out x.npz`` writes. Points are scored as they are, and metrics get the model
+        (``MetricContext.model``) in eval mode."""
         cfg = self.cfg
         num = int(num or cfg.eval.num_samples)
         self.check_num(num)
         steps = steps if steps is not None else cfg.eval.steps
-        real = as_saved(to_model_range(fit_size(self.dataset.load("test"), int(cfg.data.image_size)).images))
-        fake = as_saved(generate(
+        test = fit_data(self.dataset.load("test"), int(cfg.data.image_size))
+        points = test.kind == "points"
+        real = test.points if points else as_saved(to_model_range(test.images))
+        fake = generate(
             denoiser, scheduler, sampler, num, tuple(real.shape[1:]),  # type: ignore[arg-type]
             device=self.device, seed=cfg.seed if seed is None else seed, batch_size=cfg.eval.batch_size, steps=steps,
             progress="eval",
-        ))
+        )
+        fake = fake if points else as_saved(fake)
         self.context.shared.clear()
+        self.context.model, self.context.process = model_fn(denoiser, scheduler), scheduler
         scores: dict[str, Any] = {}
-        for metric in self.metrics:
-            scores.update({f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()})
+        was_training = denoiser.training
+        denoiser.eval()
+        try:
+            for metric in self.metrics:
+                scores.update({f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()})
+        finally:
+            denoiser.train(was_training)
+            self.context.model = self.context.process = None
         scores.update({
             "eval/sampler": str(cfg.sampler.name),
             "eval/sampling_steps": sampler.num_steps(scheduler, steps),

@@ -16,10 +16,9 @@ import torch
 from diffkit import checkpoint as ckpt
 from diffkit.errors import NonFiniteError
 from diffkit.runner import rundir
-from diffkit.runner.data import to_unit_range
 from diffkit.runner.distributed import describe
 from diffkit.runner.evaluate import numeric
-from diffkit.runner.sample import forward_process, generate, save_images
+from diffkit.runner.sample import generate
 from diffkit.runner.setup import Training
 
 
@@ -43,7 +42,7 @@ def begin(t: Training) -> None:
     rundir.write_json(t.dir / rundir.STATUS, {"status": "running", "step": t.run.step})
     t.hook.diffkit_run_start(run=t.run)
     if t.run.step == 0:
-        strip = to_unit_range(forward_process(t.parts.scheduler, t.batches(0)[0][:1])[1]).cpu()
+        strip = t.pictures.forward_strip(t.parts.scheduler, t.batches(0)[0])
         t.hook.diffkit_images(run=t.run, step=0, tag="forward_process", images=strip)
 
 
@@ -81,11 +80,11 @@ def sample(t: Training) -> None:
     if not t.env.is_main:
         return
     images = generate(
-        t.sample_model(), t.parts.scheduler, t.parts.sampler, t.tc.num_samples, tuple(t.data.images.shape[1:]),
+        t.sample_model(), t.parts.scheduler, t.parts.sampler, t.tc.num_samples, t.data.sample_shape,
         device=t.device, seed=t.cfg.seed, batch_size=t.cfg.data.batch_size,
     )
-    save_images(images, t.dir / rundir.SAMPLES / f"step_{t.run.step:07d}.png")
-    t.hook.diffkit_images(run=t.run, step=t.run.step, tag="samples", images=to_unit_range(images))
+    t.pictures.save(images, t.dir / rundir.SAMPLES / f"step_{t.run.step:07d}.png")
+    t.hook.diffkit_images(run=t.run, step=t.run.step, tag="samples", images=t.pictures.shown(images))
 
 
 def save(t: Training) -> None:
@@ -103,7 +102,7 @@ def save(t: Training) -> None:
         "step": step,
         "config": t.run.config,
         "components": t.parts.records(),
-        "in_channels": int(t.data.images.shape[1]),
+        "in_channels": int(t.data.sample_shape[0]),
         "num_classes": t.num_classes,
         **t.state.state_dict(),
         "window": t.window.state_dict(window_loss),

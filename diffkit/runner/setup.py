@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from diffkit.config import Composed, hparams, validate
 from diffkit.errors import ConfigError
 from diffkit.hook_calls import Hooks
-from diffkit.interfaces.dataset import ImageData
+from diffkit.interfaces.dataset import ImageData, PointData
 from diffkit.interfaces.run import RunContext
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import lock, rundir
@@ -26,7 +26,7 @@ from diffkit.runner import resume as resume_changes
 from diffkit.runner.budget import Plan
 from diffkit.runner.build import Components, build_components, build_dataset
 from diffkit.runner.checks import check, report
-from diffkit.runner.data import Batches, fit_size
+from diffkit.runner.data import Batches, fit_data
 from diffkit.runner.device import resolve_device, resolve_precision, seed_everything
 from diffkit.runner.distributed import DistEnv, sync_batchnorm
 from diffkit.runner.ema import EMA
@@ -34,6 +34,7 @@ from diffkit.runner.evaluate import Evaluator
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.state import TrainingState
 from diffkit.runner.stop import StopSignal
+from diffkit.runner.visuals import Pictures
 from diffkit.runner.window import LossWindow
 
 
@@ -52,7 +53,7 @@ class Training:
     env: DistEnv
     device: torch.device
     precision: str
-    data: ImageData
+    data: ImageData | PointData
     num_classes: int
     parts: Components
     model: torch.nn.Module
@@ -60,6 +61,7 @@ class Training:
     state: TrainingState
     batches: Batches
     evaluator: Evaluator | None
+    pictures: Pictures
     run: RunContext
     hook: Hooks
     stop: StopSignal
@@ -137,11 +139,11 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
     seed_everything(cfg.seed + env.rank)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True)
-    data = fit_size(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
+    data = fit_data(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
     if cfg.train.conditional and not (data.num_classes and data.labels is not None):
         raise ConfigError(f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels")
     num_classes = data.num_classes if cfg.train.conditional else 0
-    parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
+    parts = build_components(plugins.registry, cfg, data.sample_shape[0], num_classes)
     parts.scheduler.to(device)
     parts.loss.to(device)
     evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
@@ -171,7 +173,7 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
         cfg=cfg, tc=SimpleNamespace(**OmegaConf.to_container(cfg.train, resolve=True)), env=env, device=device,
         precision=precision, data=data, num_classes=num_classes, parts=parts, model=model, forward=forward,
         state=state, batches=Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size),
-        evaluator=evaluator, run=run, hook=hook, stop=stop, window=LossWindow(device), plan=plan,
+        evaluator=evaluator, pictures=Pictures(data), run=run, hook=hook, stop=stop, window=LossWindow(device), plan=plan,
     )
 
 
