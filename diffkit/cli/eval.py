@@ -3,7 +3,8 @@
 Samples from the run's latest checkpoint, scores the images against the dataset's
 test split, merges the scores into the run's metrics.json and logs them to its
 trackers (TensorBoard: scalars ``eval/*`` at the checkpoint's step). With
-``--repeats K`` it scores K sample sets drawn with seeds SEED, SEED+1, ...: each
+``--repeats K`` it scores K sample sets that share no noise batch (set k starts at seed
+SEED + k * ceil(N / eval.batch_size), ``provenance.set_seeds``): each
 metric is their mean, ``<metric>_std`` their standard deviation (the metric's own
 sampling noise) and ``eval/repeats`` is K, which ``diffkit compare`` reads.
 """
@@ -23,7 +24,7 @@ from diffkit.cli.sample import check_seed
 from diffkit.config import validate
 from diffkit.config.compose import Composed
 from diffkit.errors import ConfigError
-from diffkit.runner import lock, rundir
+from diffkit.runner import lock, provenance, rundir
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="sampling steps (default: eval.steps, else the sampler's)")
     p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed)")
     p.add_argument("--repeats", type=int, default=1, metavar="K",
-                   help="score K independent sample sets (seeds SEED..SEED+K-1); report each metric's mean and std")
+                   help="score K independent sample sets (no shared noise batch); report each metric's mean and std")
     add_restore_options(p)
     p.set_defaults(func=run)
 
@@ -72,15 +73,16 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
     if args.num is not None:
         evaluator.check_num(args.num, "--num")
     seed = int(cfg.seed) if args.seed is None else args.seed
-    scores = repeated([
-        evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
-                  num=args.num, steps=args.steps, seed=seed + i)
-        for i in range(args.repeats)
-    ])
+    seeds = provenance.set_seeds(seed, args.repeats, args.num or int(cfg.eval.num_samples), int(cfg.eval.batch_size))
+    sets = [evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
+                      num=args.num, steps=args.steps, seed=s) for s in seeds]
+    scores = repeated(sets)
     step = int(restored.state["step"])
     scores["eval/checkpoint_step"] = step
     old = {k: v for k, v in stored.items() if not _from_repeats(k)}
     rundir.write_json(run_dir / rundir.METRICS, merge_scores(old, scores))
+    ema = bool(restored.state.get("ema") and cfg.ema.use_for_sampling and not args.no_ema)
+    provenance.write_end(run_dir, evaluation=provenance.evaluation(evaluator.provenance, ema=ema, sets=sets, seeds=seeds))
     config = OmegaConf.to_container(cfg, resolve=True)
     context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
     plugins.hooks(cfg.run.on_hook_error).diffkit_eval(run=context, step=step, metrics=numeric(scores))

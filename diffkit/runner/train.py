@@ -31,7 +31,7 @@ from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator, numeric
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.profile import StepProfiler
-from diffkit.runner import lock
+from diffkit.runner import lock, provenance
 from diffkit.runner import resume as resume_changes
 from diffkit.runner.progress import Progress
 from diffkit.runner.sample import forward_process, generate, save_images
@@ -151,6 +151,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
         if env.enabled:
             print(describe(env, cfg.data.batch_size, cfg.train.accumulate), file=sys.stderr)
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": start})
+        provenance.write_start(run_dir, cfg, plugins, device=device, precision=precision, world_size=env.world_size)
         hook.diffkit_run_start(run=run)
         if start == 0:
             strip = to_unit_range(forward_process(scheduler, batches(0)[0][:1])[1]).cpu()
@@ -330,6 +331,8 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
                 rundir.write_json(run_dir / rundir.STATUS, {"status": status, "step": run.step, **signalled})
                 if status == "completed":
                     rundir.write_json(run_dir / rundir.METRICS, {**final, **scores})
+                provenance.write_end(run_dir, step=run.step, evaluation=provenance.evaluation(
+                    evaluator.provenance, ema=sample_model() is not model) if scores and evaluator else None)
             except OSError:
                 if status == "completed":
                     raise
