@@ -30,6 +30,7 @@ from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator, numeric
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
+from diffkit.runner.pairing import StepNoise
 from diffkit.runner.profile import StepProfiler
 from diffkit.runner import lock, provenance
 from diffkit.runner import resume as resume_changes
@@ -85,7 +86,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     if cfg.train.conditional and not (data.num_classes and data.labels is not None):
         raise ConfigError(f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels")
     num_classes = data.num_classes if cfg.train.conditional else 0
-    parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes)
+    parts = build_components(plugins.registry, cfg, data.images.shape[1], num_classes, seed=cfg.seed + env.rank)
     scheduler, loss_fn, sampler = parts.scheduler.to(device), parts.loss.to(device), parts.sampler
     evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
     if evaluator is not None:
@@ -105,6 +106,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
         forward = torch.compile(forward)
     batches = Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919)  # the same on every rank: see env.shard below
+    step_noise = StepNoise(cfg.seed, device)  # noise of a step: a function of (seed, step) only (runner/pairing.py)
     state = TrainingState(model, optimizer, lr_schedule, scaler, ema, gen)
     config_dict = OmegaConf.to_container(cfg, resolve=True)
 
@@ -234,7 +236,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
                     x = x.contiguous(memory_format=torch.channels_last)
                 n = x.shape[0] * env.world_size  # draw for the global batch, keep this rank's shard
                 t = env.shard(scheduler.sample_t(n, gen, device))
-                noise = env.shard(torch.randn((n, *x.shape[1:]), generator=gen, device=device))
+                noise = env.shard(step_noise(n, x.shape[1:], step * tc.accumulate + micro))
                 if y is not None and num_classes and tc.label_dropout > 0:
                     drop = env.shard(torch.rand((n,), generator=gen, device=device)) < tc.label_dropout
                     y = torch.where(drop, torch.full_like(y, null_label), y)
