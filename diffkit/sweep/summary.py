@@ -102,8 +102,7 @@ def _base_columns(c: Comparison) -> list[str]:
 
 
 def _base_row(c: Comparison, arm: Arm) -> dict[str, Any]:
-    n = len({r.hparams.get("seed", i) for i, r in enumerate(arm.runs)})
-    return {**arm.values, "n": n, "status": arm.status}
+    return {**arm.values, "n": len(arm.runs), "status": arm.status}
 
 
 def markdown(c: Comparison, verdict_limit: int = 12) -> str:
