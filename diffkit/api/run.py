@@ -25,7 +25,7 @@ from diffkit.api.config import Config, compose_from
 from diffkit.config import compose, hparams, read_yaml, validate
 from diffkit.errors import ConfigError
 from diffkit.interfaces import RunContext, Sampler
-from diffkit.runner import lock, rundir
+from diffkit.runner import lock, provenance, rundir
 from diffkit.runner.build import Components, node
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
@@ -172,7 +172,7 @@ class Run:
                  store: bool = True) -> dict[str, Any]:
         """Score `repeats` sample sets of `num` images (default ``eval.num_samples``) with
         `metrics` (default ``eval.metrics``, else FID and precision/recall) against the
-        test split; set k uses seed + k. With several sets each metric is their mean and
+        test split; the sets share no noise batch (``provenance.set_seeds``). With several sets each metric is their mean and
         ``<metric>_std`` their standard deviation. With `store` the scores are merged into
         ``RUN/metrics.json`` (never a NaN over a number; never for a changed model) and
         handed to ``diffkit_eval``. Holds the run's lock."""
@@ -186,16 +186,19 @@ class Run:
             if num is not None:
                 evaluator.check_num(num, "--num")
             parts, first = self.components, int(cfg.seed) if seed is None else seed
-            scores = repeated([
-                evaluator(parts.denoiser, parts.scheduler, parts.sampler, num=num, steps=steps, seed=first + i)
-                for i in range(repeats)
-            ])
+            seeds = provenance.set_seeds(first, repeats, num or int(cfg.eval.num_samples), int(cfg.eval.batch_size))
+            sets = [evaluator(parts.denoiser, parts.scheduler, parts.sampler, num=num, steps=steps, seed=s)
+                    for s in seeds]
+            scores = repeated(sets)
             scores["eval/checkpoint_step"] = self.step
             if store and self.changes_meaning:
                 print(f"diffkit: note: scores of a changed model ({', '.join(k for k in self.changed if meaningful(k))})"
                       f" are not stored in {self.dir / rundir.METRICS}", file=sys.stderr)
             elif store:
                 rundir.write_json(self.dir / rundir.METRICS, merge_scores(stored, scores))
+                ema = bool(self.restored.state.get("ema") and cfg.ema.use_for_sampling and self._use_ema)
+                provenance.write_end(self.dir, evaluation=provenance.evaluation(
+                    evaluator.provenance, ema=ema, sets=sets, seeds=seeds))
                 config = OmegaConf.to_container(cfg, resolve=True)
                 context = RunContext(dir=self.dir, config=config, step=self.step, hparams=hparams(config))
                 self._config.plugins.hooks(cfg.run.on_hook_error).diffkit_eval(

@@ -3,7 +3,8 @@
 Samples from the run's latest checkpoint, scores the images against the dataset's
 test split, merges the scores into the run's metrics.json and logs them to its
 trackers (TensorBoard: scalars ``eval/*`` at the checkpoint's step). With
-``--repeats K`` it scores K sample sets drawn with seeds SEED, SEED+1, ...: each
+``--repeats K`` it scores K sample sets that share no noise batch (set k starts at seed
+SEED + k * ceil(N / eval.batch_size), ``provenance.set_seeds``): each
 metric is their mean, ``<metric>_std`` their standard deviation (the metric's own
 sampling noise) and ``eval/repeats`` is K, which ``diffkit compare`` reads.
 """
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="sampling steps (default: eval.steps, else the sampler's)")
     p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed)")
     p.add_argument("--repeats", type=int, default=1, metavar="K",
-                   help="score K independent sample sets (seeds SEED..SEED+K-1); report each metric's mean and std")
+                   help="score K independent sample sets (no shared noise batch); report each metric's mean and std")
     add_restore_options(p)
     p.set_defaults(func=run)
 

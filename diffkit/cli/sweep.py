@@ -14,7 +14,8 @@ from diffkit.config import compose, parse_overrides
 from diffkit.errors import ConfigError
 from diffkit.interfaces.launcher import Launcher
 from diffkit.plugin_manager import load_plugins, plugin_specs, warn_failures
-from diffkit.sweep import execute, find_runs, load_sweep, plan, render, table
+from diffkit.sweep import execute, find_runs, load_sweep, plan, render
+from diffkit.sweep.board import comparison_text
 from diffkit.sweep.check import check_runs
 from diffkit.sweep.execute import make_job
 from diffkit.sweep.spec import RunSpec, Sweep
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return 130
     finished = [r for r in results if (sweep.dir / r.name / "config.yaml").is_file()]
     if finished:
-        print(render(*table(find_runs([str(sweep.dir)]))), end="")
+        print(comparison_text(find_runs([str(sweep.dir)])), end="")  # the table diffkit compare prints
     failed = [r for r in results if r.status != "completed"]
     counts = {a: sum(r.action == a for r in results) for a in ("skip", "resume", "start")}
     print(

@@ -52,6 +52,23 @@ class Metric(ABC):
     #: constructor arguments the runner passes when the constructor accepts them.
     optional_injected = ("context",)
 
+    higher_is_better: bool = False
+    """Direction of every value ``compute`` returns: True when larger is better
+    (precision, recall), False when smaller is (FID). ``diffkit compare`` ranks by it."""
+
+    description: str = ""
+    """One line saying what the values measure (TensorBoard HParams, ``diffkit compare``)."""
+
+    def provenance(self) -> dict[str, Any]:
+        """What makes this metric's numbers comparable with another run's, for
+        ``RUN/provenance.json``: its direction, description and build record; a metric
+        computed in a feature space adds ``feature_space`` (the runner adds the sample
+        count, the sampler, its NFE and the hash of the reference images)."""
+        record = getattr(self, "build_config", {}) or {}
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}",
+                "config": dict(record), "higher_is_better": bool(self.higher_is_better),
+                "description": str(self.description)}
+
     def min_samples(self) -> int:
         """The fewest images (real and generated) ``compute`` can score."""
         return 1

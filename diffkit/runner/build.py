@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from diffkit.config.schema import DATA_RUNNER_KEYS
@@ -43,10 +44,14 @@ def build_dataset(registry: Registry, cfg: DictConfig) -> Dataset:
 
 
 def build_components(
-    registry: Registry, cfg: DictConfig, in_channels: int, num_classes: int = 0
+    registry: Registry, cfg: DictConfig, in_channels: int, num_classes: int = 0, seed: int | None = None
 ) -> Components:
-    """Build every model-side component; the denoiser gets the time embedding injected."""
+    """Build every model-side component; the denoiser gets the time embedding injected.
+    `seed`: seed torch's RNG just before the time embedding and denoiser are built, so their
+    initial weights do not depend on what the data or the process drew (``runner/pairing.py``)."""
     scheduler = registry.build("scheduler", node(cfg, "scheduler"))
+    if seed is not None:
+        torch.manual_seed(seed)
     time_embedding = registry.build(
         "time_embedding", node(cfg, "time_embedding"), num_timesteps=scheduler.num_timesteps
     )

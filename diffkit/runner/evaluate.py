@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from typing import Any
 
 import torch
@@ -48,6 +49,13 @@ def numeric(values: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def reference_hash(images: torch.Tensor) -> str:
+    """sha256 (16 hex digits) of the reference images (uint8, N, C, H, W) and their shape."""
+    h = hashlib.sha256(repr(tuple(images.shape)).encode())
+    h.update(images.contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 class Evaluator:
     """Built before training so that bad metric names fail early; called after it.
 
@@ -68,6 +76,8 @@ class Evaluator:
         ]
         for metric in self.metrics:
             metric.prepare()
+        #: what the last call measured, for ``RUN/provenance.json`` (``runner/provenance.py``).
+        self.provenance: dict[str, Any] = {}
 
     def check_num(self, num: int, option: str = "eval.num_samples") -> None:
         """Raise ConfigError when `num` images are too few for a metric."""
@@ -101,21 +111,33 @@ class Evaluator:
         steps = steps if steps is not None else cfg.eval.steps
         test = fit_data(self.dataset.load("test"), int(cfg.data.image_size))
         points = test.kind == "points"
+        reference = test.points if points else test.images
         real = test.points if points else as_saved(to_model_range(test.images))
-        fake = generate(
-            denoiser, scheduler, sampler, num, tuple(real.shape[1:]),  # type: ignore[arg-type]
-            device=self.device, seed=cfg.seed if seed is None else seed, batch_size=cfg.eval.batch_size, steps=steps,
-            progress="eval",
-        )
+        seed = int(cfg.seed if seed is None else seed)
+        calls = [0]
+        counting = denoiser.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+        try:
+            fake = generate(
+                denoiser, scheduler, sampler, num, tuple(real.shape[1:]),  # type: ignore[arg-type]
+                device=self.device, seed=seed, batch_size=cfg.eval.batch_size, steps=steps, progress="eval",
+            )
+        finally:
+            counting.remove()
         fake = fake if points else as_saved(fake)
         self.context.shared.clear()
         self.context.model, self.context.process = model_fn(denoiser, scheduler), scheduler
         scores: dict[str, Any] = {}
+        measured = {"sampler": str(cfg.sampler.name), "sampling_steps": sampler.num_steps(scheduler, steps),
+                    "nfe": calls[0] / math.ceil(num / int(cfg.eval.batch_size)), "num_samples": num,
+                    "reference": reference_hash(reference), "seed": seed}
+        self.provenance = {"metrics": {}}
         was_training = denoiser.training
         denoiser.eval()
         try:
             for metric in self.metrics:
-                scores.update({f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()})
+                values = {f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()}
+                scores.update(values)
+                self.provenance["metrics"].update({k: {**metric.provenance(), **measured} for k in values})
         finally:
             denoiser.train(was_training)
             self.context.model = self.context.process = None

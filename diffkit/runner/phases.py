@@ -15,7 +15,7 @@ import torch
 
 from diffkit import checkpoint as ckpt
 from diffkit.errors import NonFiniteError
-from diffkit.runner import rundir
+from diffkit.runner import provenance, rundir
 from diffkit.runner.distributed import describe
 from diffkit.runner.evaluate import numeric
 from diffkit.runner.sample import generate
@@ -40,6 +40,7 @@ def begin(t: Training) -> None:
     if t.env.enabled:
         print(describe(t.env, t.cfg.data.batch_size, t.tc.accumulate), file=sys.stderr)
     rundir.write_json(t.dir / rundir.STATUS, {"status": "running", "step": t.run.step})
+    provenance.write_start(t.dir, t.cfg, t.plugins, device=t.device, precision=t.precision, world_size=t.env.world_size)
     t.hook.diffkit_run_start(run=t.run)
     if t.run.step == 0:
         strip = t.pictures.forward_strip(t.parts.scheduler, t.batches(0)[0])
@@ -135,6 +136,9 @@ def end(t: Training, status: str) -> None:
                                                   **t.plan.status(t.run.step)})
         if status == "completed":
             rundir.write_json(t.dir / rundir.METRICS, {**final, **t.scores})
+        evaluation = provenance.evaluation(t.evaluator.provenance, ema=t.sample_model() is not t.model) \
+            if t.scores and t.evaluator else None
+        provenance.write_end(t.dir, step=t.run.step, evaluation=evaluation)
     except OSError:
         if status == "completed":
             raise

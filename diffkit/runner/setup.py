@@ -31,6 +31,7 @@ from diffkit.runner.device import resolve_device, resolve_precision, seed_everyt
 from diffkit.runner.distributed import DistEnv, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator
+from diffkit.runner.pairing import StepNoise
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.state import TrainingState
 from diffkit.runner.stop import StopSignal
@@ -64,6 +65,8 @@ class Training:
     pictures: Pictures
     run: RunContext
     hook: Hooks
+    plugins: Plugins
+    noise: StepNoise
     stop: StopSignal
     window: LossWindow
     plan: Plan  # how many steps: train.steps, or train.budget turned into steps (runner/budget.py)
@@ -143,7 +146,7 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
     if cfg.train.conditional and not (data.num_classes and data.labels is not None):
         raise ConfigError(f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels")
     num_classes = data.num_classes if cfg.train.conditional else 0
-    parts = build_components(plugins.registry, cfg, data.sample_shape[0], num_classes)
+    parts = build_components(plugins.registry, cfg, data.sample_shape[0], num_classes, seed=cfg.seed + env.rank)
     parts.scheduler.to(device)
     parts.loss.to(device)
     evaluator = Evaluator(plugins.registry, cfg, device) if cfg.eval.metrics and env.is_main else None
@@ -173,7 +176,7 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
         cfg=cfg, tc=SimpleNamespace(**OmegaConf.to_container(cfg.train, resolve=True)), env=env, device=device,
         precision=precision, data=data, num_classes=num_classes, parts=parts, model=model, forward=forward,
         state=state, batches=Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size),
-        evaluator=evaluator, pictures=Pictures(data), run=run, hook=hook, stop=stop, window=LossWindow(device), plan=plan,
+        evaluator=evaluator, pictures=Pictures(data), run=run, hook=hook, plugins=plugins, noise=StepNoise(cfg.seed, device), stop=stop, window=LossWindow(device), plan=plan,
     )
 
 

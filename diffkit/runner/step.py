@@ -52,7 +52,7 @@ def _micro_step(t: Training, index: int) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last)
     n = x.shape[0] * env.world_size  # draw for the global batch, keep this rank's shard
     times = env.shard(process.sample_t(n, gen, t.device))
-    noise = env.shard(torch.randn((n, *x.shape[1:]), generator=gen, device=t.device))
+    noise = env.shard(t.noise(n, x.shape[1:], index))  # a function of (seed, index): paired arms share it
     if y is not None and t.num_classes and tc.label_dropout > 0:
         drop = env.shard(torch.rand((n,), generator=gen, device=t.device)) < tc.label_dropout
         y = torch.where(drop, torch.full_like(y, t.num_classes), y)  # label num_classes: the null label

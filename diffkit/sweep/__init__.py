@@ -8,6 +8,7 @@ from diffkit.sweep.groups import grouped_table
 from diffkit.sweep.job import RunJob
 from diffkit.sweep.render import FORMATS, render
 from diffkit.sweep.spec import RunSpec, Sweep, load_sweep
+from diffkit.sweep.summary import report
 
 __all__ = [
     "FORMATS",
@@ -23,6 +24,7 @@ __all__ = [
     "load_sweep",
     "plan",
     "render",
+    "report",
     "table",
     "write_comparison",
 ]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from diffkit.config import hparams, read_yaml
 from diffkit.errors import ConfigError, closest
 from diffkit.runner import rundir
+from diffkit.runner.provenance import PROVENANCE
 from diffkit.runner.scores import BOOKKEEPING
 
 _MISSING = object()
@@ -26,6 +28,8 @@ class RunRecord:
     status: str
     hparams: dict[str, Any]
     metrics: dict[str, Any]
+    #: ``RUN/provenance.json`` ({} for runs written before it existed).
+    provenance: dict[str, Any] = field(default_factory=dict)
 
 
 def find_runs(paths: list[str]) -> list[RunRecord]:
@@ -36,8 +40,7 @@ def find_runs(paths: list[str]) -> list[RunRecord]:
         root = Path(text)
         if not root.is_dir():
             raise ConfigError(f"not a directory: {root}")
-        found = [root] if (root / rundir.CONFIG).is_file() else sorted(
-            p.parent for p in root.rglob(rundir.CONFIG) if ".discarded-" not in p.parent.name)  # moved aside by a sweep
+        found = [root] if (root / rundir.CONFIG).is_file() else run_dirs(root)
         if not found:
             raise ConfigError(f"no runs (directories with {rundir.CONFIG}) under {root}")
         for run_dir in found:
@@ -48,6 +51,22 @@ def find_runs(paths: list[str]) -> list[RunRecord]:
     return records
 
 
+def run_dirs(root: Path) -> list[Path]:
+    """Directories under `root` holding a config.yaml, sorted; symlinked directories are
+    followed (each real directory once), runs a sweep moved aside are left out."""
+    found, seen = [], set()
+    for here, subdirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(here)
+        if real in seen:
+            subdirs[:] = []
+            continue
+        seen.add(real)
+        subdirs.sort()
+        if rundir.CONFIG in files and ".discarded-" not in Path(here).name:  # moved aside by a sweep
+            found.append(Path(here))
+    return sorted(found)
+
+
 def load_record(run_dir: Path, label: str) -> RunRecord:
     config = read_yaml(run_dir / rundir.CONFIG)
     return RunRecord(
@@ -56,6 +75,7 @@ def load_record(run_dir: Path, label: str) -> RunRecord:
         status=str(rundir.read_json(run_dir / rundir.STATUS).get("status", "unknown")),
         hparams=hparams(config),
         metrics=rundir.read_json(run_dir / rundir.METRICS),
+        provenance=rundir.read_json(run_dir / PROVENANCE),
     )
 
 

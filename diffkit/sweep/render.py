@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any
 
 FORMATS = ("markdown", "csv", "json")
@@ -12,7 +13,7 @@ FORMATS = ("markdown", "csv", "json")
 
 def render(columns: list[str], rows: list[dict[str, Any]], fmt: str = "markdown") -> str:
     if fmt == "json":
-        return json.dumps(rows, indent=2, default=str) + "\n"
+        return json.dumps(finite(rows), indent=2, allow_nan=False, default=str) + "\n"
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
@@ -33,3 +34,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value).replace("|", "\\|")
+
+
+def finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float replaced by None, so that it is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value

@@ -17,6 +17,8 @@ a missing file is reported when the metric is built, before training.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -70,6 +72,11 @@ class FeatureMetric(Metric):
             raise ConfigError(f"batch_size={batch_size} must be >= 1")
         self.features, self.weights, self.batch_size = features, weights, batch_size
         self.context = context
+
+    def provenance(self) -> dict[str, Any]:
+        """The base record plus ``feature_space`` (its name, and the weights it reads)."""
+        space = self.features if self.weights in (None, "download") else f"{self.features}:{Path(self.weights).name}"
+        return {**super().provenance(), "feature_space": space}
 
     def prepare(self) -> None:
         """The feature space's files: the Inception weights, the classifier's weights or cache."""

@@ -27,6 +27,9 @@ def gaussian_fit(features: Tensor) -> tuple[Tensor, Tensor]:
 class FID(FeatureMetric):
     """FID between the real and generated images' features -> {"fid": d^2}."""
 
+    higher_is_better = False
+    description = "Fréchet distance between Gaussians fitted to real and generated features (lower is better)"
+
     def min_samples(self) -> int:
         return 2  # a covariance needs two points
 
