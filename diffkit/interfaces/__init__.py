@@ -7,9 +7,10 @@ from diffkit.interfaces.launcher import Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
 from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
-from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
+from diffkit.interfaces.sampler import Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
 from diffkit.interfaces.time_embedding import TimeEmbedding
+from diffkit.interfaces.trajectory import GuidanceFn, ModelFn, Trajectory
 from diffkit.interfaces.timesteps import SPACINGS, check_spacing, karras_sigmas, spaced_timesteps
 from diffkit.interfaces.weighting import WEIGHTINGS, WeightedLoss, min_snr_weight
 
@@ -46,6 +47,7 @@ __all__ = [
     "Sampler",
     "Scheduler",
     "TimeEmbedding",
+    "Trajectory",
     "WeightedLoss",
     "check_spacing",
     "extract",

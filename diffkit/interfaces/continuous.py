@@ -91,10 +91,7 @@ class ContinuousProcess(NoiseProcess):
             ts = torch.linspace(self.t_max, self.t_min, n + 1, dtype=torch.float64)[:-1]
         else:
             s_lo, s_hi = self.sigma_range()
-            if spacing == "karras":
-                lams = [-2 * math.log(s) for s in grids.karras_sigmas(s_lo, s_hi, n, self.rho)]
-            else:
-                lams = grids.log_snr_grid(-2 * math.log(s_hi), -2 * math.log(s_lo), n)
+            lams = grids.noise_level_grid(spacing, -2 * math.log(s_hi), -2 * math.log(s_lo), n, self.rho)
             ts = self.t_from_log_snr(torch.tensor(lams, dtype=torch.float64))
         return [self.level(float(t)) for t in ts] + [CLEAN]
 
