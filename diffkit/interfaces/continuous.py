@@ -16,14 +16,17 @@ from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
 class ContinuousProcess(NoiseProcess):
     """x_t = alpha(t) x_0 + sigma(t) eps for real t in [t_min, t_max] (noisiest at t_max).
 
-    Subclasses implement :meth:`alpha_sigma`, :meth:`alpha_sigma_derivative` and
-    :meth:`t_from_log_snr`, and set ``t_min``, ``t_max``. Sampling grids in the noise
+    Subclasses implement `alpha_sigma`, `alpha_sigma_derivative` and
+    `t_from_log_snr`, and set ``t_min``, ``t_max``. Sampling grids in the noise
     level (karras, log_snr) span VE sigmas within [sigma_min, sigma_max] (EDM's 0.002, 80).
 
     Args:
-        prediction_type, sigma_data: see :class:`NoiseProcess`.
-        density: the training-time density of t (:mod:`~diffkit.interfaces.densities`).
-        density_loc, density_scale: its location and scale (None: the density's default).
+        prediction_type: what the denoiser predicts (see `NoiseProcess`).
+        sigma_data: the data's standard deviation (see `NoiseProcess`).
+        density: the training-time density of t (`diffkit.interfaces.densities`; None: the
+            class's ``default_density``).
+        density_loc: the density's location (None: the density's default).
+        density_scale: the density's scale (None: the density's default).
     """
 
     t_min: float = 0.0
@@ -82,7 +85,7 @@ class ContinuousProcess(NoiseProcess):
         return max(lo, self.sigma_min), min(hi, self.sigma_max)
 
     def levels(self, steps: int, spacing: str) -> list[Level]:
-        """`steps` levels of `spacing` (:mod:`~diffkit.interfaces.timesteps`), then clean data."""
+        """`steps` levels of `spacing` (`diffkit.interfaces.timesteps`), then clean data."""
         grids.check_spacing(spacing)
         n = grids.check_steps(steps)
         if spacing in grids.DISCRETE_SPACINGS:

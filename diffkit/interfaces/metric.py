@@ -42,6 +42,8 @@ class Metric(ABC):
 
     #: constructor arguments the runner passes when the constructor accepts them.
     optional_injected = ("context",)
+    higher_is_better: bool = False
+    description: str = ""
 
     def min_samples(self) -> int:
         """The fewest images (real and generated) ``compute`` can score."""
@@ -49,7 +51,7 @@ class Metric(ABC):
 
     def prepare(self) -> None:
         """Check the resources the metric will need (weights files, cache directories)
-        and raise a :class:`diffkit.errors.DiffkitError` naming the problem. The runner
+        and raise a `diffkit.errors.DiffkitError` naming the problem. The runner
         calls it when the run starts, so that a bad path fails before training, not after."""
 
     @abstractmethod

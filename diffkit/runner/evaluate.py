@@ -51,7 +51,7 @@ def numeric(values: dict[str, Any]) -> dict[str, float]:
 class Evaluator:
     """Built before training so that bad metric names fail early; called after it.
 
-    Metrics whose constructor takes ``context`` get a :class:`MetricContext` for the
+    Metrics whose constructor takes ``context`` get a `MetricContext` for the
     run's dataset at its image size.
     """
 
@@ -90,7 +90,7 @@ class Evaluator:
         """Scores as ``{"eval/<name>": value}`` plus the sampler, its step count and
         the number of images (``eval/sampler``, ``eval/sampling_steps``, ``eval/num_samples``).
 
-        Generated and real images both go through :func:`as_saved` (clamp to [-1, 1],
+        Generated and real images both go through `as_saved` (clamp to [-1, 1],
         quantise to uint8), so the scores are those of the images ``diffkit sample
         --out x.npz`` writes."""
         cfg = self.cfg

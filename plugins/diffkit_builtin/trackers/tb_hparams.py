@@ -5,7 +5,7 @@ A run writes an experiment record (its hyperparameter columns and the four
 metrics below, with descriptions) and its session start when it starts, and its
 session end with the status when it stops, so running and failed runs are listed
 too. The columns are ``run.hparams`` (a sweep sets the keys its grid varies), else
-:data:`CURATED`.
+`CURATED`.
 """
 
 from __future__ import annotations
