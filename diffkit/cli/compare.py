@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--descending", action="store_true", help="largest first")
     p.add_argument("--all", action="store_true", help="one row per run with every hyperparameter, not only those that differ")
     p.add_argument("--tensorboard", action="store_true",
-                   help="also write the table into DIR/comparison for TensorBoard's text dashboard (one DIR)")
+                   help="also write the table for TensorBoard's text dashboard, into DIR's last completed run (one DIR)")
     p.set_defaults(func=run)
 
 
@@ -50,5 +50,7 @@ def run(args: argparse.Namespace) -> int:
             print(render(columns, rows, args.format), end="")
     if args.tensorboard:
         path = write_comparison(args.dirs[0], comparison_text(records, args.by, args.sort, args.descending))
+        if path is None:
+            raise ConfigError(f"--tensorboard: {args.dirs[0]} has no run to hold the table")
         print(f"diffkit: wrote the table to {path} (TensorBoard: TEXT)", file=sys.stderr)
     return 0

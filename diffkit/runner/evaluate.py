@@ -67,6 +67,9 @@ class Evaluator:
         ]
         for metric in self.metrics:
             metric.prepare()
+        #: "eval/<name>" -> {higher_is_better, description} of the metric that computed it,
+        #: filled by each call (the runner shares it with trackers as ``run.info["metric_info"]``).
+        self.declared: dict[str, dict[str, Any]] = {}
 
     def check_num(self, num: int, option: str = "eval.num_samples") -> None:
         """Raise ConfigError when `num` images are too few for a metric."""
@@ -106,7 +109,10 @@ class Evaluator:
         self.context.shared.clear()
         scores: dict[str, Any] = {}
         for metric in self.metrics:
-            scores.update({f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()})
+            values = {f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()}
+            scores.update(values)
+            about = {"higher_is_better": bool(metric.higher_is_better), "description": str(metric.description)}
+            self.declared.update(dict.fromkeys(values, about))
         scores.update({
             "eval/sampler": str(cfg.sampler.name),
             "eval/sampling_steps": sampler.num_steps(scheduler, steps),

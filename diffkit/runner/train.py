@@ -23,12 +23,13 @@ from diffkit.errors import ConfigError, NonFiniteError, PluginHookError
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import rundir
 from diffkit.runner.build import build_components, build_dataset
-from diffkit.runner.context import RunContext, flatten
+from diffkit.runner.context import RunContext
 from diffkit.runner.data import Batches, fit_size, to_unit_range
 from diffkit.runner.device import autocast, resolve_device, resolve_precision, seed_everything
 from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator, numeric
+from diffkit.runner.hparams import run_hparams
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.profile import StepProfiler
 from diffkit.runner import lock
@@ -129,7 +130,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
         start_step=start,
         is_main=env.is_main,
         world_size=env.world_size,
-        hparams=flatten({k: v for k, v in config_dict.items() if k != "run"}),
+        hparams=run_hparams(config_dict, parts.records()),
         info={
             "device": str(device),
             "precision": precision,
@@ -137,6 +138,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
             "parameters": sum(p.numel() for p in model.parameters()),
             "global_batch": cfg.data.batch_size * env.world_size * cfg.train.accumulate,
             "components": parts.records(),
+            "metric_info": evaluator.declared if evaluator is not None else {},
         },
     )
     if restored is not None:
