@@ -170,6 +170,6 @@ def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tu
 
 
 def latest(directory: Path) -> Path | None:
-    """The path of :func:`load_latest`'s checkpoint, or None."""
+    """The path of `load_latest`'s checkpoint, or None."""
     found = load_latest(directory)
     return found[0] if found else None

@@ -1,6 +1,6 @@
 """Exceptions that speak to users.
 
-Every error a user can cause derives from :class:`DiffkitError`; the CLI prints
+Every error a user can cause derives from `DiffkitError`; the CLI prints
 its message on one line and exits with code 2, without a traceback.
 """
 

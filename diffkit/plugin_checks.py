@@ -12,7 +12,9 @@ from diffkit.errors import closest
 
 #: 1.1: the scheduler kind's base is NoiseProcess (continuous processes via ContinuousProcess);
 #: plugins declaring 1.0 (discrete Scheduler subclasses built from betas) keep working.
-PLUGIN_API_VERSION = "1.1"
+#: 1.2: a sampler implements Sampler.update (one step); the base owns the grid, the prior
+#: scale and clip_sample. Samplers that override sample (1.0, 1.1) keep working.
+PLUGIN_API_VERSION = "1.2"
 
 
 def unknown_hooks(pm: pluggy.PluginManager, module: ModuleType) -> str:

@@ -68,7 +68,7 @@ def injected_params(base: type) -> tuple[str, ...]:
 
 
 class Registry:
-    """kind -> name -> :class:`Entry`. Passed explicitly; there is no global one."""
+    """kind -> name -> `Entry`. Passed explicitly; there is no global one."""
 
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}

@@ -26,7 +26,7 @@ import yaml
 from diffkit.cli.main import build_parser
 from diffkit.config import schema
 from diffkit.config.validate import RULES
-from diffkit import interfaces
+from diffkit import contract, interfaces
 from diffkit.interfaces import KINDS
 from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
 from diffkit.registry import Registry, accepted_params, injected_params
@@ -214,16 +214,23 @@ def api_page() -> str:
     ]
     for kind, base in KINDS.items():
         path = f"{base.__module__}.{base.__qualname__}"
-        must = sorted(getattr(base, "__abstractmethods__", ())) or ["`__init__` computing its own numbers"]
-        must = [m if m.startswith("`") else f"`{m}`" for m in must]
-        required = getattr(base, "injected", ())
-        optional = getattr(base, "optional_injected", ())
-        passed = [f"`{n}`" for n in required] + [f"`{n}` (if accepted)" for n in optional]
-        lines.append(f"| `{kind}` | [`diffkit.{base.__name__}`](#{path}) | {', '.join(must)} | {', '.join(passed) or '-'} |")
-    lines.append("")
+        lines.append(
+            f"| `{kind}` | [`diffkit.{base.__name__}`](#{path}) | {contract.implements_cell(kind)} "
+            f"| {contract.injected_cell(base)} |"
+        )
+    lines += [
+        "",
+        "`diffkit plugins --api KIND` prints a kind's contract in the terminal. Each section below "
+        "starts with that contract (readable as Markdown in the repository) and continues with "
+        "the module's full API, rendered on the site from its docstrings.",
+        "",
+    ]
     for name in modules:
         title = by_kind.get(name, name).replace("_", " ")
-        lines += [f"## {title[0].upper()}{title[1:]}\n", f"::: diffkit.interfaces.{name}", ""]
+        lines += [f"## {title[0].upper()}{title[1:]}\n"]
+        if name in by_kind:
+            lines += [contract.contract(by_kind[name]).replace("### ", "**Contract:** ", 1)]
+        lines += [f"::: diffkit.interfaces.{name}", ""]
     return HEADER + "\n".join(lines)
 
 

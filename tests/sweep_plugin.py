@@ -40,6 +40,9 @@ class InlineLauncher(Launcher):
 class Count(Metric):
     """{"count": the number of generated images}."""
 
+    higher_is_better = True
+    description = "the number of generated images"
+
     def compute(self, real, fake) -> dict[str, float]:
         return {"count": float(fake.shape[0])}
 

@@ -127,14 +127,21 @@ def test_by_chooses_the_grouping_and_a_setting_is_not_shown_next_to_its_result(t
 def test_the_comparison_goes_to_tensorboards_text_and_image_dashboards(seeds: Path, capsys):
     from tensorboard.backend.event_processing import plugin_event_accumulator
 
-    for _ in range(2):  # written again: still one event file
+    from tensorboard.backend.event_processing import plugin_event_multiplexer
+
+    for _ in range(2):  # written again: still one event file, in one run
         assert main(["compare", str(seeds), "--tensorboard"]) == 0
-    assert len(list((seeds / "comparison").iterdir())) == 1
-    acc = plugin_event_accumulator.EventAccumulator(str(seeds / "comparison"))
-    acc.Reload()
-    text = acc.Tensors("comparison/text_summary")[-1].tensor_proto.string_val[0].decode()
+    held = list(seeds.glob("*/events.out.tfevents.*.comparison"))
+    assert len(held) == 1 and not (seeds / "comparison").exists()
+    mux = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(str(seeds))
+    mux.Reload()
+    runs = {run for run in mux.Runs() if mux.Runs()[run]}  # every directory TensorBoard lists as a run
+    assert "comparison" not in runs and runs <= {p.name for p in seeds.iterdir() if p.is_dir()}
+    with_table = [run for run in mux.Runs() if "comparison/text_summary" in mux.Runs()[run].get("tensors", [])]
+    assert with_table == [held[0].parent.name]
+    text = mux.Tensors(with_table[0], "comparison/text_summary")[-1].tensor_proto.string_val[0].decode()
     assert "| l2 " in text and "l1 beats l2 on eval/fid: difference -19 [" in text
-    assert "comparison/intervals" in acc.Tags()["tensors"]  # the image plugin's summary
+    assert "comparison/intervals" in mux.Runs()[with_table[0]]["tensors"]  # the image plugin's summary
     assert main(["compare", str(seeds)]) == 0 and "comparison" not in capsys.readouterr().out  # not taken for a run
 
 

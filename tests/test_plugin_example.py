@@ -86,13 +86,19 @@ def test_pseudo_huber_closed_form_and_limits(example: Registry) -> None:
     assert large(torch.full_like(zeros, -3.0), zeros, t, None).item() == pytest.approx(3.0 - 1e-3, rel=1e-6)
 
 
-def test_strided_timesteps_are_distinct_and_span_the_schedule(example: Registry) -> None:
-    cls = example.get("sampler", "example_strided").cls
-    assert cls.timesteps(1000, 10) == [999, 888, 777, 666, 555, 444, 333, 222, 111, 0]
-    assert cls.timesteps(1000, 1) == [999]
+def test_strided_timesteps_are_distinct_and_span_the_schedule(example: Registry, plugins: Plugins) -> None:
+    """The base class picks the grid from the sampler's spacing (linspace)."""
+    sampler = example.build("sampler", {"name": "example_strided"})
+
+    def taus(T: int, n: int) -> list[int]:
+        s = plugins.registry.build("scheduler", {"name": "linear", "num_timesteps": T})
+        return [level.t for level in s.levels(n, sampler.spacing)[:-1]]
+
+    assert taus(1000, 10) == [999, 888, 777, 666, 555, 444, 333, 222, 111, 0]
+    assert taus(1000, 1) == [999]
     for n in (2, 7, 49, 50):
-        taus = cls.timesteps(50, n)
-        assert len(taus) == n and taus[0] == 49 and taus[-1] == 0
+        ts = taus(50, n)
+        assert len(ts) == n and ts[0] == 49 and ts[-1] == 0
 
 
 def test_strided_sampler_with_every_step_is_ddpm(example: Registry, plugins: Plugins) -> None:
@@ -122,7 +128,7 @@ def test_strided_sampler_recovers_a_point_mass_with_an_exact_model(example: Regi
     sampler = example.build("sampler", {"name": "example_strided", "steps": steps})
     out = sampler.sample(exact, scheduler, torch.randn(3, 2, 2, 2), generator=torch.Generator().manual_seed(0))
     assert torch.allclose(out, c.expand_as(out), atol=1e-4)
-    with pytest.raises(ConfigError, match=r"sampler.steps=21 must lie in \[1, 20\]"):
+    with pytest.raises(ConfigError, match=r"sampler.steps=21 \(or --steps\) must be an integer in \[1, 20\]"):
         sampler.sample(exact, scheduler, torch.randn(1, 2, 2, 2), steps=21)
 
 

@@ -204,8 +204,8 @@ def test_plugins_lists_the_example_and_reports_each_broken_one(site: Path) -> No
     ) in lines
     assert (
         "FAILED plugin 'future' from diffkit-future 0.1.0, not loaded: needs diffkit plugin API 2.0, but this "
-        "diffkit provides plugin API 1.1 and accepts plugins declaring 1.0 to 1.1; install a diffkit that provides "
-        "2.0 or a release of the plugin written for 1.1"
+        "diffkit provides plugin API 1.2 and accepts plugins declaring 1.0 to 1.2; install a diffkit that provides "
+        "2.0 or a release of the plugin written for 1.2"
     ) in lines
     assert (
         "CONFLICT loss 'l1' is registered by both plugin 'losses' (diffkit 0.1.0) and plugin 'collide' "

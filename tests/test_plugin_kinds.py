@@ -27,11 +27,11 @@ DOC = REPO / "docs" / "writing-a-plugin.md"
 FILE_BLOCK = re.compile(r"^<!-- file: (?P<path>\S+) -->\n```\w+\n(?P<body>.*?)^```", re.M | re.S)
 NAMES = {
     "scheduler": "my_quadratic", "time_embedding": "my_octaves", "denoiser": "my_tiny", "loss": "my_logcosh",
-    "sampler": "my_stride", "dataset": "my_blobs", "metric": "my_mean_gap", "launcher": "my_in_process",
+    "sampler": "my_euler", "dataset": "my_blobs", "metric": "my_mean_gap", "launcher": "my_in_process",
 }
 RUN = [
     "scheduler.name=my_quadratic", "scheduler.num_timesteps=20", "time_embedding.name=my_octaves",
-    "time_embedding.dim=8", "denoiser.name=my_tiny", "loss.name=my_logcosh", "sampler.name=my_stride",
+    "time_embedding.dim=8", "denoiser.name=my_tiny", "loss.name=my_logcosh", "sampler.name=my_euler",
     "sampler.steps=4", "data.name=my_blobs", "data.image_size=8", "data.batch_size=16",
     "eval.metrics=[my_mean_gap]", "eval.num_samples=8", "eval.batch_size=8", "train.steps=4",
     "train.log_every=2", "train.checkpoint_every=2", "train.sample_every=0", "train.num_samples=4",

@@ -220,9 +220,9 @@ def test_incompatible_api_versions_are_refused_with_the_versions_needed(make_dis
     plugins = load_plugins()
     assert "new_loss" not in plugins.registry.names("loss")
     assert failed(plugins)["new"] == (
-        f"diffkit-new 1.0: needs diffkit plugin API {declared}, but this diffkit provides plugin API 1.1 and "
-        f"accepts plugins declaring 1.0 to 1.1; install a diffkit that provides {float(declared):.1f} or a release "
-        "of the plugin written for 1.1"
+        f"diffkit-new 1.0: needs diffkit plugin API {declared}, but this diffkit provides plugin API 1.2 and "
+        f"accepts plugins declaring 1.0 to 1.2; install a diffkit that provides {float(declared):.1f} or a release "
+        "of the plugin written for 1.2"
     )
 
 

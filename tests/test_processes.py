@@ -241,18 +241,15 @@ def _flipped_velocity(kind, c, out, x_t):
     return REAL_SPLIT(kind, c, -out if kind == "velocity" else out, x_t)
 
 
-def _heun_full_corrector(self, model, scheduler, noise, *, steps=None, generator=None, guidance=None):
-    n = self.num_steps(scheduler, steps)
-    levels = scheduler.levels(n, self.spacing)
-    x = self.start(scheduler, noise, levels[0])
-    for cur, nxt in zip(levels, levels[1:]):
-        x0, eps = self.denoise(model, scheduler, x, cur.t)
-        x_euler = nxt.alpha * x0 + nxt.sigma * eps
-        if nxt.t is None:
-            return x_euler
-        _, eps_next = self.denoise(model, scheduler, x_euler, nxt.t)
-        x = x_euler + nxt.alpha * (nxt.sigma_ve - cur.sigma_ve) * (eps_next - eps)  # no / 2
-    return x
+def _heun_full_corrector(self, x, cur, nxt, path):
+    x0, eps = path.denoise(x, cur)
+    x_euler = nxt.alpha * x0 + nxt.sigma * eps
+    if nxt.t is None:
+        return x_euler
+    _, eps_next = path.denoise(x_euler, nxt)
+    return x_euler + nxt.alpha * (nxt.sigma_ve - cur.sigma_ve) * (eps_next - eps)  # no / 2
+
+
 MUTANTS = {
     "F conversion off by 0.1%": (
         lambda mp, pl: mp.setattr(prediction, "split", _broken_split),
@@ -285,7 +282,7 @@ MUTANTS = {
         check_flow_euler_step,
     ),
     "Heun without the corrector's half": (
-        lambda mp, pl: mp.setattr("diffkit_builtin.samplers.heun.HeunSampler.sample", _heun_full_corrector),
+        lambda mp, pl: mp.setattr("diffkit_builtin.samplers.heun.HeunSampler.update", _heun_full_corrector),
         check_edm_heun_step,
     ),
     "vp cosine without the logsnr clip": (

@@ -322,7 +322,7 @@ def test_exact(plugins, name):
 # -- mutants: plausible bugs, each of which its check must catch ---------------
 
 ORIGINAL = {"level_step": ddim_mod.level_step, "multistep_update": dpm_mod.multistep_update,
-            "spaced_timesteps": timesteps_mod.spaced_timesteps, "posterior": Scheduler.posterior,
+            "spaced_timesteps": timesteps_mod.spaced_timesteps,
             "levels": Scheduler.levels, "knn_radii": pr_mod.knn_radii}
 
 
@@ -361,10 +361,13 @@ def level_step_eta0(x0, eps, cur, nxt, eta, generator):
     return ORIGINAL["level_step"](x0, eps, cur, nxt, 0.0, generator)
 
 
-def large_posterior_variance(self, x0, x_t, t):
-    """sigma_t^2 = beta_t instead of the posterior variance."""
-    mean, _, log_var = ORIGINAL["posterior"](self, x0, x_t, t)
-    return mean, extract(self.betas, t, x_t.shape), log_var
+def large_variance_step(x0, eps, cur, nxt, eta, generator):
+    """The ancestral step with sigma_t^2 = beta_t = 1 - abar_t / abar_{t-1} instead of the posterior variance."""
+    if nxt.t is None:
+        return ORIGINAL["level_step"](x0, eps, cur, nxt, eta, generator)
+    beta = 1 - cur.alpha**2 / nxt.alpha**2
+    z = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    return nxt.alpha * x0 + math.sqrt(max(nxt.sigma**2 - beta, 0.0)) * eps + math.sqrt(beta) * z
 
 
 def spacing_bug(kind: str) -> Callable:
@@ -414,7 +417,7 @@ MUTANTS: dict[str, tuple[str, Callable]] = {
     "ddim_eta_not_squared": ("ddim_eta0.5", lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("eta_not_squared"))),
     "ddim_var_not_subtracted": ("ddim_eta1",
                                 lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("var_not_subtracted"))),
-    "ddpm_variance_beta": ("ddpm_full", lambda mp: mp.setattr(Scheduler, "posterior", large_posterior_variance)),
+    "ddpm_variance_beta": ("ddpm_full", lambda mp: mp.setattr(ddpm_mod, "level_step", large_variance_step)),
     "ddpm_respaced_eta0": ("ddpm_respaced", lambda mp: mp.setattr(ddpm_mod, "level_step", level_step_eta0)),
     "dpm_lambda_without_sigma": ("dpm_order1", lambda mp: mp.setattr(dpm_mod, "half_log_snr", dpm_lambda_bug)),
     "dpm_2m_loses_correction": ("dpm_order2", lambda mp: mp.setattr(dpm_mod, "multistep_update", truncated_update(1))),

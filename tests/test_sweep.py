@@ -210,7 +210,9 @@ def test_compare_prints_the_sweep_with_its_differing_hparams_and_metrics(killed_
     fids = [float(r.split("|")[cols.index("eval/fid") + 1]) for r in rows]
     assert fids == sorted(fids)
     # each completed run refreshed the sweep's table for TensorBoard's text dashboard: 4 runs, 2 groups of 2 seeds
-    acc = plugin_event_accumulator.EventAccumulator(str(killed_and_rerun["out"] / "comparison"))
+    (held,) = killed_and_rerun["out"].glob("*/events.out.tfevents.*.comparison")  # in one run, no run of its own
+    assert not (killed_and_rerun["out"] / "comparison").exists()
+    acc = plugin_event_accumulator.EventAccumulator(str(held))
     acc.Reload()
     event = max(acc.Tensors("comparison/text_summary"), key=lambda e: e.step)
     text = event.tensor_proto.string_val[0].decode()

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import plugin_data_pb2
+from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
 from diffkit_builtin.trackers import tensorboard as tracker
 from diffkit.config import hparams
@@ -43,27 +43,35 @@ def hparams_data(acc: plugin_event_accumulator.EventAccumulator) -> dict[str, pl
     return {tag.split("/")[-1]: plugin_data_pb2.HParamsPluginData.FromString(v) for tag, v in content.items()}
 
 
-def test_a_running_run_is_in_the_hparams_table_with_the_curated_set_and_four_metrics(tmp_path: Path):
+def test_a_running_run_is_in_the_hparams_table_and_a_completed_one_declares_the_columns(tmp_path: Path):
     run = a_run(tmp_path)
+    run.info["metric_info"] = {"eval/mean_gap": {"higher_is_better": True, "description": "a plugin's score"}}
     tracker.diffkit_run_start(run=run)
     tracker._writers[str(tmp_path)].flush()
     data = hparams_data(reload(tmp_path))  # read while the run is still going
-    assert set(data) == {"experiment", "session_start_info"}
+    assert set(data) == {"session_start_info"}
     hp = data["session_start_info"].session_start_info.hparams
     assert set(hp) == {"seed", "loss.name", "optim.lr"}  # the curated keys this config has; no run.*, no grad_clip
-    assert hp["seed"].number_value == 3 and hp["optim.lr"].number_value == pytest.approx(0.002)
+    assert hp["seed"].string_value == "3" and hp["optim.lr"].number_value == pytest.approx(0.002)  # an integer: 3
     assert hp["loss.name"].string_value == "l2"
-    experiment = data["experiment"].experiment
-    assert [h.name for h in experiment.hparam_infos] == ["loss.name", "optim.lr", "seed"]  # in CURATED order
-    assert [m.name.tag for m in experiment.metric_infos] == ["eval/fid", "eval/precision", "eval/recall", "train/loss"]
-    assert all(m.description for m in experiment.metric_infos)
     tracker.diffkit_log(run=run, step=10, metrics={"train/loss": 0.25, "train/global_batch": 16.0})
-    tracker.diffkit_eval(run=run, step=10, metrics={"eval/fid": 12.5, "eval/num_samples": 300.0})
+    tracker.diffkit_eval(run=run, step=10, metrics={"eval/fid": 12.5, "eval/mean_gap": 0.5, "eval/num_samples": 300.0})
     tracker.diffkit_run_end(run=run, status="completed", metrics={"train/loss": 0.25, "eval/fid": 12.5, "step": 10.0})
     assert [p for p in tmp_path.iterdir() if p.is_dir()] == []  # no timestamped sub-run
     acc = reload(tmp_path)
-    assert hparams_data(acc)["session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
+    data = hparams_data(acc)
+    assert data["session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
+    experiment = data["experiment"].experiment
+    assert [h.name for h in experiment.hparam_infos] == ["loss.name", "optim.lr", "seed"]  # in CURATED order
+    assert [(h.name, h.type) for h in experiment.hparam_infos if h.name == "seed"] == [("seed", api_pb2.DATA_TYPE_STRING)]
+    tags = [m.name.tag for m in experiment.metric_infos]
+    assert tags == ["eval/fid", "eval/precision", "eval/recall", "train/loss", "eval/mean_gap"]
+    assert experiment.metric_infos[-1].description == "a plugin's score; higher is better"
+    assert all(m.description for m in experiment.metric_infos)
     assert last(acc, "train/loss") == (10, 0.25) and last(acc, "eval/fid") == (10, 12.5)
+    # bookkeeping is text, not a scalar card
+    assert not {"train/global_batch", "eval/num_samples"} & set(acc.Tags()["tensors"])
+    assert "| eval/num_samples | 300 |" in acc.Tensors("eval/text_summary")[-1].tensor_proto.string_val[0].decode()
     texts = [e.tensor_proto.string_val[0].decode() for e in acc.Tensors("run/text_summary")]
     assert "started" in texts[0] and "| loss.name | l2 |" in texts[0]
     assert "completed at step 10" in texts[1] and "| eval/fid | 12.5 |" in texts[1]
@@ -86,7 +94,7 @@ def test_an_interrupted_run_has_no_session_end_so_its_resumed_end_counts(tmp_pat
     tracker.diffkit_log(run=run, step=10, metrics={"train/loss": 0.5})
     tracker.diffkit_run_end(run=run, status="interrupted", metrics={"train/loss": 0.5})
     acc = reload(tmp_path)
-    assert set(hparams_data(acc)) == {"experiment", "session_start_info"}
+    assert set(hparams_data(acc)) == {"session_start_info"}
     assert last(acc, "train/loss") == (10, 0.5)
 
 

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-incomparable", action="store_true",
                    help="compare metrics scored in different feature spaces, reference sets or NFE (says what differs)")
     p.add_argument("--tensorboard", action="store_true",
-                   help="also write the comparison into DIR/comparison for TensorBoard's text dashboard (one DIR)")
+                   help="also write the comparison for TensorBoard (TEXT and IMAGES), into DIR's last completed run (one DIR)")
     p.set_defaults(func=run)
 
 
@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tensorboard:
         path = write_comparison(args.dirs[0], records=records, by=args.by, sort=args.sort,
                                 allow_incomparable=args.allow_incomparable)
+        if path is None:
+            raise ConfigError(f"--tensorboard: {args.dirs[0]} has no run to hold the comparison")
         print(f"diffkit: wrote the comparison to {path} (TensorBoard: TEXT and IMAGES)", file=sys.stderr)
     return 0
 

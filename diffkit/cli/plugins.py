@@ -1,4 +1,5 @@
-"""``diffkit plugins [--kind KIND]``: every plugin, its distribution and its components."""
+"""``diffkit plugins [--kind KIND]``: every plugin, its distribution and its components;
+``diffkit plugins --api KIND``: the contract a component of KIND implements."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import inspect
 import sys
 
 from diffkit.cli.common import add_plugin_option
+from diffkit.contract import contract
 from diffkit.errors import ConfigError
 from diffkit.interfaces import KINDS
 from diffkit.plugin_manager import PluginInfo, Plugins, load_plugins
@@ -16,14 +18,19 @@ from diffkit.registry import accepted_params, injected_params
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("plugins", help="list plugins and the components they register")
     p.add_argument("--kind", help=f"show only one kind: {', '.join(KINDS)}")
+    p.add_argument("--api", metavar="KIND", help="print the plugin contract of one kind (base class, methods)")
     p.add_argument("-v", "--verbose", action="store_true", help="show each component's parameters")
     add_plugin_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.kind and args.kind not in KINDS:
-        raise ConfigError(f"--kind {args.kind!r} is not a kind; kinds: {', '.join(KINDS)}")
+    for option, kind in (("--kind", args.kind), ("--api", args.api)):
+        if kind and kind not in KINDS:
+            raise ConfigError(f"{option} {kind!r} is not a kind; kinds: {', '.join(KINDS)}")
+    if args.api:
+        print(contract(args.api), end="")
+        return 0
     plugins = load_plugins(args.plugins)
     for text in plugins.unmatched_blocks:
         print(f"diffkit: warning: {text}", file=sys.stderr)

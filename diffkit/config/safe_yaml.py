@@ -40,7 +40,7 @@ class _Loader(yaml.SafeLoader):
 
 
 class TooLargeError(ValueError):
-    """A document whose aliases expand past :data:`MAX_VALUES` values."""
+    """A document whose aliases expand past `MAX_VALUES` values."""
 
 
 def load(text: str) -> Any:

@@ -9,9 +9,10 @@ from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
 from diffkit.interfaces.process import CLEAN, Level, NoiseProcess, broadcast
 from diffkit.interfaces.run import RunContext
-from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
+from diffkit.interfaces.sampler import Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
 from diffkit.interfaces.time_embedding import TimeEmbedding
+from diffkit.interfaces.trajectory import GuidanceFn, ModelFn, Trajectory
 from diffkit.interfaces.timesteps import SPACINGS, check_spacing, karras_sigmas, spaced_timesteps
 from diffkit.interfaces.weighting import WEIGHTINGS, WeightedLoss, min_snr_weight
 
@@ -52,6 +53,7 @@ __all__ = [
     "Sampler",
     "Scheduler",
     "TimeEmbedding",
+    "Trajectory",
     "WeightedLoss",
     "broadcast",
     "check_spacing",

@@ -16,14 +16,17 @@ from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
 class ContinuousProcess(NoiseProcess):
     """x_t = alpha(t) x_0 + sigma(t) eps for real t in [t_min, t_max] (noisiest at t_max).
 
-    Subclasses implement :meth:`alpha_sigma`, :meth:`alpha_sigma_derivative` and
-    :meth:`t_from_log_snr`, and set ``t_min``, ``t_max``. Sampling grids in the noise
+    Subclasses implement `alpha_sigma`, `alpha_sigma_derivative` and
+    `t_from_log_snr`, and set ``t_min``, ``t_max``. Sampling grids in the noise
     level (karras, log_snr) span VE sigmas within [sigma_min, sigma_max] (EDM's 0.002, 80).
 
     Args:
-        prediction_type, sigma_data: see :class:`NoiseProcess`.
-        density: the training-time density of t (:mod:`~diffkit.interfaces.densities`).
-        density_loc, density_scale: its location and scale (None: the density's default).
+        prediction_type: what the denoiser predicts (see `NoiseProcess`).
+        sigma_data: the data's standard deviation (see `NoiseProcess`).
+        density: the training-time density of t (`diffkit.interfaces.densities`; None: the
+            class's ``default_density``).
+        density_loc: the density's location (None: the density's default).
+        density_scale: the density's scale (None: the density's default).
     """
 
     t_min: float = 0.0
@@ -82,7 +85,7 @@ class ContinuousProcess(NoiseProcess):
         return max(lo, self.sigma_min), min(hi, self.sigma_max)
 
     def levels(self, steps: int, spacing: str) -> list[Level]:
-        """`steps` levels of `spacing` (:mod:`~diffkit.interfaces.timesteps`), then clean data."""
+        """`steps` levels of `spacing` (`diffkit.interfaces.timesteps`), then clean data."""
         grids.check_spacing(spacing)
         n = grids.check_steps(steps)
         if spacing in grids.DISCRETE_SPACINGS:
@@ -91,10 +94,7 @@ class ContinuousProcess(NoiseProcess):
             ts = torch.linspace(self.t_max, self.t_min, n + 1, dtype=torch.float64)[:-1]
         else:
             s_lo, s_hi = self.sigma_range()
-            if spacing == "karras":
-                lams = [-2 * math.log(s) for s in grids.karras_sigmas(s_lo, s_hi, n, self.rho)]
-            else:
-                lams = grids.log_snr_grid(-2 * math.log(s_hi), -2 * math.log(s_lo), n)
+            lams = grids.noise_level_grid(spacing, -2 * math.log(s_hi), -2 * math.log(s_lo), n, self.rho)
             ts = self.t_from_log_snr(torch.tensor(lams, dtype=torch.float64))
         return [self.level(float(t)) for t in ts] + [CLEAN]
 

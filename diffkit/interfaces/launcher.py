@@ -53,7 +53,7 @@ class Report(Protocol):
 
 
 class Launcher(ABC):
-    """Trains the runs of a sweep: one ``diffkit train`` per :class:`Job`.
+    """Trains the runs of a sweep: one ``diffkit train`` per `Job`.
 
     The sweep has already planned each run (skip / resume / start), validated its
     config and written its bookkeeping; a launcher only runs the jobs it is given,

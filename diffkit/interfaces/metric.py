@@ -51,6 +51,8 @@ class Metric(ABC):
 
     #: constructor arguments the runner passes when the constructor accepts them.
     optional_injected = ("context",)
+    higher_is_better: bool = False
+    description: str = ""
 
     higher_is_better: bool = False
     """Direction of every value ``compute`` returns: True when larger is better
@@ -75,7 +77,7 @@ class Metric(ABC):
 
     def prepare(self) -> None:
         """Check the resources the metric will need (weights files, cache directories)
-        and raise a :class:`diffkit.errors.DiffkitError` naming the problem. The runner
+        and raise a `diffkit.errors.DiffkitError` naming the problem. The runner
         calls it when the run starts, so that a bad path fails before training, not after."""
 
     @abstractmethod

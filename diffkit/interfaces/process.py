@@ -6,7 +6,7 @@ sigma_ve = sigma / alpha = exp(-lambda / 2) is Karras et al.'s sigma. The discre
 chain is the case t in {0..T-1}, alpha_t = sqrt(abar_t), sigma_t = sqrt(1 - abar_t);
 EDM is alpha = 1, sigma = t; rectified flow alpha = 1 - t, sigma = t.
 
-Every prediction target converts here, and only here (see :mod:`.prediction`).
+Every prediction target converts here, and only here (see `diffkit.interfaces.prediction`).
 """
 
 from __future__ import annotations
@@ -50,10 +50,10 @@ def broadcast(v: Tensor, x_shape: torch.Size) -> Tensor:
 class NoiseProcess(nn.Module, ABC):
     """x_t = alpha(t) x_0 + sigma(t) eps, eps ~ N(0, I), over discrete or continuous t.
 
-    Subclasses implement :meth:`alpha_sigma`, :meth:`sample_t` (the training-time
-    density of t) and :meth:`levels` (the sampling grids); continuous processes
-    subclass :class:`~diffkit.interfaces.continuous.ContinuousProcess`, the discrete
-    DDPM chain is :class:`~diffkit.interfaces.scheduler.Scheduler`.
+    Subclasses implement `alpha_sigma`, `sample_t` (the training-time
+    density of t) and `levels` (the sampling grids); continuous processes
+    subclass [`ContinuousProcess`][diffkit.interfaces.continuous.ContinuousProcess], the discrete
+    DDPM chain is [`Scheduler`][diffkit.interfaces.scheduler.Scheduler].
 
     Args:
         prediction_type: what the denoiser predicts: eps, x0, v (alpha eps - sigma x0),
@@ -63,7 +63,7 @@ class NoiseProcess(nn.Module, ABC):
 
     #: how registration errors name the base class of the scheduler kind.
     kind_label = "diffkit.Scheduler (the discrete chain) or diffkit.NoiseProcess"
-    #: the scale of the network's time input: it sees :meth:`model_time` in about [0, T].
+    #: the scale of the network's time input: it sees `model_time` in about [0, T].
     num_timesteps: int = 1000
     prediction_type: str
     #: t is an integer index (a table row per t) rather than a real number.
@@ -105,7 +105,7 @@ class NoiseProcess(nn.Module, ABC):
 
     @abstractmethod
     def levels(self, steps: int, spacing: str) -> list[Level]:
-        """The `steps` levels a sampler visits, noisiest first, then :data:`CLEAN`."""
+        """The `steps` levels a sampler visits, noisiest first, then `CLEAN`."""
 
     @abstractmethod
     def time_tensor(self, t: int | float, n: int, like: Tensor) -> Tensor:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces.process import Level, NoiseProcess, broadcast
-
-#: model(x_t: (B, C, H, W), t: (B,) the process's time, long or float) -> output of the
-#: process's prediction type. The runner binds the network's input scaling (model_input).
-ModelFn = Callable[[Tensor, Tensor], Tensor]
-#: guidance(output, x_t, t) -> modified output (e.g. classifier-free guidance).
-GuidanceFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+from diffkit.interfaces.timesteps import check_spacing
+from diffkit.interfaces.trajectory import GuidanceFn, ModelFn, Trajectory
 #: values of a sampler's ``clip_sample``; True is every built-in sampler's default.
 CLIP_SAMPLE = (True, False, "dynamic")
 #: the percentile p of dynamic thresholding (Saharia et al. 2022, sec. 2.3).
@@ -44,29 +40,57 @@ def clip_x0(x0: Tensor, clip_sample: bool | str) -> Tensor:
 
 
 class Sampler(ABC):
-    """Draws x_0 from noise with a trained model, on any :class:`NoiseProcess`.
+    """Draws x_0 from noise with a trained model, on any `NoiseProcess`.
 
-    A subclass implements ``sample``; its constructor parameters (each with a
-    default) are the config keys of ``sampler``, and it calls
-    ``super().__init__(steps)`` if it keeps ``steps``. Helpers for the subclass:
-    ``num_steps`` (the step count to use), ``denoise`` (one model
-    evaluation turned into ``(x0_hat, eps_hat)``, with guidance and clipping) and
-    the class attribute ``default_steps``.
+    The base runs every sampler the same way: it resolves the step count
+    (`num_steps`), takes the grid ``scheduler.levels(steps, spacing)`` (noisiest
+    first, then clean data), starts from unit noise times the process's prior scale
+    there (`start`), and calls `update` once per pair of neighbouring levels. A
+    subclass implements `update`, its rule for one step; `Trajectory.denoise` gives it
+    (x0_hat, eps_hat) with guidance and ``clip_sample`` applied.
+
+    The constructor parameters (each with a default) are the config keys of
+    ``sampler``; a subclass with more parameters passes these three on with
+    ``super().__init__(steps, spacing, clip_sample)``.
 
     Args:
-        steps: number of timesteps the sampler visits; None: the sampler's
-            ``default_steps``, or all T steps.
-
-    ``steps`` is the number of levels of the time grid the sampler visits.
+        steps: grid levels visited; None: the class's ``default_steps``, or all T.
+        spacing: the time grid (`diffkit.interfaces.timesteps`): leading | trailing |
+            linspace (discrete chains; a continuous process then uses its own
+            ``default_spacing``) | karras | log_snr | uniform_t.
+        clip_sample: keep x0_hat in [-1, 1] (and re-derive eps_hat) at every step: true
+            (clamp), dynamic (Imagen's thresholding) or false.
     """
 
     default_steps: int | None = None
     """The step count when neither the call nor the config gives one (None: all T)."""
 
-    def __init__(self, steps: int | None = None) -> None:
-        self.steps = steps
+    def __init__(self, steps: int | None = None, spacing: str = "trailing", clip_sample: bool | str = True) -> None:
+        check_spacing(spacing)
+        self.steps, self.spacing, self.clip_sample = steps, spacing, check_clip(clip_sample)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A sampler written for plugin API 1.0/1.1 overrides `sample` and has no `update`: it keeps working."""
+        super().__init_subclass__(**kwargs)
+        if "sample" in cls.__dict__ and getattr(cls.update, "__isabstractmethod__", False):
+            cls.update = Sampler._no_update  # type: ignore[method-assign]
 
     @abstractmethod
+    def update(self, x: Tensor, cur: Level, nxt: Level, path: Trajectory) -> Tensor:
+        """One step of the reverse process: x at level `cur` (B, C, H, W) -> x at `nxt`.
+
+        Args:
+            x: the current sample, at the noise level of `cur`.
+            cur: the level stepped from (``cur.t`` is the time to call the model at).
+            nxt: the level stepped to; ``nxt.t`` is None for clean data (the last step).
+            path: the model, the process and the noise of this run; call
+                ``path.denoise(x, cur)`` for (x0_hat, eps_hat).
+        """
+
+    def _no_update(self, x: Tensor, cur: Level, nxt: Level, path: Trajectory) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} overrides sample() and has no update()")
+
+    @torch.inference_mode()
     def sample(
         self,
         model: ModelFn,
@@ -77,20 +101,26 @@ class Sampler(ABC):
         generator: torch.Generator | None = None,
         guidance: GuidanceFn | None = None,
     ) -> Tensor:
-        """Run the reverse process from `noise` = x_T: (B, C, H, W) -> x_0 (B, C, H, W), unclipped.
+        """Run the reverse process from unit noise: (B, C, H, W) -> x_0 (B, C, H, W), unclipped.
 
         Args:
-            model: ``model(x_t, t)`` with t: (B,); returns the scheduler's
-                prediction type. Pass it to ``denoise``.
-            scheduler: the schedule the model was trained with.
-            noise: unit Gaussian (B, C, H, W); a sampler starts from
-                ``noise * scheduler.prior_scale(first level)``.
+            model: ``model(x_t, t)`` with t: (B,); returns the scheduler's prediction type.
+            scheduler: the noise process the model was trained with.
+            noise: unit Gaussian (B, C, H, W); the run starts from it times
+                ``scheduler.prior_scale(first level)``.
             steps: keyword-only; the step count asked for by the caller
-                (``--steps``, ``eval.steps``); resolve it with ``self.num_steps(scheduler, steps)``.
-            generator: keyword-only; draw all noise from it, so that sampling is reproducible.
+                (``--steps``, ``eval.steps``), else the config's, ``default_steps`` or T.
+            generator: keyword-only; all fresh noise is drawn from it.
             guidance: keyword-only; ``guidance(output, x_t, t)`` modifies the raw model
-                output (classifier-free guidance); ``denoise`` applies it.
+                output (classifier-free guidance).
         """
+        n = self.num_steps(scheduler, steps)
+        levels = scheduler.levels(n, self.spacing)
+        path = Trajectory(self, model, scheduler, n, generator, guidance)
+        x = self.start(scheduler, noise, levels[0])
+        for cur, nxt in zip(levels, levels[1:]):
+            x = self.update(x, cur, nxt, path)
+        return x
 
     def denoise(
         self,
@@ -104,8 +134,8 @@ class Sampler(ABC):
         """One model evaluation at time `t` for the whole batch -> (x0_hat, eps_hat).
 
         x_t: (B, C, H, W). `guidance` modifies the raw output first; `clip_sample`
-        (see :func:`clip_x0`) keeps x0_hat in [-1, 1] and re-derives
-        eps_hat = (x_t - alpha x0_hat) / sigma.
+        (see `clip_x0`) keeps x0_hat in [-1, 1] and re-derives
+        eps_hat = (x_t - alpha x0_hat) / sigma. `Trajectory.denoise` calls it.
         """
         tt = scheduler.time_tensor(t, x_t.shape[0], x_t)
         out = model(x_t, tt)

@@ -2,7 +2,7 @@
 
 Notation: beta_t is the variance added at step t, alpha_t = 1 - beta_t and
 abar_t = prod_{s<=t} alpha_s. Timesteps are 0-based: t in [0, T-1]. As a
-:class:`~diffkit.interfaces.process.NoiseProcess` it has alpha(t) = sqrt(abar_t),
+[`NoiseProcess`][diffkit.interfaces.process.NoiseProcess] it has alpha(t) = sqrt(abar_t),
 sigma(t) = sqrt(1 - abar_t).
 """
 
@@ -38,7 +38,7 @@ class Scheduler(NoiseProcess):
         betas: (T,) variances in (0, 1] (1 only at T-1 for zero terminal SNR).
         prediction_type: what the denoiser predicts: "eps" (noise), "x0", "v"
             (v = sqrt(abar) eps - sqrt(1 - abar) x0, Salimans & Ho 2022) or "F"
-            (EDM's preconditioned output; see :mod:`~diffkit.interfaces.prediction`).
+            (EDM's preconditioned output; see `diffkit.interfaces.prediction`).
         rescale_zero_terminal_snr: rescale so that abar_{T-1} = 0 (Lin et al. 2023).
         sigma_data: the data's standard deviation, used by prediction_type "F" only.
     """
@@ -117,7 +117,7 @@ class Scheduler(NoiseProcess):
         return torch.linspace(0, self.num_timesteps - 1, n, device=device).round().long()
 
     def levels(self, steps: int, spacing: str) -> list[Level]:
-        """The timesteps of `spacing` (:mod:`~diffkit.interfaces.timesteps`), then clean data."""
+        """The timesteps of `spacing` (`diffkit.interfaces.timesteps`), then clean data."""
         abar = self.alphas_cumprod.detach().double().cpu().tolist()
         ts = spacing_helpers.discrete_timesteps(abar, steps, spacing)
         return [Level(t, math.sqrt(abar[t]), math.sqrt(1 - abar[t])) for t in ts] + [CLEAN]

@@ -4,7 +4,7 @@ Discrete spacings pick `n` of the T training timesteps (Lin et al. 2023, Table 2
 T = 1000 and n = 10:
   leading:  900, 800, ..., 0       (k T//n; DDIM's original choice, never visits T-1)
   trailing: 999, 899, ..., 99      (round(T - k T/n) - 1; starts at pure noise)
-  linspace: 999, 888, ..., 0       (round of n points evenly over [0, T-1])
+  linspace: 999, 888, ..., 0       (round of n points evenly over [0, T-1]; n = 1: T-1)
 Grids defined by the noise level work on every process (on the discrete chain each
 point is rounded to the timestep of the nearest log-SNR, so a grid may lose duplicates):
   karras:   sigma_i = (smax^(1/rho) + i / (n-1) (smin^(1/rho) - smax^(1/rho)))^rho with
@@ -50,8 +50,8 @@ def spaced_timesteps(num_timesteps: int, steps: int, spacing: str) -> list[int]:
         ts = np.arange(n) * (T // n)
     elif spacing == "trailing":
         ts = np.round(np.arange(T, 0, -T / n))[:n] - 1
-    else:
-        ts = np.round(np.linspace(0, T - 1, n))
+    else:  # one step starts at pure noise, T-1 (np.linspace(0, T-1, 1) alone would give 0)
+        ts = np.round(np.linspace(0, T - 1, n)) if n > 1 else np.array([T - 1])
     return sorted({int(t) for t in ts}, reverse=True)
 
 
@@ -68,6 +68,16 @@ def log_snr_grid(lam_min: float, lam_max: float, n: int) -> list[float]:
     return [lam_min] if n == 1 else np.linspace(lam_min, lam_max, n).tolist()
 
 
+def noise_level_grid(spacing: str, lam_min: float, lam_max: float, n: int, rho: float = 7.0) -> list[float]:
+    """The n log-SNRs of a noise-level spacing (karras or log_snr) between lam_min (noisiest,
+    first) and lam_max: the one grid both the discrete chain and continuous processes use."""
+    if spacing == "karras":
+        return [-2 * math.log(s) for s in karras_sigmas(math.exp(-lam_max / 2), math.exp(-lam_min / 2), n, rho)]
+    if spacing == "log_snr":
+        return log_snr_grid(lam_min, lam_max, n)
+    raise ConfigError(f"sampler.spacing={spacing!r} is not a noise-level grid; use karras or log_snr")
+
+
 def discrete_timesteps(abar: list[float], steps: int, spacing: str, rho: float = 7.0) -> list[int]:
     """The timesteps (descending, distinct) of any spacing on a chain with alphas_cumprod `abar`."""
     check_spacing(spacing)
@@ -80,10 +90,7 @@ def discrete_timesteps(abar: list[float], steps: int, spacing: str, rho: float =
         lam = np.log(a) - np.log1p(-a)  # log-SNR per timestep, -inf where abar = 0
     finite = np.isfinite(lam)
     lam_min, lam_max = float(lam[finite].min()), float(lam[finite].max())
-    if spacing == "karras":
-        targets = [-2 * math.log(s) for s in karras_sigmas(math.exp(-lam_max / 2), math.exp(-lam_min / 2), steps, rho)]
-    else:
-        targets = log_snr_grid(lam_min, lam_max, steps)
+    targets = noise_level_grid(spacing, lam_min, lam_max, steps, rho)
     idx = np.flatnonzero(finite)
     ts = {int(idx[np.argmin(np.abs(lam[idx] - target))]) for target in targets}
     return sorted(ts, reverse=True)

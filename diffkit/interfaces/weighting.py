@@ -1,7 +1,7 @@
 """Per-sample loss weights, and the base class that applies them to any per-pixel penalty.
 
 A built-in or third-party loss gets the ``weighting`` options by subclassing
-:class:`WeightedLoss` and implementing ``penalty`` (one formula); the base class reduces
+`WeightedLoss` and implementing ``penalty`` (one formula); the base class reduces
 it per sample, multiplies by w(t) and averages over the batch.
 
 Every weighting is defined on the x0 error, w_x0(t) ||x0_hat - x0||^2, and rewritten for
@@ -15,7 +15,7 @@ lambda = log snr and sigma_ve = sigma / alpha:
   sigmoid: w_eps = sigmoid(b - lambda), i.e. w_x0 = snr sigmoid(b - lambda) (Kingma & Gao 2023),
            b = ``WeightedLoss.sigmoid_bias`` (0; a subclass may change it)
 The edm weighting takes sd from the scheduler's ``sigma_data``.
-A weighting trades against the training density of t: see :mod:`~diffkit.interfaces.densities`.
+A weighting trades against the training density of t: see `densities`.
 """
 
 from __future__ import annotations

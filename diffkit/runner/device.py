@@ -60,7 +60,7 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 def resolve_precision(device: torch.device, precision: str) -> str:
     """"auto" -> the fastest precision the device runs natively: on CUDA bf16 where
     supported, else fp16; on a CPU with native bf16, bf16; otherwise fp32.
-    Other values are returned as they are (after :func:`check_precision`)."""
+    Other values are returned as they are (after `check_precision`)."""
     if precision != "auto":
         check_precision(device, precision)
         return precision
@@ -91,7 +91,7 @@ def check_precision(device: torch.device, precision: str) -> None:
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """bf16 autocast on CPU or CUDA, fp16 autocast on CUDA, nothing for fp32 (resolve
-    "auto" with :func:`resolve_precision` first)."""
+    "auto" with `resolve_precision` first)."""
     precision = resolve_precision(device, precision)
     if precision == "fp32":
         return contextlib.nullcontext()

@@ -4,7 +4,7 @@ torchrun sets RANK, WORLD_SIZE and LOCAL_RANK (and MASTER_ADDR/PORT) in each
 process; with WORLD_SIZE > 1 the runner joins a process group (nccl on CUDA, gloo
 on the CPU), wraps the denoiser in DistributedDataParallel and lets rank 0 alone
 write files. Every collective waits at most ``train.dist_timeout`` seconds: a rank
-that dies or stalls makes the others fail with a :class:`DistributedError`
+that dies or stalls makes the others fail with a `DistributedError`
 instead of hanging.
 """
 

@@ -59,7 +59,7 @@ def reference_hash(images: torch.Tensor) -> str:
 class Evaluator:
     """Built before training so that bad metric names fail early; called after it.
 
-    Metrics whose constructor takes ``context`` get a :class:`MetricContext` for the
+    Metrics whose constructor takes ``context`` get a `MetricContext` for the
     run's dataset at its image size.
     """
 
@@ -78,6 +78,9 @@ class Evaluator:
             metric.prepare()
         #: what the last call measured, for ``RUN/provenance.json`` (``runner/provenance.py``).
         self.provenance: dict[str, Any] = {}
+        #: "eval/<name>" -> {higher_is_better, description} of the metric that computed it,
+        #: filled by each call (the runner shares it with trackers as ``run.info["metric_info"]``).
+        self.declared: dict[str, dict[str, Any]] = {}
 
     def check_num(self, num: int, option: str = "eval.num_samples") -> None:
         """Raise ConfigError when `num` images are too few for a metric."""
@@ -101,7 +104,7 @@ class Evaluator:
         """Scores as ``{"eval/<name>": value}`` plus the sampler, its step count and
         the number of images (``eval/sampler``, ``eval/sampling_steps``, ``eval/num_samples``).
 
-        Generated and real images both go through :func:`as_saved` (clamp to [-1, 1],
+        Generated and real images both go through `as_saved` (clamp to [-1, 1],
         quantise to uint8), so the scores are those of the images ``diffkit sample
         --out x.npz`` writes. Points are scored as they are, and metrics get the model
         (``MetricContext.model``) in eval mode."""
@@ -138,6 +141,8 @@ class Evaluator:
                 values = {f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()}
                 scores.update(values)
                 self.provenance["metrics"].update({k: {**metric.provenance(), **measured} for k in values})
+                about = {"higher_is_better": bool(metric.higher_is_better), "description": str(metric.description)}
+                self.declared.update(dict.fromkeys(values, about))
         finally:
             denoiser.train(was_training)
             self.context.model = self.context.process = None

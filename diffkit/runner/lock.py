@@ -46,7 +46,7 @@ def _describe(holder: dict) -> str:
 
 
 def acquire(run_dir: Path, command: str = "diffkit") -> None:
-    """Take `run_dir`'s lock until :func:`release` or the end of the process.
+    """Take `run_dir`'s lock until `release` or the end of the process.
 
     Raises RunLockedError (exit 2) naming the holder when another process has it; a
     lock file naming a holder that is gone is taken over with a warning."""

@@ -40,7 +40,7 @@ def classifier_free_guidance(
 
 def generate(denoiser: nn.Module, scheduler: NoiseProcess, sampler: Sampler, num: int, shape: tuple[int, int, int],
              **kwargs: Any) -> Tensor:
-    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU (:func:`generate_batches`, concatenated)."""
+    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU (`generate_batches`, concatenated)."""
     return torch.cat(list(generate_batches(denoiser, scheduler, sampler, num, shape, **kwargs)))
 
 
@@ -119,8 +119,8 @@ def to_uint8_hwc(images: Tensor) -> np.ndarray:
 
 
 def as_saved(images: Tensor) -> Tensor:
-    """(N, C, H, W) float -> the images an ``.npz`` from :func:`save_images` holds, read
-    back as :func:`load_npz` does: clamped to [-1, 1] and quantised to 256 levels.
+    """(N, C, H, W) float -> the images an ``.npz`` from `save_images` holds, read
+    back as `load_npz` does: clamped to [-1, 1] and quantised to 256 levels.
     Metrics score these, so an evaluation measures exactly what a user would save."""
     return to_model_range(torch.from_numpy(to_uint8_hwc(images)).permute(0, 3, 1, 2))
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from diffkit.config import Composed, hparams, validate
+from diffkit.config import Composed, validate
 from diffkit.errors import ConfigError
 from diffkit.hook_calls import Hooks
 from diffkit.interfaces.dataset import ImageData, PointData
@@ -31,6 +31,7 @@ from diffkit.runner.device import resolve_device, resolve_precision, seed_everyt
 from diffkit.runner.distributed import DistEnv, sync_batchnorm
 from diffkit.runner.ema import EMA
 from diffkit.runner.evaluate import Evaluator
+from diffkit.runner.hparams import run_hparams
 from diffkit.runner.pairing import StepNoise
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.state import TrainingState
@@ -168,9 +169,10 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
     config = OmegaConf.to_container(cfg, resolve=True)
     run = RunContext(
         dir=Path("."), config=config, is_main=env.is_main, world_size=env.world_size,
-        hparams=hparams(config),
+        hparams=run_hparams(config, parts.records()),
         info={"device": str(device), "precision": precision, "parameters": sum(p.numel() for p in model.parameters()),
-              "global_batch": global_batch, "components": parts.records()},
+              "global_batch": global_batch, "components": parts.records(),
+              "metric_info": evaluator.declared if evaluator is not None else {}},
     )
     return Training(
         cfg=cfg, tc=SimpleNamespace(**OmegaConf.to_container(cfg.train, resolve=True)), env=env, device=device,

@@ -1,6 +1,10 @@
 """The comparison of a sweep in TensorBoard: the ``diffkit compare`` text (TEXT dashboard)
-and its interval plot (IMAGES), as event files in ``<sweep dir>/comparison`` (a run of
-its own, next to the sweep's runs)."""
+and its interval plot (IMAGES, tag ``comparison/intervals``).
+
+TensorBoard lists every directory with event files as a run, so the comparison lives in
+one of the sweep's own runs: the run that completed last holds it, in an event file of
+its own (``*.comparison``), and the copies in the other runs are removed. No
+``comparison`` entry appears in the run selector next to the real runs."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from diffkit.sweep.summary import report
 COMPARISON = "comparison"
 TAG = "comparison"
 PLOT_TAG = "comparison/intervals"
+#: the ending of the event file that holds the comparison in a run's directory.
+SUFFIX = ".comparison"
 
 
 def comparison_text(records: list[RunRecord], by: list[str] | None = None, sort: str | None = None,
@@ -27,23 +33,36 @@ def comparison_text(records: list[RunRecord], by: list[str] | None = None, sort:
         return f"**Not comparable**: {e}\n\n" + report(records, by, sort, "markdown", True)
 
 
-def write_comparison(sweep_dir: str | Path, text: str | None = None, *, records: list[RunRecord] | None = None,
-                     by: list[str] | None = None, sort: str | None = None, allow_incomparable: bool = False) -> Path:
+def holder(sweep_dir: Path) -> Path | None:
+    """The run of `sweep_dir` that holds the comparison: the one whose status was written
+    last among the completed runs (else among all runs); None when there is no run."""
+    statuses = [p for p in sweep_dir.glob(f"*/{rundir.STATUS}") if p.parent.name != COMPARISON]
+    completed = [p for p in statuses if rundir.read_json(p).get("status") == "completed"]
+    chosen = max(completed or statuses, key=lambda p: (p.stat().st_mtime_ns, p.parent.name), default=None)
+    return chosen.parent if chosen is not None else None
+
+
+def write_comparison(sweep_dir: str | Path, text: str | None = None, *, run_dir: str | Path | None = None,
+                     records: list[RunRecord] | None = None, by: list[str] | None = None, sort: str | None = None,
+                     allow_incomparable: bool = False) -> Path | None:
     """Write `text` (default: the comparison of every run under `sweep_dir`) and the interval
-    plot as the only event file of ``<sweep_dir>/comparison``, at the step of the number of
-    completed runs; return that directory. The TensorBoard tracker calls it when a
-    sweep's run completes; ``diffkit compare DIR --tensorboard`` too."""
+    plot into `run_dir` (default: `holder`) as its only ``*.comparison`` event file, at the
+    step of the number of completed runs, and remove them from every other run (and the
+    ``comparison`` directory of older releases); return the run that holds them, None when
+    the sweep has no run. The TensorBoard tracker calls it when a sweep's run completes;
+    ``diffkit compare DIR --tensorboard`` too."""
     from torch.utils.tensorboard import SummaryWriter
 
     from diffkit.sweep.plot import figure
 
     sweep_dir = Path(sweep_dir)
+    target = Path(run_dir) if run_dir is not None else holder(sweep_dir)
+    if target is None:
+        return None
     records = records if records is not None else find_runs([str(sweep_dir)])
     text = text if text is not None else comparison_text(records, by, sort, allow_incomparable)
-    out = sweep_dir / COMPARISON
-    out.mkdir(parents=True, exist_ok=True)
-    old = list(out.glob("events.out.tfevents.*"))
-    writer = SummaryWriter(log_dir=str(out), filename_suffix=f".{time.time_ns()}")
+    old = [*sweep_dir.glob(f"*/events.out.tfevents.*{SUFFIX}"), *(sweep_dir / COMPARISON).glob("events.out.tfevents.*")]
+    writer = SummaryWriter(log_dir=str(target), filename_suffix=f".{time.time_ns()}{SUFFIX}")
     step = sum(rundir.read_json(p).get("status") == "completed" for p in sweep_dir.glob(f"*/{rundir.STATUS}"))
     writer.add_text(TAG, f"**{sweep_dir.name}**, {time.strftime('%Y-%m-%d %H:%M')}\n\n{text}", step)
     fig = figure(records, by, sort)
@@ -52,4 +71,7 @@ def write_comparison(sweep_dir: str | Path, text: str | None = None, *, records:
     writer.close()
     for path in old:  # the new file is complete: the old ones are replaced
         path.unlink(missing_ok=True)
-    return out
+    legacy = sweep_dir / COMPARISON
+    if legacy.is_dir() and not any(legacy.iterdir()):
+        legacy.rmdir()
+    return target

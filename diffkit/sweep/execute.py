@@ -67,7 +67,7 @@ def make_job(sweep: Sweep, run: RunSpec, plugins: Sequence[str]) -> RunJob:
 
 
 class Bookkeeper:
-    """The :class:`~diffkit.interfaces.launcher.Report` of a sweep: updates each run's
+    """The [`Report`][diffkit.interfaces.launcher.Report] of a sweep: updates each run's
     result from the launcher's reports and rewrites ``sweep.json`` after each."""
 
     def __init__(self, sweep: Sweep, results: list[RunResult], launcher: Launcher, echo: Callable[[str], None]) -> None:

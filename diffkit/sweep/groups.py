@@ -1,5 +1,5 @@
 """Runs grouped by their hyperparameters (by default: all that differ but ``seed``),
-each metric as mean, std and n over a group, with the letters of :mod:`spread`."""
+each metric as mean, std and n over a group, with the letters of `spread`."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ class TrainJob:
 
     On SIGUSR2 or SIGTERM the run saves a checkpoint after its current step and stops
     (diffkit.runner.stop); then rank 0 hands over to submitit's own pre-emption handler,
-    which calls :meth:`checkpoint` and requeues the job. The requeued job runs the same
+    which calls `checkpoint` and requeues the job. The requeued job runs the same
     Job, which resumes from the checkpoint because one exists.
     """
 

@@ -1,6 +1,6 @@
 """The refusal of loss weightings a penalty was not derived for.
 
-The weighted-loss base itself is public plugin API: :mod:`diffkit.interfaces.weighting`.
+The weighted-loss base itself is public plugin API: `diffkit.interfaces.weighting`.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def tf_inception_network() -> nn.Module:
 class TFInceptionFeatures(InceptionFeatures):
     """x: (B, C, H, W) in [-1, 1] -> pool3 features (B, 2048). Grey images are repeated
     to RGB and resized to 299x299 (bilinear), as pytorch-fid does; only the network differs
-    from :class:`InceptionFeatures`."""
+    from `InceptionFeatures`."""
 
     network = staticmethod(tf_inception_network)
 

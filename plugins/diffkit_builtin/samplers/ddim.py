@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces.sampler import check_clip
-from diffkit.interfaces import GuidanceFn, Level, ModelFn, NoiseProcess, Sampler, check_spacing
+from diffkit.interfaces import Level, Sampler, Trajectory
 
 
 def level_step(x0: Tensor, eps: Tensor, cur: Level, nxt: Level, eta: float, generator: torch.Generator | None) -> Tensor:
@@ -32,8 +31,8 @@ def level_step(x0: Tensor, eps: Tensor, cur: Level, nxt: Level, eta: float, gene
 
 
 class DDIMSampler(Sampler):
-    """DDIM on `steps` levels chosen by `spacing` (see :mod:`diffkit.interfaces.timesteps`);
-    each step is :func:`level_step`, x_next = alpha' x0_hat + sqrt(sigma'^2 - var) eps_hat + sqrt(var) z.
+    """DDIM on `steps` levels chosen by `spacing` (see `diffkit.interfaces.timesteps`);
+    each step is `level_step`, x_next = alpha' x0_hat + sqrt(sigma'^2 - var) eps_hat + sqrt(var) z.
 
     Args:
         steps: model evaluations (default 50).
@@ -49,26 +48,11 @@ class DDIMSampler(Sampler):
     def __init__(
         self, steps: int | None = None, eta: float = 0.0, spacing: str = "trailing", clip_sample: bool | str = True
     ) -> None:
-        super().__init__(steps)
+        super().__init__(steps, spacing, clip_sample)
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
             raise ConfigError(f"sampler.eta={eta!r} must be a number in [0, 1]")
-        check_spacing(spacing)
-        self.eta, self.spacing, self.clip_sample = float(eta), spacing, check_clip(clip_sample)
+        self.eta = float(eta)
 
-    @torch.inference_mode()
-    def sample(
-        self,
-        model: ModelFn,
-        scheduler: NoiseProcess,
-        noise: Tensor,
-        *,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        guidance: GuidanceFn | None = None,
-    ) -> Tensor:
-        levels = scheduler.levels(self.num_steps(scheduler, steps), self.spacing)
-        x = self.start(scheduler, noise, levels[0])
-        for cur, nxt in zip(levels, levels[1:]):
-            x0, eps = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
-            x = level_step(x0, eps, cur, nxt, self.eta, generator)
-        return x
+    def update(self, x: Tensor, cur: Level, nxt: Level, path: Trajectory) -> Tensor:
+        x0, eps = path.denoise(x, cur)
+        return level_step(x0, eps, cur, nxt, self.eta, path.generator)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from diffkit.interfaces.sampler import check_clip, clip_x0
-from diffkit.interfaces import GuidanceFn, ModelFn, NoiseProcess, Sampler, Scheduler, broadcast, check_spacing
+from diffkit.interfaces.sampler import clip_x0
+from diffkit.interfaces import Level, Sampler, Scheduler, Trajectory
 
 from .ddim import level_step
 
@@ -19,22 +19,20 @@ class DDPMSampler(Sampler):
     variance beta_t (1 - abar_{t-1}) / (1 - abar_t). For eps-prediction this equals
     mu = (x_t - beta_t / sqrt(1 - abar_t) eps_hat) / sqrt(alpha_t).
 
-    With steps < T it runs the respaced chain on the timesteps tau_1 > ... > tau_n, with
-    beta'_i = 1 - abar_{tau_i} / abar_{tau_{i+1}}; its posterior is exactly the DDIM step
-    with eta = 1 (Song et al. 2021, sec. 4.1), which it reuses.
+    Each step is the DDIM step with eta = 1 (Song et al. 2021, sec. 4.1), which it reuses:
+    on all T steps that is the posterior above; with steps < T it is the respaced chain on
+    tau_1 > ... > tau_n with beta'_i = 1 - abar_{tau_i} / abar_{tau_{i+1}}.
 
     Args:
         steps: model evaluations (default: all T).
         clip_sample: keep x0_hat in [-1, 1] (and re-derive eps_hat) at every step: true (clamp,
             the default), dynamic (Imagen's thresholding) or false.
         spacing: timesteps of a respaced run: linspace (improved DDPM's) | leading | trailing
-            | karras | log_snr | uniform_t (see :mod:`diffkit.interfaces.timesteps`).
+            | karras | log_snr | uniform_t (see `diffkit.interfaces.timesteps`).
     """
 
     def __init__(self, steps: int | None = None, clip_sample: bool | str = True, spacing: str = "linspace") -> None:
-        super().__init__(steps)
-        check_spacing(spacing)
-        self.clip_sample, self.spacing = check_clip(clip_sample), spacing
+        super().__init__(steps, spacing, clip_sample)
 
     def step(
         self,
@@ -44,37 +42,15 @@ class DDPMSampler(Sampler):
         scheduler: Scheduler,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """One reverse step of the discrete chain. model_output, x_t: (B, C, H, W); t: (B,) long,
-        may differ per sample."""
+        """One reverse step of the discrete chain for a raw model output (diffusers' ``step``).
+        model_output, x_t: (B, C, H, W); t: (B,) long, may differ per sample."""
         x0, _ = scheduler.split_prediction(model_output, x_t, t)
         x0 = clip_x0(x0, self.clip_sample)
         mean, var, _ = scheduler.posterior(x0, x_t, t)
         noise = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
-        nonzero = broadcast((t > 0).to(x_t.dtype), x_t.shape)
+        nonzero = (t > 0).to(x_t.dtype).reshape(-1, *([1] * (x_t.ndim - 1)))
         return mean + nonzero * var.sqrt() * noise
 
-    @torch.inference_mode()
-    def sample(
-        self,
-        model: ModelFn,
-        scheduler: NoiseProcess,
-        noise: Tensor,
-        *,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        guidance: GuidanceFn | None = None,
-    ) -> Tensor:
-        levels = scheduler.levels(self.num_steps(scheduler, steps), self.spacing)
-        x = self.start(scheduler, noise, levels[0])
-        if not isinstance(scheduler, Scheduler) or len(levels) - 1 < scheduler.num_timesteps:
-            for cur, nxt in zip(levels, levels[1:]):
-                x0, eps = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
-                x = level_step(x0, eps, cur, nxt, 1.0, generator)
-            return x
-        for i in reversed(range(scheduler.num_timesteps)):
-            t = torch.full((x.shape[0],), i, device=x.device, dtype=torch.long)
-            out = model(x, t)
-            if guidance is not None:
-                out = guidance(out, x, t)
-            x = self.step(out, t, x, scheduler, generator)
-        return x
+    def update(self, x: Tensor, cur: Level, nxt: Level, path: Trajectory) -> Tensor:
+        x0, eps = path.denoise(x, cur)
+        return level_step(x0, eps, cur, nxt, 1.0, path.generator)

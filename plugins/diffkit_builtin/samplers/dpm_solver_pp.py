@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces.sampler import check_clip
-from diffkit.interfaces import GuidanceFn, Level, ModelFn, NoiseProcess, Sampler, check_spacing
+from diffkit.interfaces import Level, Sampler, Trajectory
 
 
 def half_log_snr(level: Level) -> float:
@@ -79,29 +78,16 @@ class DPMSolverPPSampler(Sampler):
     def __init__(
         self, steps: int | None = None, order: int = 2, spacing: str = "trailing", clip_sample: bool | str = True
     ) -> None:
-        super().__init__(steps)
+        super().__init__(steps, spacing, clip_sample)
         if order not in (1, 2, 3) or isinstance(order, bool):
             raise ConfigError(f"sampler.order={order!r} is not allowed; use 1, 2 or 3")
-        check_spacing(spacing)
-        self.order, self.spacing, self.clip_sample = order, spacing, check_clip(clip_sample)
+        self.order = order
 
-    @torch.inference_mode()
-    def sample(
-        self,
-        model: ModelFn,
-        scheduler: NoiseProcess,
-        noise: Tensor,
-        *,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        guidance: GuidanceFn | None = None,
-    ) -> Tensor:
-        levels = scheduler.levels(self.num_steps(scheduler, steps), self.spacing)
-        x, x0s, lams = self.start(scheduler, noise, levels[0]), [], []
-        for cur, nxt in zip(levels, levels[1:]):
-            x0, _ = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
-            x0s, lams = [x0, *x0s][: self.order], [half_log_snr(cur), *lams][: self.order]
-            lam_next = half_log_snr(nxt)
-            k = usable_order(lams, lam_next)
-            x = multistep_update(x, x0s[:k], lams[:k], cur, nxt, lam_next)
-        return x
+    def update(self, x: Tensor, cur: Level, nxt: Level, path: Trajectory) -> Tensor:
+        """path.history: (x0_hat, lambda) of the latest steps, newest first."""
+        x0, _ = path.denoise(x, cur)
+        path.history[:] = [(x0, half_log_snr(cur)), *path.history][: self.order]
+        x0s, lams = [h[0] for h in path.history], [h[1] for h in path.history]
+        lam_next = half_log_snr(nxt)
+        k = usable_order(lams, lam_next)
+        return multistep_update(x, x0s[:k], lams[:k], cur, nxt, lam_next)

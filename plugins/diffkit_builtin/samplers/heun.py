@@ -9,8 +9,7 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces.sampler import check_clip
-from diffkit.interfaces import ContinuousProcess, GuidanceFn, Level, ModelFn, NoiseProcess, Sampler, check_spacing
+from diffkit.interfaces import ContinuousProcess, Level, NoiseProcess, Sampler, Trajectory
 
 
 def _number(name: str, value: object, low: float, inclusive: bool = True) -> float:
@@ -65,9 +64,7 @@ class HeunSampler(Sampler):
         churn_sigma_max: float = math.inf,
         s_noise: float = 1.0,
     ) -> None:
-        super().__init__(steps)
-        check_spacing(spacing)
-        self.spacing, self.clip_sample = spacing, check_clip(clip_sample)
+        super().__init__(steps, spacing, clip_sample)
         self.sigma_max = _number("sigma_max", sigma_max, 0, inclusive=False)
         self.churn = _number("churn", churn, 0)
         self.churn_sigma_min = _number("churn_sigma_min", churn_sigma_min, 0)
@@ -92,29 +89,13 @@ class HeunSampler(Sampler):
         extra = math.sqrt(max(hat.sigma_ve**2 - cur.sigma_ve**2, 0.0)) * self.s_noise
         return hat.alpha * (x / cur.alpha + extra * z), hat
 
-    @torch.inference_mode()
-    def sample(
-        self,
-        model: ModelFn,
-        scheduler: NoiseProcess,
-        noise: Tensor,
-        *,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        guidance: GuidanceFn | None = None,
-    ) -> Tensor:
-        n = self.num_steps(scheduler, steps)
-        levels = scheduler.levels(n, self.spacing)
-        x = self.start(scheduler, noise, levels[0])
-        for cur, nxt in zip(levels, levels[1:]):
-            x, cur = self.add_churn(x, cur, scheduler, n, generator)
-            # 1. Euler step
-            x0, eps = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
-            x_euler = nxt.alpha * x0 + nxt.sigma * eps
-            if nxt.t is None or cur.sigma_ve > self.sigma_max:
-                x = x_euler
-                continue
-            # 2. Heun correction with the slope at the Euler point
-            _, eps_next = self.denoise(model, scheduler, x_euler, nxt.t, guidance, self.clip_sample)
-            x = x_euler + nxt.alpha * (nxt.sigma_ve - cur.sigma_ve) * (eps_next - eps) / 2
-        return x
+    def update(self, x: Tensor, cur: Level, nxt: Level, path: Trajectory) -> Tensor:
+        x, cur = self.add_churn(x, cur, path.scheduler, path.steps, path.generator)
+        # 1. Euler step
+        x0, eps = path.denoise(x, cur)
+        x_euler = nxt.alpha * x0 + nxt.sigma * eps
+        if nxt.t is None or cur.sigma_ve > self.sigma_max:
+            return x_euler
+        # 2. Heun correction with the slope at the Euler point
+        _, eps_next = path.denoise(x_euler, nxt)
+        return x_euler + nxt.alpha * (nxt.sigma_ve - cur.sigma_ve) * (eps_next - eps) / 2

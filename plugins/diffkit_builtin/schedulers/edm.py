@@ -14,7 +14,7 @@ class EDMProcess(ContinuousProcess):
 
     The network sees c_in x with c_in = 1 / sqrt(sigma^2 + sigma_data^2) and the time
     1000 c_noise, c_noise = ln(sigma) / 4; with prediction_type F its output is combined as
-    D = c_skip x + c_out F (:mod:`diffkit.interfaces.prediction`). Training draws
+    D = c_skip x + c_out F (`diffkit.interfaces.prediction`). Training draws
     ln(sigma) ~ N(density_loc, density_scale^2) (EDM's P_mean, P_std); pair it with
     ``loss.weighting=edm``, which for F is the plain mean. Samplers default to the Karras
     grid with rho = 7 between sigma_max and sigma_min.

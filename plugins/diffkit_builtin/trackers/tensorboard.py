@@ -39,17 +39,21 @@ def shown_hparams(run: RunContext) -> dict[str, Any]:
     return tb_hparams.select(run.hparams, (run.config.get("run") or {}).get("hparams"))
 
 
+def scalars(metrics: dict[str, float]) -> dict[str, float]:
+    """The metrics that get scalar cards: all but the constant bookkeeping values."""
+    return {k: v for k, v in metrics.items() if k not in tb_hparams.BOOKKEEPING}
+
+
 @hookimpl
 def diffkit_run_start(run: RunContext) -> None:
-    """Hyperparameters and the declared metrics go out at the start, so a running or
-    failed run is in the HParams table too; its status follows at the end."""
+    """Hyperparameters go out at the start, so a running or failed run is in the HParams
+    table too; its status (and, once completed, the metric columns) follow at the end."""
     if not run.is_main:
         return
     writer = _writer(run)
     shown = shown_hparams(run)
     if shown:
-        for summary in tb_hparams.start_summaries(shown):
-            writer.file_writer.add_summary(summary, run.start_step)
+        writer.file_writer.add_summary(tb_hparams.start_summary(shown), run.start_step)
     facts = {k: v for k, v in run.info.items() if isinstance(v, (str, int, float))}
     text = f"**{run.dir.name}**: {'resumed at step ' + str(run.start_step) if run.start_step else 'started'}\n\n"
     writer.add_text("run", text + tb_figures.markdown_table({**shown, **facts}), run.start_step)
@@ -61,7 +65,7 @@ def diffkit_run_start(run: RunContext) -> None:
 @hookimpl
 def diffkit_log(run: RunContext, step: int, metrics: dict[str, float]) -> None:
     writer = _writer(run)
-    for name, value in metrics.items():
+    for name, value in scalars(metrics).items():
         writer.add_scalar(name, value, step)
 
 
@@ -88,11 +92,15 @@ def diffkit_checkpoint_save(run: RunContext, state: dict[str, Any]) -> None:
 
 @hookimpl
 def diffkit_eval(run: RunContext, step: int, metrics: dict[str, float]) -> None:
-    """Scalars ``eval/*`` at `step`; a writer opened only for them (``diffkit eval``) is closed."""
+    """Scalars ``eval/*`` at `step`, and how they were measured (``eval/num_samples``, ...)
+    as text; a writer opened only for them (``diffkit eval``) is closed."""
     opened_here = str(run.dir) not in _writers
     writer = _writer(run)
-    for name, value in metrics.items():
+    for name, value in scalars(metrics).items():
         writer.add_scalar(name, value, step)
+    facts = {k: v for k, v in metrics.items() if k in tb_hparams.BOOKKEEPING}
+    if facts:
+        writer.add_text("eval", f"evaluation at step {step}\n\n" + tb_figures.markdown_table(facts), step)
     writer.flush()
     if opened_here:
         _writers.pop(str(run.dir)).close()
@@ -105,6 +113,9 @@ def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> 
     writer = _writers.pop(str(run.dir), None)
     if writer is None:
         return
+    if status == "completed" and shown_hparams(run):
+        experiment = tb_hparams.experiment_summary(shown_hparams(run), run.info.get("metric_info"))
+        writer.file_writer.add_summary(experiment, run.step)
     end = tb_hparams.end_summary(status)
     if end is not None:
         writer.file_writer.add_summary(end, run.step)
@@ -115,7 +126,7 @@ def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> 
     writer.flush()
     writer.close()
     if status == "completed" and in_sweep(run):
-        refresh_comparison(run.dir.parent)
+        refresh_comparison(run.dir.parent, run.dir)
 
 
 def in_sweep(run: RunContext) -> bool:
@@ -125,12 +136,13 @@ def in_sweep(run: RunContext) -> bool:
     return (run.dir.parent / LOGS).is_dir()
 
 
-def refresh_comparison(sweep_dir: Path) -> None:
-    """Rewrite the sweep's comparison table (TensorBoard TEXT, run ``comparison``) with the
-    runs finished so far; a failure is one warning line, never a failed run."""
+def refresh_comparison(sweep_dir: Path, run_dir: Path) -> None:
+    """Rewrite the sweep's comparison table (TensorBoard TEXT, tag ``comparison``) with the
+    runs finished so far, into `run_dir`, the run that just completed; a failure is one
+    warning line, never a failed run."""
     from diffkit.sweep import write_comparison
 
     try:
-        write_comparison(sweep_dir)
+        write_comparison(sweep_dir, run_dir=run_dir)
     except Exception as e:  # noqa: BLE001 - the run itself is done and saved
         print(f"diffkit: warning: could not write the comparison table in {sweep_dir}: {e}", file=sys.stderr)

@@ -1,5 +1,5 @@
 """A geometric variance schedule: log beta_t is linear in t (a discrete chain, written
-against plugin API 1.0: subclassing :class:`diffkit.Scheduler` with betas still works)."""
+against plugin API 1.0: subclassing `diffkit.Scheduler` with betas still works)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class GeometricScheduler(Scheduler):
     Args:
         num_timesteps: T >= 1 (T = 1 gives beta_0 = beta_start).
         beta_start, beta_end: 0 < beta_start <= beta_end < 1.
-        **kwargs: ``prediction_type`` and ``rescale_zero_terminal_snr`` of :class:`diffkit.Scheduler`.
+        **kwargs: ``prediction_type`` and ``rescale_zero_terminal_snr`` of `diffkit.Scheduler`.
     """
 
     def __init__(self, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, **kwargs) -> None:

@@ -17,7 +17,7 @@ class VPLinearProcess(ContinuousProcess):
         beta_min, beta_max: 0 < beta_min < beta_max (0.1, 20).
         t_min: the smallest training time (1e-3; sigma(0) = 0).
         **kwargs: prediction_type, sigma_data, density, density_loc, density_scale of
-            :class:`diffkit.ContinuousProcess`.
+            `diffkit.ContinuousProcess`.
     """
 
     variance_preserving = True
