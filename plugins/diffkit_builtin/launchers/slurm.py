@@ -42,9 +42,10 @@ class SubmititLauncher(Launcher):
     sbatch, and `sbatch` adds any other option ({exclude: node3}); `setup` lines run
     before the job (module load ...). `array_parallelism` caps the runs at once.
 
-    Pre-emption: SLURM sends SIGUSR2 `signal_delay_s` seconds before the time limit (and
-    on pre-emption); the run saves a checkpoint after its current step and the job is
-    requeued and resumes bit-exactly, at most `max_timeouts` times for time limits. A
+    Pre-emption: SLURM sends SIGUSR2 `signal_delay_s` seconds before the time limit; the
+    run saves a checkpoint after its current step and the job is requeued and resumes
+    bit-exactly, at most `max_timeouts` times (submitit counts every SIGUSR2 when `time`
+    is under 50 minutes). SIGTERM (``scancel``) ends a run interrupted, not requeued. A
     run that fails for a real error is submitted again at most `retries` times.
 
     `cluster`: ``slurm``; ``local`` runs the jobs on this machine with submitit's local
