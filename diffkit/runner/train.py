@@ -69,7 +69,8 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     if resume is not None:
         if env.is_main:
             lock.acquire(resume, "diffkit train --resume")
-        changed = resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes)
+        changed = resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes,
+                                       plugins.registry)
 
     # -- build ------------------------------------------------------------
     device = resolve_device(cfg.train.device)
