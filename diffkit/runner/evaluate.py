@@ -109,7 +109,7 @@ class Evaluator:
             scores.update({f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()})
         scores.update({
             "eval/sampler": str(cfg.sampler.name),
-            "eval/sampling_steps": sampler.num_steps(scheduler, steps),
+            "eval/sampling_steps": sampler.steps_run(scheduler, steps),  # what ran, not what was asked
             "eval/num_samples": num,
         })
         return scores
