@@ -26,7 +26,7 @@ from diffkit.errors import ConfigError
 from diffkit.runner import lock, rundir
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.device import resolve_device
-from diffkit.runner.evaluate import Evaluator, numeric
+from diffkit.runner.evaluate import Evaluator, check_repeats, numeric
 from diffkit.sweep.collect import BOOKKEEPING
 from diffkit.sweep.groups import REPEATS
 from diffkit.sweep.spread import spread
@@ -57,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
-    for name, value in (("--num", args.num), ("--steps", args.steps), ("--repeats", args.repeats)):
+    check_repeats(args.repeats, 0)  # before the run is restored
+    for name, value in (("--num", args.num), ("--steps", args.steps)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} {value} must be >= 1")
     check_seed(args.seed)
@@ -72,6 +73,7 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
     if args.num is not None:
         evaluator.check_num(args.num, "--num")
     seed = int(cfg.seed) if args.seed is None else args.seed
+    check_repeats(args.repeats, seed)
     scores = repeated([
         evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
                   num=args.num, steps=args.steps, seed=seed + i)
