@@ -2,22 +2,49 @@
 wrong type is a one-line ConfigError at build time, not a TypeError deep in torch.
 
 Checked: ``int``, ``float`` (ints allowed), ``bool``, ``str``, sequences of those
-(``Sequence[int]``, ``list[float]``, ``tuple[int, ...]``) and ``X | None``. Other
-annotations (modules, callables, ``Any``) are the constructor's to check.
+(``Sequence[int]``, ``list[float]``, ``tuple[int, ...]``), :data:`FiniteFloat` and
+:data:`PositiveFloat` (no inf or nan: a noise level of inf makes a grid of nan) and
+``X | None``. Other annotations (modules, callables, ``Any``) are the constructor's to check.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import inspect
+import math
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from diffkit.errors import ConfigError
 
 _WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """A float constraint for ``Annotated[float, Bounded(...)]``: finite, and > 0 if `positive`."""
+
+    words: str
+    positive: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and (not self.positive or value > 0))
+
+
+#: a float that is not inf or nan (``density_loc: FiniteFloat = 0.0``).
+FiniteFloat = Annotated[float, Bounded("a finite number")]
+#: a finite float > 0 (``sigma_data: PositiveFloat = 0.5``).
+PositiveFloat = Annotated[float, Bounded("a finite number > 0", positive=True)]
+
+
+def _bound(annotation: Any) -> Bounded | None:
+    if typing.get_origin(annotation) is Annotated:
+        return next((m for m in annotation.__metadata__ if isinstance(m, Bounded)), None)
+    return None
 _SEQUENCES = (list, tuple, collections.abc.Sequence)
 
 
@@ -66,7 +93,7 @@ def _describe(annotation: Any) -> str:
     if len(members) != 1:
         return ""
     member = members[0]
-    words = _WORDS.get(member, "")
+    words = _bound(member).words if _bound(member) else _WORDS.get(member, "")
     element = _element(member)
     if element is not None:
         words = f"a list of {_WORDS[element].split(' ', 1)[-1]}s".replace("true or falses", "booleans")
@@ -89,6 +116,8 @@ def _fits(value: Any, annotation: Any) -> bool:
     optional, (member,) = _parts(annotation)
     if value is None:
         return optional
+    if _bound(member) is not None:
+        return _bound(member).accepts(value)
     element = _element(member)
     if element is not None:
         return isinstance(value, (list, tuple)) and all(_fits_scalar(v, element) for v in value)

@@ -163,6 +163,9 @@ def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_nu
     assert failed["status"] == "failed" and failed["attempts"] == 2 and "data.root must name" in failed["error"]
     err = capsys.readouterr().err
     assert "diffkit sweep: retry image_folder" in err and f"moved it aside to {moved[0]}" in err
+    assert main(["sweep", str(path), "-p", PLUGIN]) == 1  # again: digits is skipped and keeps its job
+    again = summary(tmp_path / "out")["digits"]
+    assert (again["action"], again["status"], again["job_id"], again["attempts"]) == ("skip", "completed", "inline-digits", 1)
 
 
 @pytest.mark.parametrize("grid, bad, message", [

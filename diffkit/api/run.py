@@ -30,7 +30,7 @@ from diffkit.runner.build import Components, node
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
 from diffkit.runner.restore import Restored, restore
-from diffkit.runner.resume import changes, meaningful
+from diffkit.runner.resume import changes, meaningful, same_meaning
 from diffkit.runner.sample import generate_batches
 from diffkit.runner.scores import MAX_REPEATS, merge_scores, repeated
 
@@ -87,7 +87,9 @@ class Run:
         config = compose_from(None, self.overrides, self._plugin_specs, base=base, stem=self.dir.name)
         validate(config.composed)  # type: ignore[arg-type]
         self._saved = OmegaConf.to_container(compose(None, (), config.plugins.registry, base=base).cfg, resolve=True)
-        self.changed = changes(self._saved, config.to_dict())  # type: ignore[arg-type]
+        new, registry = config.to_dict(), config.plugins.registry
+        self.changed = {k: v for k, v in changes(self._saved, new).items()  # type: ignore[arg-type]
+                        if not same_meaning(k, self._saved, new, registry)}  # type: ignore[arg-type]
         refused = [k for k in self.changed if meaningful(k)]
         if refused and not self.allow_changes:
             key, (before, after) = refused[0], self.changed[refused[0]]

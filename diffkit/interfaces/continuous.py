@@ -11,6 +11,7 @@ from torch import Tensor
 from diffkit.interfaces import densities
 from diffkit.interfaces import timesteps as grids
 from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
+from diffkit.param_types import FiniteFloat, PositiveFloat
 
 
 class ContinuousProcess(NoiseProcess):
@@ -41,10 +42,10 @@ class ContinuousProcess(NoiseProcess):
         self,
         *,
         prediction_type: str = "eps",
-        sigma_data: float = 0.5,
+        sigma_data: PositiveFloat = 0.5,
         density: str | None = None,
-        density_loc: float | None = None,
-        density_scale: float | None = None,
+        density_loc: FiniteFloat | None = None,
+        density_scale: PositiveFloat | None = None,
     ) -> None:
         super().__init__(prediction_type=prediction_type, sigma_data=sigma_data)
         self.density = density or self.default_density

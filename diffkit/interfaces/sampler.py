@@ -155,6 +155,14 @@ class Sampler(ABC):
                 return int(candidate)
         return scheduler.num_timesteps
 
+    def steps_run(self, scheduler: NoiseProcess, steps: int | None) -> int:
+        """The steps sampling takes: the distinct levels of the sampler's grid (the
+        karras and log_snr spacings of a discrete chain may put two levels on one
+        timestep, which run once); without a ``spacing`` attribute, :meth:`num_steps`."""
+        n = self.num_steps(scheduler, steps)
+        spacing = getattr(self, "spacing", None)
+        return n if not isinstance(spacing, str) else len(scheduler.levels(n, spacing)) - 1
+
     @staticmethod
     def start(scheduler: NoiseProcess, noise: Tensor, first: Level) -> Tensor:
         """x at the first level: unit noise times the process's prior scale there."""

@@ -21,6 +21,18 @@ from diffkit.runner.data import fit_data, to_model_range
 from diffkit.runner.sample import as_saved, generate, model_fn
 
 
+#: at most this many sample sets per ``diffkit eval --repeats`` (each is a full evaluation).
+MAX_REPEATS = 1000
+
+
+def check_repeats(repeats: int, seed: int) -> None:
+    """Refuse a ``--repeats`` outside [1, MAX_REPEATS], or whose last seed passes 2**32 - 1."""
+    if not 1 <= repeats <= MAX_REPEATS:
+        raise ConfigError(f"--repeats {repeats} is not allowed; use an integer in [1, {MAX_REPEATS}]")
+    if seed + repeats - 1 >= 2**32:
+        raise ConfigError(f"--repeats {repeats} with seed {seed} needs seeds past 2**32 - 1; lower either")
+
+
 def metric_nodes(entries: Any) -> list[dict[str, Any]]:
     """``eval.metrics`` entries (a name or ``{name, **params}``) -> config nodes."""
     nodes = []
@@ -148,7 +160,7 @@ class Evaluator:
             self.context.model = self.context.process = None
         scores.update({
             "eval/sampler": str(cfg.sampler.name),
-            "eval/sampling_steps": sampler.num_steps(scheduler, steps),
+            "eval/sampling_steps": sampler.steps_run(scheduler, steps),  # what ran, not what was asked
             "eval/num_samples": num,
         })
         return scores

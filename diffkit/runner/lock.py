@@ -95,3 +95,25 @@ def release(run_dir: Path) -> None:
     except OSError:
         pass  # a read-only or full file system: the kernel still drops the lock below
     os.close(fd)
+
+
+def writer(run_dir: Path) -> str | None:
+    """Who holds `run_dir`'s lock now (``pid N on HOST (...)``), or None when nobody
+    does (no lock file, or a free one). Takes nothing: the probe lock is dropped at once."""
+    path = Path(run_dir) / LOCK
+    if Path(run_dir).resolve() in _held:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _describe(_holder(fd))
+    except OSError:
+        return None
+    else:
+        return None
+    finally:
+        os.close(fd)

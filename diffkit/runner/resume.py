@@ -11,6 +11,7 @@ fine-tuning); every change made at a resume is appended to ``history.json``, so 
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from diffkit import checkpoint as ckpt
-from diffkit.config import dotted, read_yaml
+from diffkit.config import COMPONENT_SECTIONS, dotted, read_yaml
 from diffkit.errors import CheckpointError, ConfigError
+from diffkit.registry import Registry
 from diffkit.runner import lock, rundir
 from diffkit.runner.distributed import DistEnv
 
@@ -35,20 +37,50 @@ def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, An
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k != "run.dir"}
 
 
+def defaults(config: dict[str, Any], registry: Registry | None) -> dict[str, Any]:
+    """{"scheduler.sigma_data": 0.5, ...}: the constructor defaults of the components that
+    `config` names, for the keys it leaves out (what those keys resolved to)."""
+    out: dict[str, Any] = {}
+    for section, kind in COMPONENT_SECTIONS.items():
+        node = config.get(section)
+        name = node.get("name") if isinstance(node, dict) else None
+        if registry is None or not isinstance(name, str) or name not in registry.names(kind):
+            continue
+        for klass in registry.get(kind, name).cls.__mro__:
+            try:
+                params = inspect.signature(klass.__dict__["__init__"]).parameters.values()
+            except (KeyError, TypeError, ValueError):
+                continue
+            for p in params:
+                if p.default is not p.empty:
+                    out.setdefault(f"{section}.{p.name}", p.default)
+    return out
+
+
+def same_meaning(key: str, old: dict[str, Any], new: dict[str, Any], registry: Registry | None) -> bool:
+    """Whether `key` means the same in both configs once a left-out key reads as its default."""
+    a, b = dotted(old), dotted(new)
+    before = a[key] if key in a else defaults(old, registry).get(key)
+    after = b[key] if key in b else defaults(new, registry).get(key)
+    return before == after and type(before) is type(after)
+
+
 def meaningful(key: str) -> bool:
     return key not in HARMLESS and any(key == m or key.startswith(m + ".") for m in MEANING)
 
 
-def check(run_dir: Path, new: dict[str, Any], allow: bool) -> dict[str, tuple[Any, Any]]:
+def check(run_dir: Path, new: dict[str, Any], allow: bool, registry: Registry | None = None) -> dict[str, tuple[Any, Any]]:
     """Compare the config `new` with the run's saved ``config.yaml`` (the config of its
     latest checkpoint) and return the changes. Refuse (ConfigError) a change of a key the
-    checkpoint's meaning depends on, unless `allow`. A run without a checkpoint has
-    nothing to protect."""
+    checkpoint's meaning depends on, unless `allow`. A key set to the value it was trained
+    with, or to the default it resolved to (with `registry`), is no change. A run without
+    a checkpoint has nothing to protect."""
     saved = run_dir / rundir.CONFIG
     if not saved.is_file() or not any((run_dir / rundir.CHECKPOINTS).glob("*.pt")):
         return {}
     step = rundir.read_json(run_dir / rundir.STATUS).get("step")
-    changed = changes(read_yaml(saved), new)
+    old = read_yaml(saved)
+    changed = {k: v for k, v in changes(old, new).items() if not same_meaning(k, old, new, registry)}
     refused = [k for k in changed if meaningful(k)]
     if refused and not allow:
         key = refused[0]

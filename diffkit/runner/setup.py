@@ -104,7 +104,8 @@ def setup(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, 
     if resume is not None:
         if env.is_main:
             lock.acquire(resume, "diffkit train --resume")
-        changed = resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes)
+        changed = resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes,
+                                       plugins.registry)
     device, precision = _device(cfg, env)
     t = _build(cfg, plugins, env, device, precision, hook, stop)
     run_dir, found = resume_changes.open_run(cfg, resume, stem, env, device)

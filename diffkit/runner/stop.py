@@ -11,6 +11,9 @@ from typing import Any
 
 #: the signals that stop a run after its current step (SIGUSR2 is not on Windows).
 SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGUSR2") if hasattr(signal, n))
+#: every stop signal this process received (a job wrapper asks which, e.g. whether SLURM
+#: warned of a pre-emption with SIGUSR2 or a user cancelled with SIGTERM).
+received: list[int] = []
 
 
 class StopSignal:
@@ -25,8 +28,11 @@ class StopSignal:
         self._previous: dict[int, Any] = {}
 
     def __call__(self, signum: int, frame: Any) -> None:
+        received.append(signum)
         if self.starting:
             raise KeyboardInterrupt(f"{signal.Signals(signum).name} during start-up, before the first step")
+        if self.signum == signal.SIGTERM and signum == getattr(signal, "SIGUSR2", None):
+            return  # SLURM pre-empts with SIGTERM, then submitit's SIGUSR2: one stop
         if self.signum:
             raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped without saving")
         self.signum = signum

@@ -14,14 +14,16 @@ from diffkit.atomic import umask
 from diffkit.errors import ConfigError
 from diffkit.scaffold.templates import FILES
 
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+#: a valid distribution name (PEP 508) that starts with a letter: no '-' or '_' at its end.
+_NAME = re.compile(r"[A-Za-z]([A-Za-z0-9_-]*[A-Za-z0-9])?\Z")
 
 
 def plugin_names(name: str) -> dict[str, str]:
     """NAME -> {dist, package, component, cls}: ``my-loss`` -> my-loss, my_loss, my_loss, MyLossLoss."""
     if not _NAME.match(name):
         raise ConfigError(
-            f"plugin name {name!r} is not allowed: use letters, digits, '-' and '_', starting with a letter"
+            f"plugin name {name!r} is not allowed: use letters, digits, '-' and '_', starting with a letter "
+            "and ending with a letter or digit"
         )
     package = name.lower().replace("-", "_")
     if keyword.iskeyword(package) or package == "diffkit":

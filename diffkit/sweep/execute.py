@@ -108,11 +108,15 @@ def execute(
     check_not_running(sweep, launcher)
     (sweep.dir / LOGS).mkdir(parents=True, exist_ok=True)
     results = [RunResult(r.name, str(sweep.dir / r.name), r.values, plan(sweep, r)) for r in sweep.runs]
+    earlier = recorded_runs(sweep)
     books = Bookkeeper(sweep, results, launcher, say)
     jobs = {r.name: make_job(sweep, spec, plugins) for r, spec in zip(results, sweep.runs)}
     for result in results:
         if result.action == "skip":
             finish(result, 0, "")
+            kept = earlier.get(result.name, {})  # the job that completed it, and its attempts
+            result.job_id = str(kept.get("job_id") or "")
+            result.attempts = kept["attempts"] if isinstance(kept.get("attempts"), int) else 0
         elif result.action == "start":
             _check_movable(jobs[result.name].dir)
             moved = discard(jobs[result.name].dir)
@@ -135,6 +139,12 @@ def execute(
                 books.write()
         todo = [r for r in todo if r.status == "failed"]
     return results
+
+
+def recorded_runs(sweep: Sweep) -> dict[str, dict[str, Any]]:
+    """{run name: its entry} in the ``sweep.json`` of an earlier run of this sweep."""
+    runs = rundir.read_json(sweep.dir / SUMMARY).get("runs")
+    return {r["name"]: r for r in runs if isinstance(r, dict) and "name" in r} if isinstance(runs, list) else {}
 
 
 def check_not_running(sweep: Sweep, launcher: Launcher) -> None:

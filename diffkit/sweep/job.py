@@ -20,7 +20,8 @@ from diffkit.environ import environment
 from diffkit.errors import DiffkitError
 from diffkit.failure import describe
 from diffkit.interfaces.launcher import Job
-from diffkit.runner import rundir
+from diffkit.runner import lock, rundir
+from diffkit.runner.lock import RunLockedError
 
 
 @dataclass
@@ -92,6 +93,9 @@ def discard(run_dir: Path) -> Path | None:
     nothing to move."""
     if not run_dir.is_dir() or not any(run_dir.iterdir()):
         return None
+    holder = lock.writer(run_dir)
+    if holder is not None:  # a live run (an earlier sweep's job the scheduler could not report)
+        raise RunLockedError(f"{run_dir} is being written by {holder}; not moving it aside")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target, n = run_dir.with_name(f"{run_dir.name}.discarded-{stamp}"), 1
     while target.exists():

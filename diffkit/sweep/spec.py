@@ -179,6 +179,18 @@ def name_runs(sweep: Sweep) -> None:
         )
 
 
+def _sweep_dir(path: Path, directory: str | Path | None, value: Any) -> Path:
+    """The sweep directory: `directory` (--dir), else the file's ``dir`` (a path string),
+    else ``runs/sweeps/<file stem>``."""
+    if directory:
+        return Path(directory)
+    if value is None:
+        return Path("runs") / "sweeps" / path.stem
+    if not isinstance(value, str) or not value.strip() or any(c in value for c in "\n\r\0"):
+        raise ConfigError(f"{path}: dir must be a path (one line of text), got {value!r}")
+    return Path(value)
+
+
 def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
     """Read and check a sweep file; `directory` overrides its ``dir``."""
     path = Path(path)
@@ -204,7 +216,7 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         base=_resolve_base(path, data.get("base")),
         overrides=_with_budget(path, data.get("budget"), dotted(overrides)),
         grid={str(k): list(v) for k, v in grid.items()},
-        dir=Path(directory or data.get("dir") or Path("runs") / "sweeps" / path.stem),
+        dir=_sweep_dir(path, directory, data.get("dir")),
         launcher=_launcher_node(path, data.get("launcher")),
         name=_template(path, data.get("name")),
         variants={str(k): dotted(v) for k, v in variants.items()},

@@ -15,7 +15,9 @@ from diffkit.errors import ConfigError
 from diffkit.interfaces.launcher import Job, Launcher, Report
 
 
+from . import slurm_state
 from .slurm_job import TrainJob
+from .slurm_watch import Watch, submission_error
 
 CLUSTERS = ("slurm", "local", "debug")
 
@@ -40,9 +42,10 @@ class SubmititLauncher(Launcher):
     sbatch, and `sbatch` adds any other option ({exclude: node3}); `setup` lines run
     before the job (module load ...). `array_parallelism` caps the runs at once.
 
-    Pre-emption: SLURM sends SIGUSR2 `signal_delay_s` seconds before the time limit (and
-    on pre-emption); the run saves a checkpoint after its current step and the job is
-    requeued and resumes bit-exactly, at most `max_timeouts` times for time limits. A
+    Pre-emption: SLURM sends SIGUSR2 `signal_delay_s` seconds before the time limit; the
+    run saves a checkpoint after its current step and the job is requeued and resumes
+    bit-exactly, at most `max_timeouts` times (submitit counts every SIGUSR2 when `time`
+    is under 50 minutes). SIGTERM (``scancel``) ends a run interrupted, not requeued. A
     run that fails for a real error is submitted again at most `retries` times.
 
     `cluster`: ``slurm``; ``local`` runs the jobs on this machine with submitit's local
@@ -115,7 +118,8 @@ class SubmititLauncher(Launcher):
         folder = self.folder_for(jobs).resolve()
         command = f"{shlex.quote(sys.executable)} -u -m submitit.core._submit {shlex.quote(str(folder))}"
         params = self.slurm_parameters(job_name(jobs))
-        return _make_sbatch_string(command=command, folder=folder, map_count=len(jobs), **params)
+        count = len(jobs) if len(jobs) > 1 else None  # submitit submits one job as a plain job
+        return _make_sbatch_string(command=command, folder=folder, map_count=count, **params)
 
     def executor(self, folder: Path, name: str = "diffkit") -> Any:
         """A submitit executor for `cluster`, with this launcher's resources."""
@@ -135,38 +139,34 @@ class SubmititLauncher(Launcher):
         return ex
 
     def active(self, job_ids: Sequence[str]) -> set[str]:
-        """Jobs still pending or running: asked of SLURM (sacct), or for the local
-        executor whether the job's controller process (its id) is alive."""
+        """Jobs still pending or running: asked of SLURM (sacct, else squeue; when neither
+        answers, every job is taken for running), or for the local executor whether the
+        job's controller process (its id) is alive."""
         if self.cluster == "local":
             return {j for j in job_ids if _alive(j)}
         if self.cluster != "slurm" or not job_ids:
             return set()
-        submitit = require_submitit()
-        done = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL", "DEADLINE")
-        folder = Path(self.folder or ".")
-        return {j for j in job_ids if not submitit.SlurmJob(folder, j).state.upper().startswith(done + ("UNKNOWN",))}
+        known = slurm_state.states(job_ids)
+        if known is None:
+            return set(job_ids)
+        return {j for j, state in known.items() if not slurm_state.ended(state)}
 
     # -- run ------------------------------------------------------------------
     def launch(self, jobs: Sequence[Job], report: Report) -> None:
         if not jobs:
             return
+        submitit = require_submitit()
         ex = self.executor(self.folder_for(jobs).resolve(), job_name(jobs))
-        with ex.batch():
-            submitted = [ex.submit(TrainJob(job)) for job in jobs]
+        try:
+            with ex.batch():
+                submitted = [ex.submit(TrainJob(job)) for job in jobs]
+        except (submitit.core.utils.FailedJobError, submitit.core.utils.FailedSubmissionError) as e:
+            raise ConfigError(submission_error(e, self.gpus_per_node)) from None
         for job, sj in zip(jobs, submitted):
             report.queued(job, str(sj.job_id))
-        pending = dict(zip(range(len(jobs)), submitted))
-        started: set[int] = set()
-        while pending:
-            for i, sj in list(pending.items()):
-                if i not in started and sj.state in ("RUNNING", "COMPLETING"):
-                    started.add(i)
-                    report.running(jobs[i], str(sj.job_id))
-                if sj.done():
-                    del pending[i]
-                    report.ended(jobs[i], *outcome(sj))
-            if pending:
-                clock.sleep(self.poll_s)
+        watch = Watch(self.cluster, jobs, submitted, report)
+        while watch.poll():
+            clock.sleep(self.poll_s)
 
 
 def _alive(pid: str) -> bool:
@@ -188,10 +188,3 @@ def _mem(gb: float) -> str:
     return f"{int(gb)}GB" if float(gb).is_integer() else f"{max(1, round(gb * 1024))}MB"
 
 
-def outcome(job: Any) -> tuple[int, str]:
-    """(exit code of ``diffkit train`` on rank 0, error) of a finished submitit job."""
-    try:
-        return int(job.results()[0]), ""
-    except Exception as e:  # the job died outside diffkit (killed, node failure, time limit)
-        lines = [ln for ln in str(e).splitlines() if ln.strip()]
-        return 1, f"submitit job {job.job_id}: " + (lines[-1].strip() if lines else type(e).__name__)[:400]

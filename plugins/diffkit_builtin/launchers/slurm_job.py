@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
 import signal
+import sys
 import zlib
 from typing import Any
 
+from diffkit.runner import stop
 from diffkit.environ import environment
 from diffkit.interfaces.launcher import Job
 
@@ -32,9 +36,12 @@ class TrainJob:
     """The callable submitit runs: trains `job` in this process (one DDP rank per task).
 
     On SIGUSR2 or SIGTERM the run saves a checkpoint after its current step and stops
-    (diffkit.runner.stop); then rank 0 hands over to submitit's own pre-emption handler,
-    which calls `checkpoint` and requeues the job. The requeued job runs the same
-    Job, which resumes from the checkpoint because one exists.
+    (diffkit.runner.stop). Only submitit's pre-emption signal (SIGUSR2: a time limit or
+    pre-emption is near) requeues: rank 0 hands over to submitit's own handler, which
+    calls `checkpoint` and requeues the job, also when the signal came during
+    start-up; the requeued job runs the same Job, which resumes from the checkpoint
+    when one exists. SIGTERM alone (``scancel``) ends the run ``interrupted`` and
+    resumable. A run that fails ends the job with its exit code, so sacct shows FAILED.
     """
 
     def __init__(self, job: Job) -> None:
@@ -45,11 +52,13 @@ class TrainJob:
 
         dist = torchrun_env(submitit.JobEnvironment())
         main_rank = dist.get("RANK", "0") == "0"
+        stop.received.clear()
         with environment(dist):
             code = self.job.run_here(main_process=main_rank)
-        status = self.job.status()
-        if status == "interrupted" and main_rank:
+        if main_rank and submitit.JobEnvironment._usr_sig() in stop.received:
             self._requeue(submitit)
+        if code and os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
+            atexit.register(_exit_with, code)  # after submitit has written the result
         return code
 
     def _requeue(self, submitit: Any) -> None:
@@ -65,3 +74,11 @@ class TrainJob:
         import submitit
 
         return submitit.helpers.DelayedSubmission(TrainJob(self.job))
+
+
+def _exit_with(code: int) -> None:
+    """End the process with `code` (what SLURM records as the job's exit code)."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

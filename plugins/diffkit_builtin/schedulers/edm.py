@@ -7,6 +7,7 @@ from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import ContinuousProcess
+from diffkit.param_types import FiniteFloat, PositiveFloat
 
 
 class EDMProcess(ContinuousProcess):
@@ -34,14 +35,14 @@ class EDMProcess(ContinuousProcess):
 
     def __init__(
         self,
-        sigma_min: float = 0.002,
-        sigma_max: float = 80.0,
-        sigma_data: float = 0.5,
-        rho: float = 7.0,
+        sigma_min: PositiveFloat = 0.002,
+        sigma_max: PositiveFloat = 80.0,
+        sigma_data: PositiveFloat = 0.5,
+        rho: PositiveFloat = 7.0,
         prediction_type: str = "F",
         density: str = "log_normal",
-        density_loc: float = -1.2,
-        density_scale: float = 1.2,
+        density_loc: FiniteFloat = -1.2,
+        density_scale: PositiveFloat = 1.2,
     ) -> None:
         for key, value in (("sigma_min", sigma_min), ("sigma_max", sigma_max), ("rho", rho)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:

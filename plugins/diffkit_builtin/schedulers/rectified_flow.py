@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from diffkit.interfaces import ContinuousProcess
+from diffkit.param_types import FiniteFloat, PositiveFloat
 
 
 class RectifiedFlow(ContinuousProcess):
@@ -24,9 +25,9 @@ class RectifiedFlow(ContinuousProcess):
         self,
         prediction_type: str = "velocity",
         density: str = "uniform",
-        density_loc: float = 0.0,
-        density_scale: float = 1.0,
-        sigma_data: float = 0.5,
+        density_loc: FiniteFloat = 0.0,
+        density_scale: PositiveFloat = 1.0,
+        sigma_data: PositiveFloat = 0.5,
     ) -> None:
         super().__init__(
             prediction_type=prediction_type, sigma_data=sigma_data,

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import ContinuousProcess
+from diffkit.param_types import FiniteFloat, PositiveFloat
 
 
 class VPCosine(ContinuousProcess):
@@ -28,13 +29,13 @@ class VPCosine(ContinuousProcess):
 
     def __init__(
         self,
-        logsnr_min: float = -15.0,
-        logsnr_max: float = 15.0,
+        logsnr_min: FiniteFloat = -15.0,
+        logsnr_max: FiniteFloat = 15.0,
         prediction_type: str = "eps",
         density: str = "uniform",
-        density_loc: float = 0.0,
-        density_scale: float = 1.0,
-        sigma_data: float = 0.5,
+        density_loc: FiniteFloat = 0.0,
+        density_scale: PositiveFloat = 1.0,
+        sigma_data: PositiveFloat = 0.5,
     ) -> None:
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (logsnr_min, logsnr_max))
         if not (numbers and logsnr_min < logsnr_max):
