@@ -35,7 +35,6 @@ RULES: list[Rule] = [
     ("optim.warmup_steps", lambda v: v >= 0, "an integer >= 0"),
     ("optim.lr_schedule", lambda v: v in ("constant", "cosine"), "constant or cosine"),
     ("optim.grad_clip", lambda v: v is None or (_finite(v) and v > 0), "null or a finite number > 0"),
-    ("ema.decay", lambda v: 0 <= v < 1, "a number in [0, 1)"),
     ("train.steps", lambda v: v >= 1, "an integer >= 1"),
     ("train.log_every", lambda v: v >= 1, "an integer >= 1"),
     ("train.sample_every", lambda v: v >= 0, "an integer >= 0 (0: only at the end)"),

@@ -3,6 +3,7 @@
 from diffkit.interfaces.continuous import ContinuousProcess
 from diffkit.interfaces.dataset import Dataset, ImageData
 from diffkit.interfaces.denoiser import Denoiser
+from diffkit.interfaces.ema import EMA
 from diffkit.interfaces.launcher import Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
@@ -23,6 +24,7 @@ KINDS: dict[str, type] = {
     "dataset": Dataset,
     "metric": Metric,
     "launcher": Launcher,
+    "ema": EMA,
 }
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "ContinuousProcess",
     "Dataset",
     "Denoiser",
+    "EMA",
     "GuidanceFn",
     "ImageData",
     "Launcher",

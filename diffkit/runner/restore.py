@@ -39,7 +39,7 @@ def restore(run_dir: Path, plugins: Plugins, overrides: list[str], checkpoint: P
         path, state = found
     cfg = compose(None, overrides, plugins.registry, base=state["config"]).cfg
     parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
-    use_ema = state.get("ema") and cfg.ema.use_for_sampling and not no_ema
+    use_ema = state.get("ema") and cfg.ema.get("use_for_sampling", True) and not no_ema
     try:
         parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
     except RuntimeError as e:

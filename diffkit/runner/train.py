@@ -27,7 +27,7 @@ from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.data import Batches, fit_size, to_unit_range
 from diffkit.runner.device import autocast, resolve_device, resolve_precision, seed_everything
 from diffkit.runner.distributed import DistEnv, describe, sync_batchnorm
-from diffkit.runner.ema import EMA
+from diffkit.runner.ema import build_ema, use_for_sampling
 from diffkit.runner.evaluate import Evaluator, numeric
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
 from diffkit.runner.profile import StepProfiler
@@ -98,7 +98,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
     optimizer = build_optimizer(cfg, model)
     lr_schedule = build_lr_schedule(cfg, optimizer)
     # EMA on rank 0 only: DDP keeps the weights equal on every rank
-    ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if cfg.ema.decay > 0 and env.is_main else None
+    ema = build_ema(plugins.registry, cfg, model) if env.is_main else None
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     forward = env.wrap(model)
     if cfg.train.compile:
@@ -157,7 +157,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
             hook.diffkit_images(run=run, step=0, tag="forward_process", images=strip)
 
     def sample_model() -> torch.nn.Module:
-        return ema.model if ema is not None and cfg.ema.use_for_sampling else model
+        return ema.model if ema is not None and use_for_sampling(cfg) else model
 
     def raise_if_nonfinite() -> None:
         bad = env.earliest(first_bad)  # sync
@@ -187,6 +187,8 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
             "plugins": {},
         }
         hook.diffkit_checkpoint_save(run=run, state=saved["plugins"])
+        if ema is not None:
+            ema.snapshot(run_dir, step)  # before the checkpoint: a resume never misses a snapshot
         ckpt.save_rotating(saved, run_dir / rundir.CHECKPOINTS, step, cfg.run.keep_checkpoints)
         rundir.write_json(run_dir / rundir.STATUS, {"status": "running", "step": step})
         last_saved[0] = step
@@ -258,7 +260,7 @@ def _train(composed: Composed, plugins: Plugins, resume: Path | None, stem: str,
                 scaler.step(optimizer)
                 scaler.update()
                 if ema is not None:
-                    ema.update(model)
+                    ema.update(model, step + 1)
                 first_bad = torch.where((first_bad < 0) & ~finite, step + 1, first_bad)
             lr_schedule.step()
             loss_sum += torch.where(finite, step_loss, 0.0)
