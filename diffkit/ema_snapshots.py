@@ -78,26 +78,26 @@ def readable(run_dir: Path, up_to: int | None = None) -> list[tuple[Path, dict[s
     return out
 
 
-def snapshot_weights(run_dir: Path, sigma_rels: Sequence[float], at_step: int | None = None
+def snapshot_weights(run_dir: Path, sigma_rels: Sequence[float], up_to: int | None = None
                      ) -> tuple[list[tuple[Path, dict[str, Any]]], np.ndarray]:
-    """The run's snapshots and the weights x (n_averages, k) that rebuild each target
-    profile (`sigma_rels`, at `at_step`, default the last snapshot's step)."""
-    snaps = readable(run_dir, at_step)
+    """The run's snapshots (those of steps <= `up_to`, when given) and the weights x
+    (n_averages, k) that rebuild each target profile (`sigma_rels`) at the last of them."""
+    snaps = readable(run_dir, up_to)
     if not snaps:
         raise CheckpointError(f"no post-hoc EMA snapshots in {Path(run_dir) / SNAPSHOTS}; "
                               "train with ema.name=power to record them")
     steps, gammas = pairs((s["step"], s["gammas"]) for _, s in snaps)
-    target = float(at_step if at_step is not None else snaps[-1][1]["step"])
+    target = float(snaps[-1][1]["step"])
     x = solve_weights(steps, gammas, target, [sigma_rel_to_gamma(s) for s in sigma_rels])
     return snaps, x
 
 
-def load_ema_weights(run_dir: Path, sigma_rel: float, at_step: int | None = None) -> dict[str, torch.Tensor]:
-    """The state dict of the EMA of length `sigma_rel` at `at_step` (default: the last
-    snapshot), rebuilt as sum_i x_i theta_i over the snapshots' averages theta_i, read one
+def load_ema_weights(run_dir: Path, sigma_rel: float, up_to: int | None = None) -> dict[str, torch.Tensor]:
+    """The state dict of the EMA of length `sigma_rel` at the run's last snapshot (the last
+    of steps <= `up_to`, e.g. a checkpoint's step, when given), rebuilt as sum_i x_i theta_i over the snapshots' averages theta_i, read one
     snapshot at a time (memory: the float32 sum and one snapshot). Parameters are summed;
     buffers (e.g. BatchNorm statistics) are those of the last snapshot."""
-    snaps, x = snapshot_weights(run_dir, [sigma_rel], at_step)
+    snaps, x = snapshot_weights(run_dir, [sigma_rel], up_to)
     total: dict[str, torch.Tensor] = {}
     row = 0
     for _, snap in snaps:

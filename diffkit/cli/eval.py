@@ -5,7 +5,9 @@ test split, merges the scores into the run's metrics.json and logs them to its
 trackers (TensorBoard: scalars ``eval/*`` at the checkpoint's step). With
 ``--repeats K`` it scores K sample sets drawn with seeds SEED, SEED+1, ...: each
 metric is their mean, ``<metric>_std`` their standard deviation (the metric's own
-sampling noise) and ``eval/repeats`` is K, which ``diffkit compare`` reads.
+sampling noise) and ``eval/repeats`` is K, which ``diffkit compare`` reads. With
+``--ema 0.05,0.08`` it scores the post-hoc EMA of each length instead (a run trained with
+``ema.name=power``): one printed row per length, stored as ``eval/fid@ema0.08`` etc.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from diffkit.runner import lock, rundir
 from diffkit.runner.context import RunContext, flatten
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
+from diffkit.runner.posthoc import parse_lengths, rows, score_lengths, split
 from diffkit.sweep.collect import BOOKKEEPING
 from diffkit.sweep.groups import REPEATS
 from diffkit.sweep.spread import spread
@@ -45,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed)")
     p.add_argument("--repeats", type=int, default=1, metavar="K",
                    help="score K independent sample sets (seeds SEED..SEED+K-1); report each metric's mean and std")
+    p.add_argument("--ema", metavar="LIST",
+                   help="score post-hoc EMA lengths instead, e.g. 0.05,0.08,0.12: one row each, stored as "
+                        "eval/<metric>@ema<length> (needs a run trained with ema.name=power)")
     add_restore_options(p)
     p.set_defaults(func=run)
 
@@ -61,6 +67,9 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
         if value is not None and value < 1:
             raise ConfigError(f"{name} {value} must be >= 1")
     check_seed(args.seed)
+    lengths = parse_lengths(args.ema) if args.ema else []
+    if lengths and args.no_ema:
+        raise ConfigError("--ema and --no-ema exclude each other: pick the weights to score")
     stored = rundir.read_json(run_dir / rundir.METRICS)  # a bad file fails now, not after the sampling
     plugins, restored = restore_run(args, run_dir, args.overrides)
     cfg = restored.cfg
@@ -72,19 +81,31 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
     if args.num is not None:
         evaluator.check_num(args.num, "--num")
     seed = int(cfg.seed) if args.seed is None else args.seed
-    scores = repeated([
-        evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
-                  num=args.num, steps=args.steps, seed=seed + i)
-        for i in range(args.repeats)
-    ])
     step = int(restored.state["step"])
-    scores["eval/checkpoint_step"] = step
-    old = {k: v for k, v in stored.items() if not _from_repeats(k)}
+
+    def score(denoiser: Any) -> dict[str, Any]:
+        return repeated([
+            evaluator(denoiser.to(device), parts.scheduler.to(device), parts.sampler,
+                      num=args.num, steps=args.steps, seed=seed + i)
+            for i in range(args.repeats)
+        ])
+
+    if lengths:  # each length's scores under keys suffixed @ema<length> (runner/posthoc.py)
+        scores = score_lengths(run_dir, parts.denoiser, lengths, step,
+                               lambda d: {**score(d), "eval/checkpoint_step": step})
+    else:
+        scores = {**score(parts.denoiser), "eval/checkpoint_step": step}
+    old = {k: v for k, v in stored.items() if not (_from_repeats(split(k)[0]) and split(k)[1] in (lengths or [None]))}
     rundir.write_json(run_dir / rundir.METRICS, merge_scores(old, scores))
     config = OmegaConf.to_container(cfg, resolve=True)
     context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
     plugins.hooks(cfg.run.on_hook_error).diffkit_eval(run=context, step=step, metrics=numeric(scores))
-    for key, value in scores.items():
+    if lengths:  # one row per length
+        header, table = rows(scores, lengths)
+        print("\t".join(header))
+        for row in table:
+            print("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row))
+    for key, value in ([] if lengths else scores.items()):
         print(f"{key}\t{value:.6g}" if isinstance(value, float) else f"{key}\t{value}")
     print(f"diffkit: wrote {run_dir / rundir.METRICS}", file=sys.stderr)
     return 0

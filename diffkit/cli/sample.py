@@ -12,6 +12,7 @@ import torch
 from diffkit.cli.common import add_restore_options, existing_dir, restore_run
 from diffkit.errors import ConfigError
 from diffkit.runner.device import resolve_device
+from diffkit.runner.posthoc import parse_lengths, use_length
 from diffkit.runner.resources import check_memory
 from diffkit.runner.sample import generate_batches, save_images, save_npz_stream
 
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="images generated at once (bounds memory)")
     p.add_argument("--class", dest="class_label", type=int, help="class label for a conditional model")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
+    p.add_argument("--ema", metavar="SIGMA_REL",
+                   help="sample with the post-hoc EMA of this relative length, rebuilt from the run's snapshots "
+                        "(ema.name=power), e.g. 0.08")
     add_restore_options(p)
     p.set_defaults(func=run)
 
@@ -46,6 +50,10 @@ def check_options(args: argparse.Namespace) -> None:
     if args.num > MAX_NUM:
         raise ConfigError(f"--num {args.num} is more than {MAX_NUM} images; draw them in several calls with other --seed")
     check_seed(args.seed)
+    if args.ema is not None:
+        args.ema = parse_lengths(args.ema)[0] if "," not in args.ema else _one_length(args.ema)
+        if args.no_ema:
+            raise ConfigError("--ema and --no-ema exclude each other: pick the weights to sample with")
     if not math.isfinite(args.guidance):
         raise ConfigError(f"--guidance {args.guidance} must be a finite number")
     out = Path(args.out)
@@ -53,6 +61,10 @@ def check_options(args: argparse.Namespace) -> None:
         raise ConfigError(f"--out {out} is a directory; name a .png or .npz file")
     if out.suffix.lower() not in (".png", ".npz"):
         raise ConfigError(f"--out {out}: use a .png (grid) or .npz (array) file name")
+
+
+def _one_length(text: str) -> float:
+    raise ConfigError(f"--ema {text!r}: sample takes one length; evaluate several with diffkit eval RUN --ema {text}")
 
 
 def check_seed(seed: int | None) -> None:
@@ -67,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
     _, restored = restore_run(args, run_dir, overrides)
     cfg, parts, state = restored.cfg, restored.parts, restored.state
+    if args.ema is not None:
+        use_length(parts.denoiser, run_dir, args.ema, int(state["step"]))
     size = int(cfg.data.image_size)
     shape = (int(state["in_channels"]), size, size)
     out = Path(args.out)
@@ -89,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         save_images(torch.cat(list(batches)), out)
     print(out)
     print(
-        f"diffkit: {args.num} images from {restored.path} (step {state['step']}, sampler {cfg.sampler.name})",
+        f"diffkit: {args.num} images from {restored.path} (step {state['step']}, sampler {cfg.sampler.name}"
+        + (f", post-hoc EMA {args.ema:g})" if args.ema is not None else ")"),
         file=sys.stderr,
     )
     return 0
