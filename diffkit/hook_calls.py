@@ -1,6 +1,6 @@
 """Calling lifecycle hooks one plugin at a time, so that a failure names its plugin.
 
-``Plugins.hook.diffkit_log(run=..., step=..., metrics=...)`` calls every
+``Hooks(plugins.pm, plugins.loaded).diffkit_log(run=..., step=..., metrics=...)`` calls every
 implementation in pluggy's order (last registered first, ``tryfirst``/``trylast``
 respected), passing each only the arguments it declares. An exception inside a
 plugin becomes a :class:`PluginHookError` naming the plugin, its distribution and
@@ -17,13 +17,12 @@ plugin the version its state was saved with as ``version``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TextIO
+
+import pluggy
 
 from diffkit.errors import ConfigError, DiffkitError, PluginHookError, closest
-
-if TYPE_CHECKING:
-    from diffkit.plugin_manager import Plugins
 
 POLICIES = ("raise", "warn")
 #: the reserved key of the checkpoint's ``plugins`` dict: {plugin name: state version}.
@@ -32,19 +31,32 @@ VERSIONS_KEY = "_versions"
 STATE_VERSION_ATTR = "DIFFKIT_STATE_VERSION"
 
 
-class Hooks:
-    """``hooks.diffkit_NAME(**kwargs)`` calls hook NAME plugin by plugin; returns the results."""
+class Described(Protocol):
+    """A loaded plugin as error lines name it (``plugin_manager.PluginInfo``)."""
 
-    def __init__(self, plugins: Plugins, on_error: Mapping[str, str] | None = None, stream: TextIO | None = None) -> None:
-        self._plugins = plugins
+    name: str
+
+    def describe(self) -> str: ...
+
+
+class Hooks:
+    """``hooks.diffkit_NAME(**kwargs)`` calls hook NAME plugin by plugin; returns the results.
+
+    pm: the plugin manager; loaded: the loaded plugins, for the names in error lines;
+    on_error: ``run.on_hook_error``. One object per run: a plugin that failed stays off."""
+
+    def __init__(self, pm: pluggy.PluginManager, loaded: Sequence[Described] = (),
+                 on_error: Mapping[str, str] | None = None, stream: TextIO | None = None) -> None:
+        self._pm = pm
+        self._loaded = list(loaded)
         self._on_error = dict(on_error or {})
         self._stream = stream
         self.disabled: set[str] = set()
         for name, policy in self._on_error.items():
             if policy not in POLICIES:
                 raise ConfigError(f"run.on_hook_error.{name}={policy!r} is not allowed; use {' or '.join(POLICIES)}")
-            if not plugins.pm.has_plugin(name):
-                known = [p.name for p in plugins.loaded]
+            if not pm.has_plugin(name):
+                known = [p.name for p in self._loaded]
                 hint = closest(name, known) or f"loaded plugins: {', '.join(known)}"
                 self._warn(f"run.on_hook_error names {name!r}, which is not a loaded plugin; {hint}")
 
@@ -56,7 +68,7 @@ class Hooks:
     def call(self, hook: str, kwargs: Mapping[str, Any], per_plugin: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
         """Call `hook`'s implementations in pluggy's order; `per_plugin` adds arguments for one plugin."""
         results = []
-        for impl in reversed(getattr(self._plugins.pm.hook, hook).get_hookimpls()):
+        for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):
             if impl.plugin_name in self.disabled or impl.hookwrapper or impl.wrapper:
                 continue  # wrappers are refused when a plugin registers
             given = {**kwargs, **(per_plugin or {}).get(impl.plugin_name, {})}
@@ -77,7 +89,7 @@ class Hooks:
         results = self.call("diffkit_checkpoint_save", kwargs)
         state[VERSIONS_KEY] = {
             impl.plugin_name: int(getattr(impl.plugin, STATE_VERSION_ATTR, 1))
-            for impl in self._plugins.pm.hook.diffkit_checkpoint_save.get_hookimpls()
+            for impl in self._pm.hook.diffkit_checkpoint_save.get_hookimpls()
             if impl.plugin_name not in self.disabled
         }
         return results
@@ -91,7 +103,7 @@ class Hooks:
     # -- failures ----------------------------------------------------------
     def _failed(self, plugin: str, hook: str, error: Exception) -> None:
         self.disabled.add(plugin)
-        info = next((p for p in self._plugins.loaded if p.name == plugin), None)
+        info = next((p for p in self._loaded if p.name == plugin), None)
         who = info.describe() if info is not None else f"plugin {plugin!r}"
         what = f"{who} failed in {hook}: {type(error).__name__}: {error}"
         if self._on_error.get(plugin) == "warn":

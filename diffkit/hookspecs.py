@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from diffkit.registry import Registry
-    from diffkit.runner.context import RunContext
+    from diffkit.interfaces.run import RunContext
 
 hookspec = pluggy.HookspecMarker("diffkit")
 hookimpl = pluggy.HookimplMarker("diffkit")

@@ -67,19 +67,11 @@ class Plugins:
     unmatched_blocks: list[str] = field(default_factory=list)
     _entry_points: dict[str, md.EntryPoint] = field(default_factory=dict)
     _blocked_registry: Registry | None = None
-    _hooks: Hooks | None = None
-
-    @property
-    def hook(self) -> Hooks:
-        """Lifecycle hooks called plugin by plugin; a failure names its plugin."""
-        if self._hooks is None:
-            self._hooks = Hooks(self)
-        return self._hooks
 
     def hooks(self, on_error: Mapping[str, str] | None = None) -> Hooks:
-        """`hook` with ``run.on_hook_error``: {plugin: "warn"} switches a failing plugin off instead."""
-        self._hooks = Hooks(self, on_error)
-        return self._hooks
+        """New lifecycle-hook callers for one run, plugin by plugin (a failure names its
+        plugin); ``run.on_hook_error`` {plugin: "warn"} switches a failing plugin off instead."""
+        return Hooks(self.pm, self.loaded, on_error)
 
     def blocked_provider(self, kind: str, name: str) -> str:
         """Why component `name` is missing because of a ``-p no:`` option, or "".

@@ -1,4 +1,4 @@
-"""Config checks (``diffkit/config/checks.py``): known-broken combinations exit 2 with one
+"""Config checks (``diffkit.runner.checks.py``): known-broken combinations exit 2 with one
 line before any data is read; suspicious ones warn in one line and stay with the run."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from diffkit.config import compose
-from diffkit.config.checks import ABAR_T_MAX, check
+from diffkit.runner.checks import ABAR_T_MAX, check
 from diffkit.errors import ConfigError
 from diffkit.runner import device as device_mod
 from tests.conftest import TINY

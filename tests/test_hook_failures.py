@@ -154,7 +154,7 @@ def test_hooks_run_in_pluggy_order_and_wrappers_are_refused(capsys: pytest.Captu
     plugins = load_plugins(["no:tensorboard"], autoload=False)
     plugins.pm.register(first, name="first")
     plugins.pm.register(plain, name="plain")
-    assert plugins.hook.diffkit_run_start(run=None) == [] and calls == ["first", "plain"]
+    assert plugins.hooks().diffkit_run_start(run=None) == [] and calls == ["first", "plain"]
     hooks = plugins.hooks({"nope": "warn"})
     assert "run.on_hook_error names 'nope', which is not a loaded plugin" in capsys.readouterr().err
     assert hooks.diffkit_run_start(run=None) == [] and calls[2:] == ["first", "plain"]

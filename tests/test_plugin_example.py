@@ -11,7 +11,7 @@ import torch
 
 from diffkit import ConfigError, Registry
 from diffkit.plugin_manager import Plugins
-from diffkit.runner.context import RunContext
+from diffkit.interfaces.run import RunContext
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "example"
 

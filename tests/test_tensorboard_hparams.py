@@ -14,7 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from diffkit_builtin.trackers import tensorboard as tracker
-from diffkit.runner.context import RunContext, flatten
+from diffkit.config import hparams
+from diffkit.interfaces.run import RunContext
 from diffkit.runner.sample import forward_timesteps
 
 CONFIG = {"seed": 3, "run": {"dir": "x"}, "loss": {"name": "l2"}, "optim": {"lr": 0.002, "grad_clip": None},
@@ -34,7 +35,7 @@ def last(acc: plugin_event_accumulator.EventAccumulator, tag: str) -> tuple[int,
 
 def a_run(tmp_path: Path) -> RunContext:
     return RunContext(dir=tmp_path, config=CONFIG, step=10,
-                      hparams=flatten({k: v for k, v in CONFIG.items() if k != "run"}))
+                      hparams=hparams(CONFIG))
 
 
 def hparams_data(acc: plugin_event_accumulator.EventAccumulator) -> dict[str, plugin_data_pb2.HParamsPluginData]:

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffkit.cli.common import add_plugin_option, compose_with, plugins_for, split_config_and_overrides
 from diffkit.config import validate
-from diffkit.config.checks import check, report
+from diffkit.runner.checks import check, report
 from diffkit.plugin_manager import Plugins
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.evaluate import Evaluator

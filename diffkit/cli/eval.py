@@ -26,7 +26,8 @@ from diffkit.config import validate
 from diffkit.config.compose import Composed
 from diffkit.errors import ConfigError
 from diffkit.runner import lock, rundir
-from diffkit.runner.context import RunContext, flatten
+from diffkit.config import hparams
+from diffkit.interfaces.run import RunContext
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
 from diffkit.runner.posthoc import parse_lengths, rows, score_lengths, split
@@ -98,7 +99,7 @@ def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
     old = {k: v for k, v in stored.items() if not (_from_repeats(split(k)[0]) and split(k)[1] in (lengths or [None]))}
     rundir.write_json(run_dir / rundir.METRICS, merge_scores(old, scores))
     config = OmegaConf.to_container(cfg, resolve=True)
-    context = RunContext(dir=run_dir, config=config, step=step, hparams=flatten({k: v for k, v in config.items() if k != "run"}))
+    context = RunContext(dir=run_dir, config=config, step=step, hparams=hparams(config))
     plugins.hooks(cfg.run.on_hook_error).diffkit_eval(run=context, step=step, metrics=numeric(scores))
     if lengths:  # one row per length
         header, table = rows(scores, lengths)

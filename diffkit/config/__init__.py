@@ -1,6 +1,7 @@
 """Config schema, composition and validation."""
 
 from diffkit.config.compose import Composed, compose, parse_overrides, read_yaml
+from diffkit.config.flat import dotted, hparams, scalars
 from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, DiffkitConfig
 from diffkit.config.validate import validate
 
@@ -12,5 +13,8 @@ __all__ = [
     "compose",
     "parse_overrides",
     "read_yaml",
+    "dotted",
+    "hparams",
+    "scalars",
     "validate",
 ]

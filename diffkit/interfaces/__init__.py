@@ -4,10 +4,11 @@ from diffkit.interfaces.continuous import ContinuousProcess
 from diffkit.interfaces.dataset import Dataset, ImageData
 from diffkit.interfaces.denoiser import Denoiser
 from diffkit.interfaces.ema import EMA
-from diffkit.interfaces.launcher import Launcher, Report
+from diffkit.interfaces.launcher import Job, Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
 from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
+from diffkit.interfaces.run import RunContext
 from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
 from diffkit.interfaces.time_embedding import TimeEmbedding
@@ -38,12 +39,14 @@ __all__ = [
     "EMA",
     "GuidanceFn",
     "ImageData",
+    "Job",
     "Launcher",
     "Level",
     "Loss",
     "Metric",
     "MetricContext",
     "Report",
+    "RunContext",
     "ModelFn",
     "NoiseProcess",
     "Sampler",

@@ -4,30 +4,56 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from diffkit.sweep.job import RunJob
+
+class Job(ABC):
+    """One run of a sweep as a launcher sees it; picklable (submitit ships it to a node).
+
+    name: the run's name in the sweep; dir: its run directory; log: the file its output
+    is appended to; env: extra environment variables for its process. Whether the run
+    starts or resumes is decided when it runs, so a launcher may simply run a job again
+    after a pre-emption."""
+
+    name: str
+    dir: Path
+    log: Path
+    env: dict[str, str]
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The command line that trains the run in a new process."""
+
+    @abstractmethod
+    def run_here(self, main_process: bool = True) -> int:
+        """Train the run in this process; return ``diffkit train``'s exit code.
+        `main_process`: rank 0 of a distributed run (the others write no log)."""
+
+    @abstractmethod
+    def status(self) -> str:
+        """How the run stands now (its ``status.json``): created, running, completed,
+        failed, interrupted; "" when it has not started."""
 
 
 class Report(Protocol):
     """How a launcher tells the sweep what happened; the sweep writes it to ``sweep.json``
     at once, so ``diffkit sweep --status`` shows it. Thread-safe."""
 
-    def queued(self, job: RunJob, job_id: str = "") -> None:
+    def queued(self, job: Job, job_id: str = "") -> None:
         """`job` was handed to a scheduler (optional; `job_id` is shown by --status)."""
 
-    def running(self, job: RunJob, job_id: str = "") -> None:
+    def running(self, job: Job, job_id: str = "") -> None:
         """`job` started (optional)."""
 
-    def ended(self, job: RunJob, returncode: int, error: str = "") -> None:
+    def ended(self, job: Job, returncode: int, error: str = "") -> None:
         """`job` ended; call exactly once per job. `returncode` is the exit code of
         ``diffkit train`` (0: the run's status.json says how it ended), `error` a
         one-line reason when it failed outside the run (e.g. the scheduler lost it)."""
 
 
 class Launcher(ABC):
-    """Trains the runs of a sweep: one ``diffkit train`` per :class:`~diffkit.sweep.job.RunJob`.
+    """Trains the runs of a sweep: one ``diffkit train`` per :class:`Job`.
 
     The sweep has already planned each run (skip / resume / start), validated its
     config and written its bookkeeping; a launcher only runs the jobs it is given,
@@ -44,7 +70,7 @@ class Launcher(ABC):
     retries: int = 0
 
     @abstractmethod
-    def launch(self, jobs: Sequence[RunJob], report: Report) -> None:
+    def launch(self, jobs: Sequence[Job], report: Report) -> None:
         """Run every job in `jobs` and return when all have ended, having called
         ``report.ended`` once for each."""
 
@@ -54,7 +80,7 @@ class Launcher(ABC):
         By default none is known."""
         return set()
 
-    def describe(self, jobs: Sequence[RunJob]) -> str:
+    def describe(self, jobs: Sequence[Job]) -> str:
         """What ``diffkit sweep --dry-run`` shows about where the jobs would go (e.g. the
         batch script); empty by default."""
         return ""

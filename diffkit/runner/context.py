@@ -1,44 +1,5 @@
-"""What lifecycle hooks receive about the run."""
+"""Kept for plugins written against plugin API 1.0: ``RunContext`` lives in ``diffkit.interfaces.run``."""
 
-from __future__ import annotations
+from diffkit.interfaces.run import RunContext
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
-
-@dataclass
-class RunContext:
-    """A training run as plugins see it.
-
-    dir: the run directory; config: the resolved config as plain dicts;
-    step: the optimizer step just completed (0 before the first);
-    start_step: the step training (re)started from; is_main: rank 0 (plugins
-    that write files should act only there); hparams: flat hyperparameters for
-    comparison tools; info: free-form facts (device, parameter count, ...).
-    """
-
-    dir: Path
-    config: dict[str, Any]
-    step: int = 0
-    start_step: int = 0
-    is_main: bool = True
-    world_size: int = 1
-    hparams: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists become strings, None becomes "none"."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, full + "."))
-        elif isinstance(value, (list, tuple)):
-            flat[full] = str(list(value))
-        elif value is None:
-            flat[full] = "none"
-        else:
-            flat[full] = value
-    return flat
+__all__ = ["RunContext"]

@@ -19,7 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from diffkit import checkpoint as ckpt
-from diffkit.config import read_yaml
+from diffkit.config import dotted, read_yaml
 from diffkit.errors import CheckpointError, ConfigError
 from diffkit.runner import lock, rundir
 from diffkit.runner.distributed import DistEnv
@@ -29,20 +29,9 @@ MEANING = ("scheduler", "time_embedding", "denoiser", "data", "train.conditional
 HARMLESS = ("data.batch_size", "data.num_workers", "data.root")
 
 
-def flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict) and value:
-            out.update(flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ between two config dicts: {key: (old, new)} (absent: None)."""
-    a, b = flat(old), flat(new)
+    a, b = dotted(old), dotted(new)
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k) and k != "run.dir"}
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from diffkit.config import read_yaml
 from diffkit.errors import ConfigError, closest
 from diffkit.runner import rundir
-from diffkit.runner.context import flatten
+from diffkit.config import hparams
 from diffkit.sweep import posthoc
 
 _MISSING = object()
@@ -59,7 +59,7 @@ def load_record(run_dir: Path, label: str) -> RunRecord:
         label=label,
         dir=run_dir,
         status=str(rundir.read_json(run_dir / rundir.STATUS).get("status", "unknown")),
-        hparams=flatten({k: v for k, v in config.items() if k != "run"}),
+        hparams=hparams(config),
         metrics=rundir.read_json(run_dir / rundir.METRICS),
     )
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from diffkit.config import read_yaml
+from diffkit.config import dotted, read_yaml
 from diffkit.errors import ConfigError, closest
 from diffkit.runner.posthoc import parse_lengths
 
@@ -99,18 +99,6 @@ def format_value(value: Any) -> str:
     """A value as YAML flow text that ``key=value`` parsing reads back equal."""
     text = yaml.safe_dump(value, default_flow_style=True, width=10**6).strip()
     return text[: -len("...")].strip() if text.endswith("\n...") else text
-
-
-def dotted(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists stay values."""
-    out: dict[str, Any] = {}
-    for key, value in mapping.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out.update(dotted(value, full + "."))
-        else:
-            out[full] = value
-    return out
 
 
 def run_name(values: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from torch import Tensor
 
 from diffkit import hookimpl
-from diffkit.runner.context import RunContext
+from diffkit.interfaces.run import RunContext
 from diffkit.runner.sample import forward_timesteps
 from diffkit_builtin.trackers import tb_figures, tb_hparams
 

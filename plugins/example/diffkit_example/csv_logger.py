@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from diffkit import hookimpl
-from diffkit.runner.context import RunContext
+from diffkit.interfaces.run import RunContext
 
 from . import DIFFKIT_PLUGIN_API  # noqa: F401 - read by diffkit's loader from this module too
 

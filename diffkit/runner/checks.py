@@ -55,7 +55,7 @@ def check(cfg: DictConfig, plugins: Plugins) -> list[str]:
     except ConfigError:  # a device missing here: `diffkit config` still prints, `train` refuses later
         line = None
     warnings += [line] if line else []
-    for found in plugins.hook.diffkit_check_config(cfg=cfg, registry=plugins.registry):
+    for found in plugins.hooks().diffkit_check_config(cfg=cfg, registry=plugins.registry):
         warnings += list(found or [])
     return warnings
 
