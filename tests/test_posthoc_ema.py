@@ -4,6 +4,7 @@ deliberately broken variants (mutants), which it must reject."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -11,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from diffkit_builtin.ema.power import PowerEMA
 from torch import nn
 
 from diffkit import posthoc_ema as ph
 from diffkit.ema_snapshots import load_ema_weights
-from diffkit_builtin.ema.power import PowerEMA
 
 
 def _wrong_root(sigma_rel: float) -> float:  # a sign slip in the cubic
@@ -41,8 +42,9 @@ MUTANTS: dict[str, tuple[object, str, Callable]] = {
 
 def apply(mutant: str, monkeypatch: pytest.MonkeyPatch, only: object = None) -> None:
     """Install `mutant` everywhere its function was imported by name (or in module `only`)."""
+    from diffkit_builtin.ema import power
+
     import diffkit.ema_snapshots as snaps
-    import diffkit_builtin.ema.power as power
 
     module, name, fn = MUTANTS[mutant]
     for target in [only] if only is not None else (module, snaps, power):
@@ -170,7 +172,7 @@ def reconstruction_error(run_dir: Path, snapshot_every: int) -> float:
 def check_reconstruction(tmp: Path) -> list[float]:
     errors = [reconstruction_error(tmp / str(every), every) for every in SNAPSHOT_EVERY]
     counts = [STEPS // every for every in SNAPSHOT_EVERY]
-    assert all(a > b for a, b in zip(errors, errors[1:])), errors  # falls with every doubling
+    assert all(a > b for a, b in itertools.pairwise(errors)), errors  # falls with every doubling
     assert errors[-1] < 0.02, errors  # 64 snapshots: within 2% of the tracked EMA's distance from the raw weights
     rate = np.polyfit(np.log(counts), np.log(errors), 1)[0]
     assert rate < -1.0, (rate, errors)

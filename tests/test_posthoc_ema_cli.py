@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from diffkit_builtin.metrics.classifier import CACHE_ENV
 
 from diffkit.cli.main import main
-from diffkit_builtin.metrics.classifier import CACHE_ENV
 from tests.conftest import TINY, cli_env, run_cli
 from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
 

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diffkit.config import read_yaml
+from diffkit.config import hparams, read_yaml
 from diffkit.errors import ConfigError, closest
 from diffkit.runner import rundir
-from diffkit.config import hparams
 from diffkit.sweep import posthoc
 
 _MISSING = object()

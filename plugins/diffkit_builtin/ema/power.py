@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from collections.abc import Sequence
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -32,7 +32,7 @@ class PowerEMA(EMA):
 
     def __init__(self, model: nn.Module, sigma_rels: Sequence[float] = (0.05, 0.10),
                  snapshot_every: int = 100, keep_snapshots: int = 0, dtype: str = "fp16",
-                 track: Optional[Sequence[float]] = None) -> None:
+                 track: Sequence[float] | None = None) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r} must be one of {', '.join(DTYPES)}")
         if snapshot_every < 1 or keep_snapshots < 0:
