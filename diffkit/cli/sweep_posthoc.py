@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from diffkit.api import open_run
 from diffkit.runner import rundir
 from diffkit.runner.posthoc import key
 from diffkit.sweep.spec import Sweep
@@ -18,13 +20,11 @@ def scored(run_dir: Path, lengths: Sequence[float]) -> bool:
 
 
 def score_posthoc(sweep: Sweep, plugins: Sequence[str]) -> None:
-    """``diffkit eval RUN --ema LENGTHS`` for every completed run not scored yet."""
-    from diffkit.cli.main import build_parser
-
-    lengths = ",".join(f"{s:g}" for s in sweep.posthoc_ema)
+    """``diffkit eval RUN --ema LENGTHS`` (``Run.evaluate(ema=...)``) for every completed run not scored yet."""
     for spec in sweep.runs:
         run_dir = sweep.dir / spec.name
         done = rundir.read_json(run_dir / rundir.STATUS).get("status") == "completed"
         if done and not scored(run_dir, sweep.posthoc_ema):
-            args = build_parser().parse_args(["eval", str(run_dir), "--ema", lengths, *(f"-p{p}" for p in plugins)])
-            args.func(args)
+            print(f"diffkit sweep: scoring {spec.name} at EMA lengths "
+                  f"{', '.join(f'{s:g}' for s in sweep.posthoc_ema)}", file=sys.stderr)
+            open_run(run_dir, plugins=plugins).evaluate(ema=sweep.posthoc_ema)

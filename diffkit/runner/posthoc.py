@@ -58,19 +58,56 @@ def parse_lengths(text: str, option: str = "--ema") -> list[float]:
     return lengths
 
 
-def use_length(denoiser: nn.Module, run_dir: Path, sigma_rel: float, up_to: int | None = None) -> nn.Module:
-    """Load the EMA of length `sigma_rel` (from snapshots up to step `up_to`) into `denoiser`."""
-    denoiser.load_state_dict(load_ema_weights(run_dir, sigma_rel, up_to))
-    return denoiser
+def lengths_of(ema: float | str | Sequence[float] | None, option: str = "ema") -> list[float]:
+    """`ema` as a list of checked lengths: None -> [], 0.08 -> [0.08], "0.05,0.08" -> [0.05, 0.08]."""
+    if ema is None:
+        return []
+    if isinstance(ema, str):
+        return parse_lengths(ema, option)
+    values = [ema] if isinstance(ema, (int, float)) else list(ema)
+    return parse_lengths(",".join(repr(float(v)) for v in values), option)
 
 
-def score_lengths(run_dir: Path, denoiser: nn.Module, lengths: Sequence[float], up_to: int | None,
+class Weights:
+    """A denoiser switched between its own weights (the checkpoint's) and the post-hoc EMA
+    of a length, rebuilt from the snapshots of `run_dir` up to step `up_to`."""
+
+    def __init__(self, denoiser: nn.Module, run_dir: Path, up_to: int | None = None) -> None:
+        self.denoiser, self.run_dir, self.up_to = denoiser, Path(run_dir), up_to
+        self.current: float | None = None
+        self.own: dict[str, Any] | None = None
+
+    def use(self, sigma_rel: float | None) -> nn.Module:
+        """The denoiser holding the EMA of length `sigma_rel` (None: its own weights)."""
+        if sigma_rel != self.current:
+            if self.own is None:
+                self.own = {k: v.detach().clone() for k, v in self.denoiser.state_dict().items()}
+            weights = self.own if sigma_rel is None else load_ema_weights(self.run_dir, sigma_rel, self.up_to)
+            self.denoiser.load_state_dict(weights)
+            self.current = sigma_rel
+        return self.denoiser
+
+
+def score_lengths(weights: Weights, lengths: Sequence[float],
                   score: Callable[[nn.Module], dict[str, Any]]) -> dict[str, Any]:
-    """`score` of `denoiser` holding each length's EMA in turn, as one flat dict of suffixed keys."""
+    """`score` of the denoiser holding each length's EMA in turn, as one flat dict of suffixed keys."""
     out: dict[str, Any] = {}
     for sigma_rel in lengths:
-        scores = score(use_length(denoiser, run_dir, sigma_rel, up_to))
+        scores = score(weights.use(sigma_rel))
         out.update({key(name, sigma_rel): value for name, value in scores.items()})
+    return out
+
+
+def merge_lengths(stored: dict[str, Any], scores: dict[str, Any], lengths: Sequence[float],
+                  merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    """`stored` with the suffixed `scores` of `lengths` merged in, each length by `merge` on
+    its unsuffixed keys (so an earlier evaluation's repeat keys of that length are replaced
+    and the run's other scores are kept)."""
+    out = {k: v for k, v in stored.items() if split(k)[1] not in lengths}
+    for s in lengths:
+        old = {split(k)[0]: v for k, v in stored.items() if split(k)[1] == s}
+        new = {split(k)[0]: v for k, v in scores.items() if split(k)[1] == s}
+        out.update({key(k, s): v for k, v in merge(old, new).items()})
     return out
 
 
