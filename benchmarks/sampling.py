@@ -66,7 +66,7 @@ def trained(run_dir: Path, device: torch.device) -> tuple[Any, Any, Any, Any, Ev
     plugins = load_plugins(autoload=False)
     cfg = compose(None, [], plugins.registry, base=state["config"]).cfg
     parts = build_components(plugins.registry, cfg, state["in_channels"], state["num_classes"])
-    use_ema = state.get("ema") and cfg.ema.use_for_sampling
+    use_ema = state.get("ema") and cfg.ema.get("use_for_sampling", True)
     parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
     evaluator = Evaluator(plugins.registry, cfg, device, entries=["fid"])
     return plugins, cfg, parts.denoiser.to(device), parts.scheduler.to(device), evaluator, state

@@ -22,7 +22,7 @@ _EXPORTS = {
          "UnknownComponentError"], "diffkit.errors"),
     **dict.fromkeys(["hookimpl", "hookspec"], "diffkit.hookspecs"),
     **dict.fromkeys(
-        ["ContinuousProcess", "Dataset", "Denoiser", "ImageData", "Job", "Launcher", "Loss", "Metric", "NoiseProcess",
+        ["ContinuousProcess", "Dataset", "Denoiser", "EMA", "ImageData", "Job", "Launcher", "Loss", "Metric", "NoiseProcess",
          "RunContext", "Sampler", "Scheduler", "TimeEmbedding", "WeightedLoss", "extract"], "diffkit.interfaces"),
     **dict.fromkeys(["PLUGIN_API_VERSION", "load_plugins"], "diffkit.plugin_manager"),
     "Registry": "diffkit.registry",
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         ContinuousProcess,
         Dataset,
         Denoiser,
+        EMA,
         ImageData,
         Job,
         Launcher,

@@ -61,7 +61,7 @@ def diffkit_register_components(registry: Registry) -> None:
 
     Called once per plugin, right after the plugins are loaded, by every command.
     Kinds: scheduler, time_embedding, denoiser, loss, sampler, dataset, metric,
-    launcher.
+    launcher, ema.
     ``registry.add`` checks the class at once (base class, abstract methods,
     constructor defaults and injected arguments) and raises
     ``diffkit.PluginValidationError``; the plugin is then not loaded.

@@ -116,6 +116,16 @@ def config_page() -> str:
         lines.append(
             f"| `{full}` | {typ.__name__} | {fmt(data_default.get(key))} | {cell(allowed.get(full, ''))} | {cell(text)} |"
         )
+    lines += [
+        "",
+        "### Keys of `ema` that the runner reads\n",
+        "These belong to every EMA; the other keys of `ema` go to the EMA component.\n",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    ema_default = next(f for f in top if f.name == "ema").default_factory()
+    for key, typ in schema.EMA_RUNNER_KEYS.items():
+        lines.append(f"| `ema.{key}` | {typ.__name__} | {fmt(ema_default.get(key))} | {cell(schema.EMA_RUNNER_HELP[key])} |")
     lines.append("")
 
     for f in top:

@@ -9,7 +9,7 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from diffkit.runner.ema import EMA
+from diffkit_builtin.ema.exponential import ExponentialEMA as EMA
 from diffkit.runner.optim import build_lr_schedule, build_optimizer, lr_factor, param_groups
 
 

@@ -28,6 +28,7 @@ FILE_BLOCK = re.compile(r"^<!-- file: (?P<path>\S+) -->\n```\w+\n(?P<body>.*?)^`
 NAMES = {
     "scheduler": "my_quadratic", "time_embedding": "my_octaves", "denoiser": "my_tiny", "loss": "my_logcosh",
     "sampler": "my_euler", "dataset": "my_blobs", "metric": "my_mean_gap", "launcher": "my_in_process",
+    "ema": "my_running_mean",
 }
 RUN = [
     "scheduler.name=my_quadratic", "scheduler.num_timesteps=20", "time_embedding.name=my_octaves",
@@ -35,7 +36,7 @@ RUN = [
     "sampler.steps=4", "data.name=my_blobs", "data.image_size=8", "data.batch_size=16",
     "eval.metrics=[my_mean_gap]", "eval.num_samples=8", "eval.batch_size=8", "train.steps=4",
     "train.log_every=2", "train.checkpoint_every=2", "train.sample_every=0", "train.num_samples=4",
-    "train.progress=false", "-p", "no:tensorboard",
+    "train.progress=false", "ema.name=my_running_mean", "-p", "no:tensorboard",
 ]
 
 
@@ -83,6 +84,7 @@ def test_each_kind_by_name_in_a_run_evaluated_and_resumed(
     assert 0 <= rows[-1]["eval/mean_gap"] < 2  # images in [-1, 1]
     state = ckpt.load(run / "checkpoints" / "last.pt")["plugins"]
     assert state["my_tracker"] == {"step": 4} and state["_versions"]["my_kinds_tracker"] == 1
+    assert ckpt.load(run / "checkpoints" / "last.pt")["ema"]["count"] == 4
 
     assert main(["train", "--resume", str(run), "train.steps=6"]) == 0
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]

@@ -84,4 +84,4 @@ def test_duplicate_names_are_conflicts_naming_both_origins():
 
 
 def test_kinds_are_the_documented_interfaces():
-    assert set(KINDS) == {"scheduler", "time_embedding", "denoiser", "loss", "sampler", "dataset", "metric", "launcher"}
+    assert set(KINDS) == {"scheduler", "time_embedding", "denoiser", "loss", "sampler", "dataset", "metric", "launcher", "ema"}

@@ -29,6 +29,7 @@ from diffkit.runner import lock, provenance, rundir
 from diffkit.runner.build import Components, node
 from diffkit.runner.device import resolve_device
 from diffkit.runner.evaluate import Evaluator, numeric
+from diffkit.runner.posthoc import Weights, lengths_of, merge_lengths, score_lengths
 from diffkit.runner.restore import Restored, restore
 from diffkit.runner.resume import changes, meaningful, same_meaning
 from diffkit.runner.sample import generate_batches
@@ -137,24 +138,32 @@ class Run:
     # -- sampling ----------------------------------------------------------
     def sample(self, num: int, *, sampler: str | None = None, steps: int | None = None, seed: int = 0,
                guidance: float | None = None, class_label: int | None = None, batch_size: int = 64,
-               progress: bool = True) -> torch.Tensor:
+               progress: bool = True, ema: float | None = None) -> torch.Tensor:
         """Draw `num` images, (num, C, H, W) in [-1, 1] on the CPU. `sampler`: a sampler
         name instead of the run's; `steps`: sampling steps (default: the sampler's);
-        `guidance`: classifier-free guidance scale (needs `class_label`)."""
+        `guidance`: classifier-free guidance scale (needs `class_label`); `ema`: the
+        post-hoc EMA length (sigma_rel) to sample with, rebuilt from the run's snapshots."""
         return torch.cat(list(self.sample_batches(num, sampler=sampler, steps=steps, seed=seed, guidance=guidance,
-                                                  class_label=class_label, batch_size=batch_size, progress=progress)))
+                                                  class_label=class_label, batch_size=batch_size, progress=progress,
+                                                  ema=ema)))
 
     def sample_batches(self, num: int, *, sampler: str | None = None, steps: int | None = None, seed: int = 0,
                        guidance: float | None = None, class_label: int | None = None, batch_size: int = 64,
-                       progress: bool = True) -> Iterator[torch.Tensor]:
+                       progress: bool = True, ema: float | None = None) -> Iterator[torch.Tensor]:
         """`sample` batch by batch (at most `batch_size` images in memory); batch i uses seed + i."""
         check_sampling(num, steps, seed, guidance, batch_size)
+        length = (lengths_of(ema) or [None])[0]
         parts = self.components
         return generate_batches(
-            parts.denoiser, parts.scheduler, self._sampler(sampler), num, self.image_shape, device=self.device,
+            self._weights.use(length), parts.scheduler, self._sampler(sampler), num, self.image_shape, device=self.device,
             seed=seed, batch_size=batch_size, steps=steps, class_label=class_label,
             guidance_scale=1.0 if guidance is None else guidance, progress="sample" if progress else None,
         )
+
+    @cached_property
+    def _weights(self) -> Weights:
+        """The denoiser's own weights or a post-hoc EMA length's (``runner/posthoc.py``)."""
+        return Weights(self.components.denoiser, self.dir, self.step)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -171,14 +180,16 @@ class Run:
     # -- evaluation --------------------------------------------------------
     def evaluate(self, metrics: Sequence[str | dict[str, Any]] | None = None, *, num: int | None = None,
                  repeats: int = 1, steps: int | None = None, seed: int | None = None,
-                 store: bool = True) -> dict[str, Any]:
+                 store: bool = True, ema: float | Sequence[float] | None = None) -> dict[str, Any]:
         """Score `repeats` sample sets of `num` images (default ``eval.num_samples``) with
         `metrics` (default ``eval.metrics``, else FID and precision/recall) against the
         test split; the sets share no noise batch (``provenance.set_seeds``). With several sets each metric is their mean and
         ``<metric>_std`` their standard deviation. With `store` the scores are merged into
         ``RUN/metrics.json`` (never a NaN over a number; never for a changed model) and
-        handed to ``diffkit_eval``. Holds the run's lock."""
+        handed to ``diffkit_eval``. Holds the run's lock. `ema`: post-hoc EMA lengths to
+        score instead of the run's own weights, each stored as ``eval/<metric>@ema<length>``."""
         check_evaluation(num, steps, repeats, seed)
+        lengths = lengths_of(ema)
         with lock.scope():
             lock.acquire(self.dir, "diffkit eval")
             stored = self.metrics  # a bad file fails now, not after the sampling
@@ -189,18 +200,28 @@ class Run:
                 evaluator.check_num(num, "--num")
             parts, first = self.components, int(cfg.seed) if seed is None else seed
             seeds = provenance.set_seeds(first, repeats, num or int(cfg.eval.num_samples), int(cfg.eval.batch_size))
-            sets = [evaluator(parts.denoiser, parts.scheduler, parts.sampler, num=num, steps=steps, seed=s)
-                    for s in seeds]
-            scores = repeated(sets)
-            scores["eval/checkpoint_step"] = self.step
+            sets: list[dict[str, Any]] = []
+
+            def score(denoiser: torch.nn.Module) -> dict[str, Any]:
+                sets[:] = [evaluator(denoiser, parts.scheduler, parts.sampler, num=num, steps=steps, seed=s)
+                           for s in seeds]
+                return {**repeated(sets), "eval/checkpoint_step": self.step}
+
+            if lengths:  # each length's scores under keys suffixed @ema<length>
+                scores = score_lengths(self._weights, lengths, score)
+            else:
+                scores = score(self._weights.use(None))
             if store and self.changes_meaning:
                 print(f"diffkit: note: scores of a changed model ({', '.join(k for k in self.changed if meaningful(k))})"
                       f" are not stored in {self.dir / rundir.METRICS}", file=sys.stderr)
             elif store:
-                rundir.write_json(self.dir / rundir.METRICS, merge_scores(stored, scores))
-                ema = bool(self.restored.state.get("ema") and cfg.ema.use_for_sampling and self._use_ema)
-                provenance.write_end(self.dir, evaluation=provenance.evaluation(
-                    evaluator.provenance, ema=ema, sets=sets, seeds=seeds))
+                merged = merge_lengths(stored, scores, lengths, merge_scores) if lengths else merge_scores(stored, scores)
+                rundir.write_json(self.dir / rundir.METRICS, merged)
+                if not lengths:
+                    ema_used = bool(self.restored.state.get("ema") and cfg.ema.get("use_for_sampling", True)
+                                    and self._use_ema)
+                    provenance.write_end(self.dir, evaluation=provenance.evaluation(
+                        evaluator.provenance, ema=ema_used, sets=sets, seeds=seeds))
                 config = OmegaConf.to_container(cfg, resolve=True)
                 context = RunContext(dir=self.dir, config=config, step=self.step, hparams=hparams(config))
                 self._config.plugins.hooks(cfg.run.on_hook_error).diffkit_eval(

@@ -11,6 +11,7 @@ import torch
 from diffkit.api.run import check_sampling
 from diffkit.cli.common import add_restore_options, open_from_args
 from diffkit.errors import ConfigError
+from diffkit.runner.posthoc import lengths_of
 from diffkit.runner.resources import check_memory
 from diffkit.runner.sample import save_images, save_npz_stream
 
@@ -28,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="images generated at once (bounds memory)")
     p.add_argument("--class", dest="class_label", type=int, help="class label for a conditional model")
     p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1: none)")
+    p.add_argument("--ema", metavar="SIGMA_REL",
+                   help="sample with the post-hoc EMA of this relative length, rebuilt from the run's snapshots "
+                        "(ema.name=power), e.g. 0.08")
     add_restore_options(p)
     p.set_defaults(func=run)
 
@@ -39,10 +43,22 @@ def check_out(out: Path) -> None:
         raise ConfigError(f"--out {out}: use a .png (grid) or .npz (array) file name")
 
 
+def _one_length(text: str | None, no_ema: bool) -> float | None:
+    """``--ema`` as one checked length (None when not given)."""
+    if text is None:
+        return None
+    if "," in text:
+        raise ConfigError(f"--ema {text!r}: sample takes one length; evaluate several with diffkit eval RUN --ema {text}")
+    if no_ema:
+        raise ConfigError("--ema and --no-ema exclude each other: pick the weights to sample with")
+    return lengths_of(text, "--ema")[0]
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_sampling(args.num, args.steps, args.seed, args.guidance, args.batch_size)
     check_out(out)
+    length = _one_length(args.ema, args.no_ema)
     overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
     trained = open_from_args(args, overrides)
     _ = trained.device  # a bad --device fails before the checkpoint loads
@@ -55,12 +71,13 @@ def run(args: argparse.Namespace) -> int:
         check_memory(f"a PNG grid of --num {args.num} images", 3 * 4 * args.num * pixels,
                      hint="write --out FILE.npz, which is streamed to disk")
     batches = trained.sample_batches(args.num, steps=args.steps, seed=args.seed, guidance=args.guidance,
-                                     class_label=args.class_label, batch_size=args.batch_size)
+                                     class_label=args.class_label, batch_size=args.batch_size, ema=length)
     if out.suffix.lower() == ".npz":
         save_npz_stream(batches, out, args.num, shape)
     else:
         save_images(torch.cat(list(batches)), out)
     print(out)
     print(f"diffkit: {args.num} images from {trained.restored.path} (step {trained.step}, "
-          f"sampler {trained.config.sampler.name})", file=sys.stderr)
+          f"sampler {trained.config.sampler.name}" + (f", post-hoc EMA {length:g})" if length else ")"),
+          file=sys.stderr)
     return 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from diffkit.cli.common import add_plugin_option
+from diffkit.cli.sweep_posthoc import score_posthoc
 from diffkit.config import compose, parse_overrides
 from diffkit.errors import ConfigError
 from diffkit.interfaces.launcher import Launcher
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"diffkit sweep: interrupted; re-run to continue: diffkit sweep {args.sweep_file}", file=sys.stderr)
         return 130
+    if sweep.posthoc_ema:  # the EMA-length axis, scored post hoc
+        score_posthoc(sweep, args.plugins)
     finished = [r for r in results if (sweep.dir / r.name / "config.yaml").is_file()]
     if finished:
         print(comparison_text(find_runs([str(sweep.dir)])), end="")  # the table diffkit compare prints

@@ -21,7 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from diffkit.config import safe_yaml
 from diffkit.config.length import resolve_length
-from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, DiffkitConfig
+from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, RUNNER_KEYS, DiffkitConfig
 from diffkit.errors import ConfigError, closest
 from diffkit.registry import Registry, accepted_params
 
@@ -192,7 +192,7 @@ def _merge_component(
     if new_name == old.get("name"):
         return {**old, **new}
     if source != "command line":
-        runner_keys = {k: v for k, v in old.items() if section == "data" and k in DATA_RUNNER_KEYS}
+        runner_keys = {k: v for k, v in old.items() if k in RUNNER_KEYS.get(section, {})}
         return {**runner_keys, **new}
     if registry is None:
         return {**old, **new}
@@ -202,7 +202,7 @@ def _merge_component(
     for key, value in old.items():
         if key == "name":
             continue
-        if accepted is None or key in accepted or (section == "data" and key in DATA_RUNNER_KEYS):
+        if accepted is None or key in accepted or key in RUNNER_KEYS.get(section, {}):
             kept[key] = value
         else:
             dropped.append(key)

@@ -1,5 +1,5 @@
 """The config schema: runner sections are typed dataclasses; component sections
-(``data``, ``scheduler``, ``time_embedding``, ``denoiser``, ``loss``, ``sampler``)
+(``data``, ``scheduler``, ``time_embedding``, ``denoiser``, ``loss``, ``sampler``, ``ema``)
 are ``{name: ..., **params}`` nodes whose params are checked against the named
 component's constructor when it is built.
 
@@ -20,10 +20,15 @@ COMPONENT_SECTIONS: dict[str, str] = {
     "denoiser": "denoiser",
     "loss": "loss",
     "sampler": "sampler",
+    "ema": "ema",
 }
 
 #: keys of the ``data`` node that the runner reads; the rest go to the dataset.
 DATA_RUNNER_KEYS: dict[str, type] = {"batch_size": int, "image_size": int, "num_workers": int}
+#: keys of the ``ema`` node that the runner reads; the rest go to the EMA component.
+EMA_RUNNER_KEYS: dict[str, type] = {"use_for_sampling": bool}
+#: component sections -> their runner keys (kept when a command-line override renames the component).
+RUNNER_KEYS: dict[str, dict[str, type]] = {"data": DATA_RUNNER_KEYS, "ema": EMA_RUNNER_KEYS}
 
 
 def option(default: Any, help: str) -> Any:
@@ -40,6 +45,8 @@ DATA_RUNNER_HELP: dict[str, str] = {
     "image_size": "side in pixels the images are resized to (H = W)",
     "num_workers": "worker processes for loading (the built-in in-memory batches ignore it)",
 }
+#: meanings of EMA_RUNNER_KEYS, for the generated reference.
+EMA_RUNNER_HELP: dict[str, str] = {"use_for_sampling": "sample with the EMA weights when they exist"}
 
 
 @dataclass
@@ -71,18 +78,6 @@ class OptimConfig:
         "the config's warmup_steps / train.steps")
     lr_schedule: str = option("constant", "constant | cosine (decays to 0 at the last step)")
     grad_clip: Optional[float] = option(None, "max global gradient norm; null: no clipping")
-
-
-@dataclass
-class EmaConfig:
-    """The ``ema`` section: theta_ema <- d theta_ema + (1 - d) theta after each step."""
-
-    decay: float = option(0.0, "exponential moving average of the weights; 0 disables EMA")
-    half_life_fraction: Optional[float] = option(
-        None, "size the EMA to the run: decay = 0.5 ** (1 / (h * steps)), a half-life of h times the (planned) "
-        "steps; replaces decay (and turns EMA on); null: decay as given")
-    warmup: bool = option(True, "use decay_t = min(decay, (1 + t) / (10 + t))")
-    use_for_sampling: bool = option(True, "sample with the EMA weights when they exist")
 
 
 @dataclass
@@ -146,6 +141,9 @@ class DiffkitConfig:
     loss: Dict[str, Any] = option({"name": "l1"}, "the training objective between prediction and target")
     sampler: Dict[str, Any] = option({"name": "ddpm"}, "the reverse-process algorithm")
     optim: OptimConfig = option(OptimConfig(), "the optimizer and learning-rate schedule")
-    ema: EmaConfig = option(EmaConfig(), "an exponential moving average of the weights")
+    ema: Dict[str, Any] = option(
+        {"name": "exponential", "decay": 0.0, "warmup": True, "use_for_sampling": True},
+        "averages of the weights (exponential; power: post-hoc EMA); use_for_sampling is read by the runner",
+    )
     train: TrainConfig = option(TrainConfig(), "the training loop")
     eval: EvalConfig = option(EvalConfig(), "sample-quality metrics at the end of training (see docs/ablations.md)")

@@ -4,6 +4,7 @@ from diffkit.interfaces.continuous import ContinuousProcess
 from diffkit.interfaces.dataset import Dataset, ImageData, PointData
 from diffkit.interfaces.known_density import KnownDensity
 from diffkit.interfaces.denoiser import Denoiser
+from diffkit.interfaces.ema import EMA
 from diffkit.interfaces.launcher import Job, Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
@@ -26,6 +27,7 @@ KINDS: dict[str, type] = {
     "dataset": Dataset,
     "metric": Metric,
     "launcher": Launcher,
+    "ema": EMA,
 }
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "ContinuousProcess",
     "Dataset",
     "Denoiser",
+    "EMA",
     "GuidanceFn",
     "ImageData",
     "Job",

@@ -140,11 +140,12 @@ class Plan:
             return decay
         return 0.5 ** (1.0 / max(1.0, half_life_fraction * total))
 
-    def size_ema(self, ema: Any, ema_cfg: DictConfig) -> None:
-        """Give `ema` (an :class:`~diffkit.runner.ema.EMA` or None) the decay of ``ema_cfg``
-        sized to this plan (``ema.half_life_fraction``); call again once the plan is fixed."""
-        if ema is not None and ema_cfg.get("half_life_fraction") is not None:
-            ema.decay = self.ema_decay(ema_cfg.decay, ema_cfg.half_life_fraction)
+    def size_ema(self, ema: Any) -> None:
+        """Give `ema` (an EMA component or None) a decay sized to this plan when it asks for
+        one (``ema.half_life_fraction`` of the exponential EMA); call again once the plan is fixed."""
+        fraction = getattr(ema, "half_life_fraction", None)
+        if ema is not None and fraction is not None:
+            ema.decay = self.ema_decay(ema.decay, fraction)
 
     def images_done(self, step: int) -> int:
         return int(step) * self.global_batch

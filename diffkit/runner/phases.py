@@ -111,6 +111,8 @@ def save(t: Training) -> None:
         "plugins": {},
     }
     t.hook.diffkit_checkpoint_save(run=t.run, state=saved["plugins"])
+    if t.state.ema is not None:
+        t.state.ema.snapshot(t.dir, step)  # before the checkpoint: a resume never misses a snapshot
     ckpt.save_rotating(saved, t.dir / rundir.CHECKPOINTS, step, t.cfg.run.keep_checkpoints)
     rundir.write_json(t.dir / rundir.STATUS, {"status": "running", "step": step, **t.plan.status(step)})
     t.last_saved = step

@@ -82,7 +82,7 @@ def restore(run_dir: Path, cfg: DictConfig, registry: Registry, checkpoint: Path
     config = saved if saved is not None else OmegaConf.to_container(cfg, resolve=True)
     check_agrees(Path(run_dir) / rundir.CONFIG, config, path, state)  # type: ignore[arg-type]
     parts = build_components(registry, cfg, int(state["in_channels"]), int(state["num_classes"]))
-    use_ema = state.get("ema") and cfg.ema.use_for_sampling and not no_ema
+    use_ema = state.get("ema") and cfg.ema.get("use_for_sampling", True) and not no_ema
     try:
         parts.denoiser.load_state_dict(state["ema"]["model"] if use_ema else state["model"])
     except RuntimeError as e:

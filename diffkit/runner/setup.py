@@ -19,6 +19,7 @@ from diffkit.config import Composed, validate
 from diffkit.errors import ConfigError
 from diffkit.hook_calls import Hooks
 from diffkit.interfaces.dataset import ImageData, PointData
+from diffkit.interfaces.ema import EMA
 from diffkit.interfaces.run import RunContext
 from diffkit.plugin_manager import Plugins
 from diffkit.runner import lock, rundir
@@ -29,7 +30,7 @@ from diffkit.runner.checks import check, report
 from diffkit.runner.data import Batches, fit_data
 from diffkit.runner.device import resolve_device, resolve_precision, seed_everything
 from diffkit.runner.distributed import DistEnv, sync_batchnorm
-from diffkit.runner.ema import EMA
+from diffkit.runner.ema import build_ema, use_for_sampling
 from diffkit.runner.evaluate import Evaluator
 from diffkit.runner.hparams import run_hparams
 from diffkit.runner.pairing import StepNoise
@@ -87,7 +88,7 @@ class Training:
     def sample_model(self) -> torch.nn.Module:
         """The weights samples and metrics use: the EMA's where it is kept and used."""
         ema = self.state.ema
-        return ema.model if ema is not None and self.cfg.ema.use_for_sampling else self.model
+        return ema.model if ema is not None and use_for_sampling(self.cfg) else self.model
 
 
 def setup(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, allow_changes: bool,
@@ -114,7 +115,7 @@ def setup(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, 
         path, t.restored = found
         t.plan.load_state_dict(t.restored.get("budget") or {})  # before the lr schedule reads it
         t.state.load(t.restored, path, cfg, env)
-        t.plan.size_ema(t.ema, cfg.ema)
+        t.plan.size_ema(t.ema)
         t.run.step = t.run.start_step = t.last_saved = int(t.restored["step"])
         t.window.load(t.restored.get("window"))
         hook.diffkit_checkpoint_load(run=t.run, state=t.restored.get("plugins", {}))
@@ -158,9 +159,8 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
     optimizer = build_optimizer(cfg, model)
     global_batch = cfg.data.batch_size * env.world_size * cfg.train.accumulate
     plan = Plan.from_config(cfg, global_batch, agree=env.broadcast)
-    use_ema = cfg.ema.decay > 0 or cfg.ema.half_life_fraction is not None
-    ema = EMA(model, cfg.ema.decay, cfg.ema.warmup) if use_ema and env.is_main else None  # rank 0: DDP keeps weights equal
-    plan.size_ema(ema, cfg.ema)
+    ema = build_ema(plugins.registry, cfg, model) if env.is_main else None  # rank 0: DDP keeps weights equal
+    plan.size_ema(ema)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919)  # the same on every rank: see env.shard
     state = TrainingState(model, optimizer, build_lr_schedule(cfg, optimizer, plan), scaler, ema, gen)

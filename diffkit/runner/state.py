@@ -11,9 +11,9 @@ from omegaconf import DictConfig
 from torch import nn
 
 from diffkit import checkpoint as ckpt
+from diffkit.interfaces.ema import EMA
 from diffkit.runner.device import seed_everything
 from diffkit.runner.distributed import DistEnv
-from diffkit.runner.ema import EMA
 from diffkit.runner.optim import reapply_config
 
 
@@ -57,7 +57,7 @@ class TrainingState:
         except (RuntimeError, KeyError, ValueError) as e:
             raise ckpt.mismatch(path, e) from None
         if self.ema is not None and not restored.get("ema"):  # EMA switched on at resume: start from the weights
-            self.ema = EMA(self.model, cfg.ema.decay, cfg.ema.warmup)
+            self.ema.reset(self.model)
         if env.is_main:
             torch.set_rng_state(restored["rng"]["torch"].cpu())
         else:

@@ -33,7 +33,7 @@ def train_step(t: Training) -> None:
         s.scaler.step(s.optimizer)
         s.scaler.update()
         if s.ema is not None:
-            s.ema.update(t.model)
+            s.ema.update(t.model, t.run.step + 1)  # the step being completed
     else:
         s.optimizer.zero_grad(set_to_none=True)
         for buffer, saved in zip(t.model.buffers(), kept):

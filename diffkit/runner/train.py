@@ -59,7 +59,7 @@ def loop(t: Training) -> str:
             step = t.run.step
             if plan.after_step(step):  # a time budget has just been measured: its steps are fixed
                 progress.set_total(plan.steps)
-                plan.size_ema(t.ema, t.cfg.ema)
+                plan.size_ema(t.ema)
             # DDP: the ranks agree on a signal at log steps, so that all stop after the same step
             stopping = t.env.any_true(bool(t.stop.signum), at=step % tc.log_every == 0)
             at_end = step == plan.steps or stopping

@@ -12,6 +12,7 @@ from diffkit.errors import ConfigError, closest
 from diffkit.runner import rundir
 from diffkit.runner.provenance import PROVENANCE
 from diffkit.runner.scores import BOOKKEEPING
+from diffkit.sweep import posthoc
 
 _MISSING = object()
 
@@ -47,8 +48,8 @@ def find_runs(paths: list[str]) -> list[RunRecord]:
             label = run_dir.name if run_dir == root else str(run_dir.relative_to(root))
             if len(paths) > 1 and run_dir != root:
                 label = f"{root.name}/{label}"
-            records.append(load_record(run_dir, label))
-    return records
+            records.extend(posthoc.expand(load_record(run_dir, label)))  # a row per post-hoc EMA length
+    return posthoc.with_axis(records)
 
 
 def run_dirs(root: Path) -> list[Path]:
@@ -109,6 +110,7 @@ def table(
         {"run": r.label, "status": r.status, **{k: r.hparams.get(k) for k in hkeys}, **{k: r.metrics.get(k) for k in mkeys}}
         for r in records
     ]
+    columns, rows = posthoc.mark_best(columns, rows, hkeys)
     return columns, sort_rows(columns, rows, sort, descending)
 
 

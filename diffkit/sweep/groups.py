@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from diffkit.errors import ConfigError, closest
+from diffkit.sweep import posthoc
 from diffkit.sweep.collect import RunRecord, differing, metric_columns, sort_rows
 from diffkit.sweep.spread import DIRECTION, Spread, letters, spread
 
@@ -76,6 +77,7 @@ def grouped_table(
         for row, s, mark in zip(rows, spreads[m], letters(spreads[m], DIRECTION.get(m, -1))):
             row.update({m: s and s.mean, f"{m}_std": s and s.std, f"{m}_n": s and s.n, f"{m}_group": mark})
     columns = [*keys, "runs", "status", *books, *(f"{m}{x}" for m in metrics for x in ("", "_std", "_n", "_group"))]
+    columns, rows = posthoc.mark_best(columns, rows, keys)
     return columns, sort_rows(columns, rows, sort, descending), metrics
 
 

@@ -13,9 +13,15 @@
     name: "{loss.name}-s{seed}"     # optional; default: the grid values, e.g. l1-s0
     dir: runs/sweeps/my_sweep       # optional; default runs/sweeps/<file stem>
     launcher: {name: local, jobs: 2} # optional; where the runs train (default: local)
+    posthoc_ema: [0.05, 0.08, 0.12] # optional; EMA lengths each run is scored at after training
 
 A run's directory is its name. Runs of a sweep written before short names
 existed (``loss.name=l1,seed=0``) keep their directories.
+
+``posthoc_ema`` makes the EMA length an axis without retraining: the runs train with
+``ema.name=power`` (added to the overrides unless ema.name is set) and, once trained,
+each is scored at every length (``diffkit eval RUN --ema ...``); ``compare`` shows the
+lengths as the hyperparameter ``ema.sigma_rel``.
 
 A variant's runs are named ``<variant>-<grid values>`` (``variant`` is a field of
 the ``name`` template).
@@ -35,8 +41,9 @@ import yaml
 from diffkit.config import dotted, read_yaml
 from diffkit.config.length import parse_budget
 from diffkit.errors import ConfigError, closest
+from diffkit.runner.posthoc import parse_lengths
 
-KEYS = ("base", "overrides", "grid", "name", "dir", "launcher", "variants", "budget")
+KEYS = ("base", "overrides", "grid", "name", "dir", "launcher", "variants", "budget", "posthoc_ema")
 _UNSAFE = re.compile(r"[^\w.,=+\-\[\]{}:]")
 _UNSAFE_SHORT = re.compile(r"[^\w.,=+\-]+")
 _FIELD = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
@@ -72,6 +79,7 @@ class Sweep:
     name: str | None = None
     notes: list[str] = field(default_factory=list)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    posthoc_ema: list[float] = field(default_factory=list)
 
     def varying(self) -> list[str]:
         """Config keys with more than one value across the runs (grid and variants):
@@ -220,7 +228,10 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
         launcher=_launcher_node(path, data.get("launcher")),
         name=_template(path, data.get("name")),
         variants={str(k): dotted(v) for k, v in variants.items()},
+        posthoc_ema=_posthoc_lengths(path, data.get("posthoc_ema")),
     )
+    if sweep.posthoc_ema and "ema.name" not in {**sweep.overrides, **sweep.grid}:
+        sweep.overrides["ema.name"] = "power"
     keys = list(sweep.grid)
     for variant, extra in (sweep.variants or {None: {}}).items():
         for combo in itertools.product(*sweep.grid.values()):
@@ -244,6 +255,14 @@ def _with_budget(path: Path, budget: Any, overrides: dict[str, Any]) -> dict[str
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     return {"train.budget": str(budget), **overrides}
+
+
+def _posthoc_lengths(path: Path, value: Any) -> list[float]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        raise ConfigError(f"{path}: posthoc_ema must be a list of relative EMA lengths, e.g. [0.05, 0.08], got {value!r}")
+    return parse_lengths(",".join(str(v) for v in value), f"{path}: posthoc_ema")
 
 
 def _template(path: Path, name: Any) -> str | None:
