@@ -45,9 +45,9 @@ def __dir__() -> list[str]:
     return __all__
 
 
-if TYPE_CHECKING:
-    from diffkit.api import Config, Run, compose, open_run, resume, train
-    from diffkit.errors import (
+if TYPE_CHECKING:  # the names above, for type checkers and editors
+    from diffkit.api import Config, Run, compose, open_run, resume, train  # noqa: F401
+    from diffkit.errors import (  # noqa: F401
         CheckpointError,
         ConfigError,
         DataError,
@@ -56,12 +56,12 @@ if TYPE_CHECKING:
         PluginValidationError,
         UnknownComponentError,
     )
-    from diffkit.hookspecs import hookimpl, hookspec
-    from diffkit.interfaces import (
+    from diffkit.hookspecs import hookimpl, hookspec  # noqa: F401
+    from diffkit.interfaces import (  # noqa: F401
+        EMA,
         ContinuousProcess,
         Dataset,
         Denoiser,
-        EMA,
         ImageData,
         Job,
         Launcher,
@@ -75,5 +75,5 @@ if TYPE_CHECKING:
         WeightedLoss,
         extract,
     )
-    from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
-    from diffkit.registry import Registry
+    from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins  # noqa: F401
+    from diffkit.registry import Registry  # noqa: F401

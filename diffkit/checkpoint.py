@@ -36,7 +36,8 @@ class _Writer(io.RawIOBase):
     limit) that torch would turn into a RuntimeError without errno or path."""
 
     def __init__(self, f: io.BufferedWriter) -> None:
-        self.f, self.error = f, None
+        self.f: io.BufferedWriter = f
+        self.error: OSError | None = None
 
     def writable(self) -> bool:
         return True
@@ -55,7 +56,7 @@ def save_atomic(state: dict[str, Any], path: Path) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         writer = _Writer(f)
         try:
-            torch.save(state, writer)
+            torch.save(state, writer)  # type: ignore[arg-type]  # a RawIOBase is a binary file
             f.flush()
         except RuntimeError:
             if writer.error is None:

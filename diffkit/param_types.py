@@ -93,7 +93,8 @@ def _describe(annotation: Any) -> str:
     if len(members) != 1:
         return ""
     member = members[0]
-    words = _bound(member).words if _bound(member) else _WORDS.get(member, "")
+    bound = _bound(member)
+    words = bound.words if bound is not None else _WORDS.get(member, "")
     element = _element(member)
     if element is not None:
         words = f"a list of {_WORDS[element].split(' ', 1)[-1]}s".replace("true or falses", "booleans")
@@ -116,8 +117,9 @@ def _fits(value: Any, annotation: Any) -> bool:
     optional, (member,) = _parts(annotation)
     if value is None:
         return optional
-    if _bound(member) is not None:
-        return _bound(member).accepts(value)
+    bound = _bound(member)
+    if bound is not None:
+        return bound.accepts(value)
     element = _element(member)
     if element is not None:
         return isinstance(value, (list, tuple)) and all(_fits_scalar(v, element) for v in value)

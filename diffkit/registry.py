@@ -102,7 +102,7 @@ class Registry:
                 + getattr(base, "kind_label", f"diffkit.{base.__name__}")
             )
         if inspect.isabstract(cls):
-            missing = ", ".join(sorted(cls.__abstractmethods__))
+            missing = ", ".join(sorted(getattr(cls, "__abstractmethods__", ())))
             raise PluginValidationError(
                 f"{origin} registers {kind} {name!r} ({cls.__qualname__}) without implementing {missing}"
             )

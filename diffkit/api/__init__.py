@@ -10,6 +10,6 @@
 
 from diffkit.api.config import Config, compose
 from diffkit.api.run import Run, open_run
-from diffkit.api.train import resume, train
+from diffkit.api.training import resume, train
 
 __all__ = ["Config", "Run", "compose", "open_run", "resume", "train"]

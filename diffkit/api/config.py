@@ -10,7 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from diffkit.config import Composed
+from diffkit.config import Composed, to_dict
 from diffkit.config import compose as compose_layers
 from diffkit.runner.preflight import preflight
 from diffkit.plugin_manager import Plugins, load_plugins, plugin_specs, warn_failures
@@ -40,7 +40,7 @@ class Config:
         return OmegaConf.to_yaml(self.cfg, resolve=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return OmegaConf.to_container(self.cfg, resolve=True)  # type: ignore[return-value]
+        return to_dict(self.cfg)
 
     def check(self) -> list[str]:
         """Build every component and run the pre-flight checks, as ``diffkit config`` and

@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from diffkit.api.config import Config, compose_from
-from diffkit.config import compose, hparams, read_yaml, validate
+from diffkit.config import compose, hparams, read_yaml, to_dict, validate
 from diffkit.errors import ConfigError
 from diffkit.interfaces import RunContext, Sampler
 from diffkit.runner import lock, provenance, rundir
@@ -87,10 +87,10 @@ class Run:
         base = read_yaml(saved)
         config = compose_from(None, self.overrides, self._plugin_specs, base=base, stem=self.dir.name)
         validate(config.composed)  # type: ignore[arg-type]
-        self._saved = OmegaConf.to_container(compose(None, (), config.plugins.registry, base=base).cfg, resolve=True)
+        self._saved = to_dict(compose(None, (), config.plugins.registry, base=base).cfg)
         new, registry = config.to_dict(), config.plugins.registry
-        self.changed = {k: v for k, v in changes(self._saved, new).items()  # type: ignore[arg-type]
-                        if not same_meaning(k, self._saved, new, registry)}  # type: ignore[arg-type]
+        self.changed = {k: v for k, v in changes(self._saved, new).items()
+                        if not same_meaning(k, self._saved, new, registry)}
         refused = [k for k in self.changed if meaningful(k)]
         if refused and not self.allow_changes:
             key, (before, after) = refused[0], self.changed[refused[0]]
@@ -114,7 +114,7 @@ class Run:
     def restored(self) -> Restored:
         """The checkpoint and the components built from the run's config."""
         found = restore(self.dir, self.config, self._config.plugins.registry, self._checkpoint,
-                        no_ema=not self._use_ema, saved=self._saved)  # type: ignore[arg-type]
+                        no_ema=not self._use_ema, saved=self._saved)
         found.parts.denoiser.to(self.device)
         found.parts.scheduler.to(self.device)
         return found
@@ -152,7 +152,8 @@ class Run:
                        progress: bool = True, ema: float | None = None) -> Iterator[torch.Tensor]:
         """`sample` batch by batch (at most `batch_size` images in memory); batch i uses seed + i."""
         check_sampling(num, steps, seed, guidance, batch_size)
-        length = (lengths_of(ema) or [None])[0]
+        lengths = lengths_of(ema)
+        length = lengths[0] if lengths else None
         parts = self.components
         return generate_batches(
             self._weights.use(length), parts.scheduler, self._sampler(sampler), num, self.image_shape, device=self.device,
@@ -174,7 +175,7 @@ class Run:
         if name is None or name == self.config.sampler.name:
             return self.components.sampler
         cfg = compose_from(None, [f"sampler.name={name}"], self._plugin_specs,
-                           base=OmegaConf.to_container(self.config, resolve=True), quiet=True).cfg
+                           base=to_dict(self.config), quiet=True).cfg
         return self._config.plugins.registry.build("sampler", node(cfg, "sampler"))
 
     # -- evaluation --------------------------------------------------------
@@ -222,7 +223,7 @@ class Run:
                                     and self._use_ema)
                     provenance.write_end(self.dir, evaluation=provenance.evaluation(
                         evaluator.provenance, ema=ema_used, sets=sets, seeds=seeds))
-                config = OmegaConf.to_container(cfg, resolve=True)
+                config = to_dict(cfg)
                 context = RunContext(dir=self.dir, config=config, step=self.step, hparams=hparams(config))
                 self._config.plugins.hooks(cfg.run.on_hook_error).diffkit_eval(
                     run=context, step=self.step, metrics=numeric(scores))

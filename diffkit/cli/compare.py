@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
         path = plot_comparison(records, args.plot, args.by, args.sort)
         print(f"diffkit: wrote {path}", file=sys.stderr)
     if args.tensorboard:
-        path = write_comparison(args.dirs[0], records=records, by=args.by, sort=args.sort,
-                                allow_incomparable=args.allow_incomparable)
-        if path is None:
+        holder = write_comparison(args.dirs[0], records=records, by=args.by, sort=args.sort,
+                                  allow_incomparable=args.allow_incomparable)
+        if holder is None:
             raise ConfigError(f"--tensorboard: {args.dirs[0]} has no run to hold the comparison")
-        print(f"diffkit: wrote the comparison to {path} (TensorBoard: TEXT and IMAGES)", file=sys.stderr)
+        print(f"diffkit: wrote the comparison to {holder} (TensorBoard: TEXT and IMAGES)", file=sys.stderr)
     return 0
 
 

@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stray = [a for a in extra if target is None or a.startswith("-") or "=" not in a]
     if stray:
         parser.error(f"unrecognized arguments: {' '.join(stray)}")
-    if extra:
+    if extra and target is not None:
         setattr(args, target, [*getattr(args, target), *extra])
     return run_command(args, show_traceback)
 

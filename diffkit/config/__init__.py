@@ -1,7 +1,7 @@
 """Config schema, composition and validation."""
 
 from diffkit.config.compose import Composed, compose, parse_overrides, read_yaml
-from diffkit.config.flat import dotted, hparams, scalars
+from diffkit.config.flat import dotted, hparams, scalars, to_dict
 from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, DiffkitConfig
 from diffkit.config.validate import validate
 
@@ -16,5 +16,6 @@ __all__ = [
     "dotted",
     "hparams",
     "scalars",
+    "to_dict",
     "validate",
 ]

@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from diffkit.config import safe_yaml
+from diffkit.config.flat import to_dict
 from diffkit.config.length import resolve_length
 from diffkit.config.schema import COMPONENT_SECTIONS, DATA_RUNNER_KEYS, RUNNER_KEYS, DiffkitConfig
 from diffkit.errors import ConfigError, closest
@@ -107,7 +108,7 @@ def compose(
     OmegaConf.set_struct(schema, True)
     OmegaConf.set_struct(schema.run.on_hook_error, False)  # keys are plugin names
     result = Composed(schema)
-    defaults = OmegaConf.to_container(schema)
+    defaults = to_dict(schema)
     components = {s: dict(defaults[s]) for s in COMPONENT_SECTIONS}
 
     for source, layer in layers:
@@ -197,7 +198,7 @@ def _merge_component(
     if registry is None:
         return {**old, **new}
     kept = {"name": new_name}
-    accepted = _accepted(registry, COMPONENT_SECTIONS[section], new_name)
+    accepted = _accepted(registry, COMPONENT_SECTIONS[section], str(new_name))
     dropped = []
     for key, value in old.items():
         if key == "name":

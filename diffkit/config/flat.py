@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from omegaconf import OmegaConf
+
+
+def to_dict(node: Any) -> dict[str, Any]:
+    """A config mapping node (or a whole config) as plain, resolved dicts."""
+    out = OmegaConf.to_container(node, resolve=True)
+    if not isinstance(out, dict):
+        raise TypeError(f"expected a mapping node, got {type(out).__name__}")
+    return out  # type: ignore[return-value]  # OmegaConf keys are str here
+
 
 def dotted(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}, "c": [2]} -> {"a.b": 1, "c": [2]}; lists and empty dicts stay values."""

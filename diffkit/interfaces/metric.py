@@ -51,8 +51,6 @@ class Metric(ABC):
 
     #: constructor arguments the runner passes when the constructor accepts them.
     optional_injected = ("context",)
-    higher_is_better: bool = False
-    description: str = ""
 
     higher_is_better: bool = False
     """Direction of every value ``compute`` returns: True when larger is better

@@ -35,6 +35,12 @@ class Coefficients:
     sigma_data: float
     variance_preserving: bool
 
+    def rates(self) -> tuple[Tensor, Tensor]:
+        """(alpha'(t), sigma'(t)): only the velocity parametrisation needs them."""
+        if self.da is None or self.ds is None:
+            raise ValueError("prediction_type='velocity' needs the process's alpha'(t) and sigma'(t)")
+        return self.da, self.ds
+
     def edm_norm(self) -> Tensor:
         """D_ = sqrt(s^2 + a^2 sd^2) = 1 / c_in."""
         return (self.s.square() + (self.a * self.sigma_data).square()).sqrt()
@@ -49,7 +55,8 @@ def target(kind: str, c: Coefficients, x0: Tensor, eps: Tensor) -> Tensor:
     if kind == "v":
         return c.a * eps - c.s * x0
     if kind == "velocity":
-        return c.da * x0 + c.ds * eps
+        da, ds = c.rates()
+        return da * x0 + ds * eps
     sd = c.sigma_data
     return (c.s * x0 - c.a * sd**2 * eps) / (sd * c.edm_norm())
 
@@ -68,8 +75,9 @@ def split(kind: str, c: Coefficients, out: Tensor, x_t: Tensor) -> tuple[Tensor,
             x0, eps = x0 / n, eps / n
         return x0, eps
     if kind == "velocity":
-        d = a * c.ds - s * c.da
-        return (c.ds * x_t - s * out) / d, (a * out - c.da * x_t) / d
+        da, ds = c.rates()
+        d = a * ds - s * da
+        return (ds * x_t - s * out) / d, (a * out - da * x_t) / d
     sd, norm = c.sigma_data, c.edm_norm()
     x0 = a * sd**2 * x_t / norm.square() + s * sd * out / norm
     eps = (s * x_t - a * sd * norm * out) / norm.square()
@@ -86,5 +94,6 @@ def x0_scale(kind: str, c: Coefficients) -> Tensor:
     if kind == "v":
         return s / (a.square() + s.square())
     if kind == "velocity":
-        return s / (a * c.ds - s * c.da).abs()
+        da, ds = c.rates()
+        return s / (a * ds - s * da).abs()
     return s * c.sigma_data / c.edm_norm()

@@ -181,7 +181,7 @@ class NoiseProcess(nn.Module, ABC):
         target equals k^-2 times the MSE on x0, so a weight on the x0 loss w_x0 becomes
         w_x0 k^2 on the target's loss."""
         dtype = torch.float64 if t.dtype == torch.float64 else torch.float32
-        c = self._coefficient_set(t, (t.shape[0],), dtype, self.prediction_type)
+        c = self._coefficient_set(t, torch.Size((t.shape[0],)), dtype, self.prediction_type)
         return prediction.x0_scale(self.prediction_type, c)
 
     def extra_repr(self) -> str:

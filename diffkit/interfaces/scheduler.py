@@ -48,6 +48,19 @@ class Scheduler(NoiseProcess):
     discrete = True
     variance_preserving = True
 
+    # the buffers registered in __init__, (T,) float32
+    betas: Tensor
+    alphas: Tensor
+    alphas_cumprod: Tensor
+    alphas_cumprod_prev: Tensor
+    sqrt_recip_alphas: Tensor
+    sqrt_alphas_cumprod: Tensor
+    sqrt_one_minus_alphas_cumprod: Tensor
+    posterior_variance: Tensor
+    posterior_log_variance_clipped: Tensor
+    posterior_mean_coef1: Tensor
+    posterior_mean_coef2: Tensor
+
     def __init__(
         self,
         betas: Tensor,

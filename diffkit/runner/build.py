@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from diffkit.config import to_dict
 from diffkit.config.schema import DATA_RUNNER_KEYS
 from diffkit.errors import ConfigError
 from diffkit.interfaces import Dataset, Denoiser, Loss, Sampler, Scheduler, TimeEmbedding
@@ -35,7 +36,7 @@ class Components:
 
 
 def node(cfg: DictConfig, section: str) -> dict[str, Any]:
-    return OmegaConf.to_container(cfg[section], resolve=True)  # type: ignore[return-value]
+    return to_dict(cfg[section])
 
 
 def build_dataset(registry: Registry, cfg: DictConfig) -> Dataset:

@@ -13,13 +13,14 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
+from diffkit.config import to_dict
 from diffkit.errors import ConfigError
+from diffkit.interfaces import NoiseProcess, Scheduler
 from diffkit.runner.device import precision_warning, resolve_device
 
 if TYPE_CHECKING:
-    from diffkit.interfaces import NoiseProcess
     from diffkit.plugin_manager import Plugins
 
 #: abar at t = T-1 above this leaves sqrt(abar) > 0.03 of the image in x_T, while sampling starts from N(0, I).
@@ -29,7 +30,7 @@ ABAR_T_MAX = 1e-3
 def check_schedule(scheduler: NoiseProcess) -> list[str]:
     """Refuse eps-prediction under zero terminal SNR; warn when x_T is far from pure noise.
     Discrete chains only: a continuous process's samplers start from its own prior."""
-    if not hasattr(scheduler, "alphas_cumprod"):
+    if not isinstance(scheduler, Scheduler):
         return []
     abar_last = float(scheduler.alphas_cumprod[-1])
     if abar_last == 0 and scheduler.prediction_type == "eps":
@@ -48,7 +49,7 @@ def check_schedule(scheduler: NoiseProcess) -> list[str]:
 
 def check(cfg: DictConfig, plugins: Plugins) -> list[str]:
     """Raise ConfigError for a known-broken `cfg`; return one line per suspicious setting."""
-    scheduler_node = OmegaConf.to_container(cfg.scheduler, resolve=True)
+    scheduler_node = to_dict(cfg.scheduler)
     warnings = check_schedule(plugins.registry.build("scheduler", scheduler_node, where="scheduler"))
     try:
         line = precision_warning(resolve_device(cfg.train.device), cfg.train.precision)

@@ -41,7 +41,7 @@ def git_state(path: Path) -> dict[str, Any] | None:
 
 def cpu() -> dict[str, Any]:
     """The CPU model and whether it does bf16 natively (AVX512-BF16 or AMX)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    model, flags = platform.processor() or platform.machine(), set[str]()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")

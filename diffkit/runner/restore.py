@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from diffkit import checkpoint as ckpt
+from diffkit.config import to_dict
 from diffkit.errors import CheckpointError, ConfigError
 from diffkit.registry import Registry
 from diffkit.runner import rundir
@@ -79,8 +80,8 @@ def restore(run_dir: Path, cfg: DictConfig, registry: Registry, checkpoint: Path
     ``ema.use_for_sampling``). `saved`: the run's config without the overrides (default
     `cfg`), which must agree with the checkpoint's."""
     path, state = load_checkpoint(run_dir, checkpoint)
-    config = saved if saved is not None else OmegaConf.to_container(cfg, resolve=True)
-    check_agrees(Path(run_dir) / rundir.CONFIG, config, path, state)  # type: ignore[arg-type]
+    config = saved if saved is not None else to_dict(cfg)
+    check_agrees(Path(run_dir) / rundir.CONFIG, config, path, state)
     parts = build_components(registry, cfg, int(state["in_channels"]), int(state["num_classes"]))
     use_ema = state.get("ema") and cfg.ema.get("use_for_sampling", True) and not no_ema
     try:

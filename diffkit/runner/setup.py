@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from diffkit.config import Composed, validate
+from diffkit.config import Composed, to_dict, validate
 from diffkit.errors import ConfigError
 from diffkit.hook_calls import Hooks
 from diffkit.interfaces.dataset import ImageData, PointData
@@ -105,7 +105,7 @@ def setup(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, 
     if resume is not None:
         if env.is_main:
             lock.acquire(resume, "diffkit train --resume")
-        changed = resume_changes.check(Path(resume), OmegaConf.to_container(cfg, resolve=True), allow_changes,
+        changed = resume_changes.check(Path(resume), to_dict(cfg), allow_changes,
                                        plugins.registry)
     device, precision = _device(cfg, env)
     t = _build(cfg, plugins, env, device, precision, hook, stop)
@@ -164,10 +164,10 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 7919)  # the same on every rank: see env.shard
     state = TrainingState(model, optimizer, build_lr_schedule(cfg, optimizer, plan), scaler, ema, gen)
-    forward = env.wrap(model)
+    forward: Any = env.wrap(model)
     if cfg.train.compile:
         forward = torch.compile(forward)
-    config = OmegaConf.to_container(cfg, resolve=True)
+    config = to_dict(cfg)
     run = RunContext(
         dir=Path("."), config=config, is_main=env.is_main, world_size=env.world_size,
         hparams=run_hparams(config, parts.records()),
@@ -176,7 +176,7 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
               "metric_info": evaluator.declared if evaluator is not None else {}},
     )
     return Training(
-        cfg=cfg, tc=SimpleNamespace(**OmegaConf.to_container(cfg.train, resolve=True)), env=env, device=device,
+        cfg=cfg, tc=SimpleNamespace(**to_dict(cfg.train)), env=env, device=device,
         precision=precision, data=data, num_classes=num_classes, parts=parts, model=model, forward=forward,
         state=state, batches=Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size),
         evaluator=evaluator, pictures=Pictures(data), run=run, hook=hook, plugins=plugins, noise=StepNoise(cfg.seed, device), stop=stop, window=LossWindow(device), plan=plan,

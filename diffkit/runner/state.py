@@ -28,7 +28,7 @@ class TrainingState:
 
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    lr_schedule: torch.optim.lr_scheduler.LRScheduler
+    lr_schedule: torch.optim.lr_scheduler.LambdaLR
     scaler: torch.amp.GradScaler
     ema: EMA | None
     gen: torch.Generator
