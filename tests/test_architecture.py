@@ -39,3 +39,11 @@ def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, upward:
     target.write_text(target.read_text() + f"\n{upward}  # noqa\n")
     proc = lint_imports(tmp_path)
     assert proc.returncode != 0 and "BROKEN" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_version_is_written_once_per_file_and_agrees() -> None:
+    import tomllib
+
+    from diffkit.version import __version__
+
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == __version__

@@ -9,7 +9,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from diffkit import __version__
+from diffkit.version import __version__
 from diffkit.cli import compare, config, new_plugin, plugins, sample, sweep, train
 from diffkit.cli import eval as eval_cmd
 from diffkit.cli.common import Parser

@@ -14,14 +14,19 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from diffkit.errors import ConfigError
 
-if TYPE_CHECKING:
-    from diffkit.config.compose import Composed
+
+class Composed(Protocol):
+    """What `resolve_length` reads and changes of ``diffkit.config.compose.Composed``."""
+
+    cfg: DictConfig
+    sources: dict[str, str]
+    notes: list[str]
 
 #: seconds per unit of a duration; ``img`` counts training images.
 UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "img": 1.0}

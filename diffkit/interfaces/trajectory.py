@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
 from diffkit.interfaces.process import Level, NoiseProcess
 
-if TYPE_CHECKING:
-    from diffkit.interfaces.sampler import Sampler
-
 #: model(x_t: (B, C, H, W), t: (B,) the process's time, long or float) -> output of the
 #: process's prediction type. The runner binds the network's input scaling (model_input).
 ModelFn = Callable[[Tensor, Tensor], Tensor]
 #: guidance(output, x_t, t) -> modified output (e.g. classifier-free guidance).
 GuidanceFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+class Denoising(Protocol):
+    """What a trajectory needs of its sampler (``diffkit.interfaces.Sampler`` is one)."""
+
+    clip_sample: bool | str
+
+    def denoise(self, model: ModelFn, scheduler: NoiseProcess, x_t: Tensor, t: int | float,
+                guidance: GuidanceFn | None = None, clip_sample: bool | str = False) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass
@@ -35,7 +41,7 @@ class Trajectory:
         history: free for a multistep rule (e.g. earlier x0_hat), empty at the first step.
     """
 
-    sampler: Sampler
+    sampler: Denoising
     model: ModelFn
     scheduler: NoiseProcess
     steps: int

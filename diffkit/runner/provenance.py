@@ -71,7 +71,7 @@ def plugins_of(plugins: Any) -> list[dict[str, str]]:
 
 def collect(cfg: Any, plugins: Any, *, device: torch.device, precision: str, world_size: int) -> dict[str, Any]:
     """Everything known when a run starts, as a JSON-ready dict."""
-    from diffkit import __version__
+    from diffkit.version import __version__
 
     batch = int(cfg.data.batch_size)
     accumulate = int(cfg.train.get("accumulate", 1) or 1)
