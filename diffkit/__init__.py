@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from diffkit.version import __version__
+from diffkit.version import __version__ as __version__
 
 #: public name -> the module that defines it.
 _EXPORTS = {
