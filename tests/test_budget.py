@@ -135,7 +135,7 @@ def test_the_lr_schedule_ends_at_the_planned_step():
     warm = round(0.1 * total)
     assert lrs[0] < 1e-12  # no speed known yet: the ramp of an endless warm-up
     assert max(lrs) == pytest.approx(0.5) and lrs.index(max(lrs)) == warm - 1
-    assert all(a <= b + 1e-12 for a, b in zip(lrs[:warm], lrs[1:warm]))  # the ramp only rises
+    assert all(a <= b + 1e-12 for a, b in zip(lrs[:warm], lrs[1:warm], strict=False))  # the ramp only rises
     assert lrs[-1] == pytest.approx(0.0, abs=1e-12)  # cosine ended: lr at the planned end is 0
     assert lrs[-2] > 0 and lrs[warm:] == sorted(lrs[warm:], reverse=True)
 
