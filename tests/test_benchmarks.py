@@ -42,6 +42,23 @@ def test_overhead_pairs_the_real_runner_with_the_bare_loop():
     assert res["pairs"] == 2 and len(res["ratios"]) == 2
     assert all(r > 0 for r in res["ratios"]) and res["runner_ms_per_step"] > 0 and res["bare_ms_per_step"] > 0
     assert res["median_ratio"] == pytest.approx(sum(res["ratios"]) / 2, rel=1e-3)
+    from diffkit.runner.device import resolve_precision
+
+    assert res["precision"] == resolve_precision(torch.device("cpu"), "auto")  # the runner's precision, both sides
+    sp = res["ratio_spread"]
+    assert sp["min"] <= sp["q1"] <= sp["q3"] <= sp["max"] and sp["min"] == min(res["ratios"])
+
+
+def test_the_bare_loop_autocasts_like_the_runner(monkeypatch):
+    """fp32 config: no autocast; bf16: the bare loop's forward runs under bf16 autocast (the runner's)."""
+    seen = []
+    for precision in ("fp32", "bf16"):
+        bare = overhead.BareLoop([*TINY, "scheduler.num_timesteps=50", "train.device=cpu",
+                                  f"train.precision={precision}", "train.channels_last=true"])
+        bare.model.register_forward_hook(lambda m, i, o: seen.append((torch.is_autocast_enabled("cpu"), o.dtype)))
+        bare.step()
+        assert bare.precision == precision and bare.channels_last
+    assert seen == [(False, torch.float32), (True, torch.bfloat16)]
 
 
 @pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations",
