@@ -42,7 +42,7 @@ from benchmarks.common import load, machine, quiet_overrides
 from benchmarks.formulations import _flags
 from benchmarks.peer_denoisers import installed
 from diffkit.runner import rundir
-from diffkit.runner.restore import restore
+from diffkit.api import open_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
@@ -50,7 +50,7 @@ PEER_PLUGIN = "benchmarks.peer_denoisers"
 DATA = ["data.name=fashion_mnist", "data.root=/usr/share/datasets/fashion-mnist", "data.image_size=28",
         "data.batch_size=64", "train.conditional=false", "train.precision=auto", "train.device=cpu"]
 SAMPLER = "sampler={name: dpm_solver_pp, steps: 10, clip_sample: true}"
-PEER_COMMON = ["scheduler={name: linear, num_timesteps: 1000, prediction_type: eps}", "loss={name: l2}",
+PEER_COMMON = [f"run.plugins=[{PEER_PLUGIN}]", "scheduler={name: linear, num_timesteps: 1000, prediction_type: eps}", "loss={name: l2}",
                "optim.lr_schedule=cosine", "optim.warmup_fraction=0.05"]
 #: arm -> (config relative to configs/, overrides).
 ARMS: dict[str, tuple[str, list[str]]] = {
@@ -92,7 +92,7 @@ def run_arm(arm: str, budget: str, seed: int, samples: int, extra: Sequence[str]
         "planned_steps": plan["planned_steps"], "steps": plan["steps"], "images": plan["images"],
         "train_seconds": plan["seconds"], "seconds_per_step": plan.get("seconds_per_step"),
         "wall_seconds": round(time.perf_counter() - t0, 2),
-        "parameters": sum(p.numel() for p in restore(run_dir, plugins, []).parts.denoiser.parameters()),
+        "parameters": sum(p.numel() for p in open_run(run_dir).components.denoiser.parameters()),
         **{k: round(float(scores[f"eval/{k}"]), 3) for k in ("fid", "precision", "recall")},
     })
     print(f"benchmarks: budget {arm} {budget} seed {seed}: {out['steps']} steps, FID {out['fid']}", file=sys.stderr)

@@ -28,13 +28,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 
 from benchmarks import report
 from benchmarks.common import load, machine
 from benchmarks.recipes import train_budgeted
-from diffkit.runner.evaluate import Evaluator
-from diffkit.runner.restore import restore
+from diffkit.api import open_run
 from diffkit.sweep import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,12 +55,9 @@ def formulations(extra: Sequence[str]) -> dict[str, tuple[str, list[str]]]:
 def score(config: str, overrides: Sequence[str], run_dir: Path, nfe: int, samples: int) -> dict[str, Any]:
     """FID / precision / recall at `nfe` model evaluations and the sampling speed."""
     sampling = ["sampler.name=dpm_solver_pp", f"sampler.steps={nfe}"]
-    _, plugins = load(list(overrides), config)
-    restored = restore(run_dir, plugins, sampling)
-    parts = restored.parts
-    evaluator = Evaluator(plugins.registry, restored.cfg, torch.device("cpu"), entries=["fid", "precision_recall"])
+    trained = open_run(run_dir, sampling, device="cpu")
     t0 = time.perf_counter()
-    scores = evaluator(parts.denoiser, parts.scheduler, parts.sampler, num=samples, seed=1)
+    scores = trained.evaluate(["fid", "precision_recall"], num=samples, seed=1, store=False)
     seconds = time.perf_counter() - t0
     return {"nfe": nfe, "fid": round(scores["eval/fid"], 3), "precision": round(scores["eval/precision"], 3),
             "recall": round(scores["eval/recall"], 3), "sample_images_per_sec": round(samples / seconds, 1)}

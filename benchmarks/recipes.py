@@ -34,7 +34,7 @@ from benchmarks.common import load, machine, quiet_overrides
 from diffkit.runner import rundir
 from diffkit.runner.data import fit_size, to_model_range
 from diffkit.runner.evaluate import Evaluator
-from diffkit.runner.restore import restore
+from diffkit.api import open_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DOC = CONFIGS.parent / "docs" / "performance.md"
@@ -71,19 +71,16 @@ def train_budgeted(config: str, overrides: Sequence[str], run_dir: Path, seconds
         "steps": plan["steps"],
         "train_seconds": plan["seconds"],
         "images_per_sec": round(composed.cfg.data.batch_size / per_step, 1),
-        "parameters": sum(p.numel() for p in restore(run_dir, plugins, []).parts.denoiser.parameters()),
+        "parameters": sum(p.numel() for p in open_run(run_dir).components.denoiser.parameters()),
     }
 
 
 def evaluate(config: str, overrides: Sequence[str], run_dir: Path, samples: int) -> dict[str, Any]:
-    _, plugins = load(list(overrides), config)
-    restored = restore(run_dir, plugins, list(SAMPLING))
-    parts, cfg = restored.parts, restored.cfg
-    evaluator = Evaluator(plugins.registry, cfg, torch.device("cpu"), entries=["fid"])
+    trained = open_run(run_dir, list(SAMPLING), device="cpu")
     t0 = time.perf_counter()
-    scores = evaluator(parts.denoiser, parts.scheduler, parts.sampler, num=samples, seed=1)
+    scores = trained.evaluate(["fid"], num=samples, seed=1, store=False)
     return {"fid": round(scores["eval/fid"], 3), "sample_seconds": round(time.perf_counter() - t0, 2),
-            "ema": bool(restored.state.get("ema"))}
+            "ema": bool(trained.restored.state.get("ema"))}
 
 
 def data_floor(samples: int) -> float:

@@ -1,64 +1,78 @@
 """diffkit: a plugin-based experimentation framework for denoising diffusion models.
 
-Plugin authors need only this module: ``hookimpl`` to mark hook functions, the
-component base classes to subclass, and the errors to raise.
+Users: ``diffkit.train``, ``diffkit.resume``, ``diffkit.open_run`` and ``diffkit.compose``
+(see ``docs/howto/python-api.md``). Plugin authors: ``hookimpl`` to mark hook functions,
+the component base classes to subclass, and the errors to raise.
+
+Names are imported when first used, so ``import diffkit`` is cheap and a Ctrl-C while
+the command line starts is one line, not a traceback from inside torch's import.
 """
 
-from diffkit.errors import (
-    CheckpointError,
-    ConfigError,
-    DataError,
-    DiffkitError,
-    PluginError,
-    PluginValidationError,
-    UnknownComponentError,
-)
-from diffkit.hookspecs import hookimpl, hookspec
-from diffkit.interfaces import (
-    ContinuousProcess,
-    Dataset,
-    Denoiser,
-    ImageData,
-    Launcher,
-    Loss,
-    Metric,
-    NoiseProcess,
-    Sampler,
-    Scheduler,
-    TimeEmbedding,
-    WeightedLoss,
-    extract,
-)
-from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
-from diffkit.registry import Registry
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "PLUGIN_API_VERSION",
-    "CheckpointError",
-    "ConfigError",
-    "ContinuousProcess",
-    "DataError",
-    "Dataset",
-    "Denoiser",
-    "DiffkitError",
-    "ImageData",
-    "Launcher",
-    "Loss",
-    "Metric",
-    "NoiseProcess",
-    "PluginError",
-    "PluginValidationError",
-    "Registry",
-    "Sampler",
-    "Scheduler",
-    "TimeEmbedding",
-    "UnknownComponentError",
-    "WeightedLoss",
-    "__version__",
-    "extract",
-    "hookimpl",
-    "hookspec",
-    "load_plugins",
-]
+#: public name -> the module that defines it.
+_EXPORTS = {
+    **dict.fromkeys(
+        ["CheckpointError", "ConfigError", "DataError", "DiffkitError", "PluginError", "PluginValidationError",
+         "UnknownComponentError"], "diffkit.errors"),
+    **dict.fromkeys(["hookimpl", "hookspec"], "diffkit.hookspecs"),
+    **dict.fromkeys(
+        ["ContinuousProcess", "Dataset", "Denoiser", "ImageData", "Job", "Launcher", "Loss", "Metric", "NoiseProcess",
+         "RunContext", "Sampler", "Scheduler", "TimeEmbedding", "WeightedLoss", "extract"], "diffkit.interfaces"),
+    **dict.fromkeys(["PLUGIN_API_VERSION", "load_plugins"], "diffkit.plugin_manager"),
+    "Registry": "diffkit.registry",
+    **dict.fromkeys(["Config", "Run", "compose", "open_run", "resume", "train"], "diffkit.api"),
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'diffkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from diffkit.api import Config, Run, compose, open_run, resume, train
+    from diffkit.errors import (
+        CheckpointError,
+        ConfigError,
+        DataError,
+        DiffkitError,
+        PluginError,
+        PluginValidationError,
+        UnknownComponentError,
+    )
+    from diffkit.hookspecs import hookimpl, hookspec
+    from diffkit.interfaces import (
+        ContinuousProcess,
+        Dataset,
+        Denoiser,
+        ImageData,
+        Job,
+        Launcher,
+        Loss,
+        Metric,
+        NoiseProcess,
+        RunContext,
+        Sampler,
+        Scheduler,
+        TimeEmbedding,
+        WeightedLoss,
+        extract,
+    )
+    from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
+    from diffkit.registry import Registry

@@ -1,3 +1,3 @@
-from diffkit.cli.main import main
+from diffkit.cli.entry import main
 
 raise SystemExit(main())

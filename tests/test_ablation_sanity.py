@@ -14,7 +14,7 @@ import torch
 from diffkit.config import compose
 from diffkit.runner.data import fit_size, to_model_range
 from diffkit.runner.evaluate import Evaluator
-from diffkit.runner.restore import restore
+from diffkit.api import open_run
 from diffkit.runner.sample import as_saved
 from diffkit.runner.train import train
 from diffkit_builtin.metrics.classifier import CACHE_ENV
@@ -34,9 +34,10 @@ def test_cosine_with_the_default_sampler_scores_in_a_sane_range(tmp_path, monkey
         run_dir = train(compose(None, [*RUN, *overrides, f"run.dir={tmp_path / name}"], plugins.registry), plugins)
         fid[name] = json.loads((run_dir / "metrics.json").read_text())["eval/fid"]
 
-    restored = restore(tmp_path / "cosine", plugins, ["sampler.clip_sample=false"], None, False)
-    evaluator = Evaluator(plugins.registry, restored.cfg, torch.device("cpu"), ["fid"])
-    unclipped = evaluator(restored.parts.denoiser, restored.parts.scheduler, restored.parts.sampler)["eval/fid"]
+    unclipped_run = open_run(tmp_path / "cosine", ["sampler.clip_sample=false"])
+    evaluator = Evaluator(plugins.registry, unclipped_run.config, torch.device("cpu"), ["fid"])
+    parts = unclipped_run.components
+    unclipped = evaluator(parts.denoiser, parts.scheduler, parts.sampler)["eval/fid"]
     real = as_saved(to_model_range(fit_size(evaluator.dataset.load("test"), 8).images))
     noise = as_saved(torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1)
     fid_noise = evaluator.metrics[0].compute(real, noise)["fid"]

@@ -40,7 +40,8 @@ from pathlib import Path
 
 import pytest
 
-from diffkit.cli.common import compose_with, plugins_for, split_config_and_overrides
+from diffkit.api import compose
+from diffkit.cli.common import split_config_and_overrides
 from diffkit.cli.main import build_parser, main
 from diffkit.config import validate
 from diffkit.runner.build import build_components
@@ -128,11 +129,10 @@ def run_diffkit(argv: list[str], where: str) -> tuple[int, str]:
 def check_config(items: list[str], cli_plugins: list[str]) -> None:
     """Compose, validate and build what `diffkit train ITEMS` would train."""
     config, overrides = split_config_and_overrides(items)
-    plugins = plugins_for(config, overrides, cli_plugins)
     with contextlib.redirect_stderr(io.StringIO()):
-        composed = compose_with(plugins, config, overrides)
-    validate(composed)
-    build_components(plugins.registry, composed.cfg, in_channels=1)
+        composed = compose(config, overrides, plugins=cli_plugins)
+    validate(composed.composed)
+    build_components(composed.plugins.registry, composed.cfg, in_channels=1)
 
 
 def as_diffkit(argv: list[str]) -> list[str]:

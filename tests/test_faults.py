@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 from diffkit import checkpoint as ckpt
-from diffkit.cli.eval import merge_scores
+from diffkit.runner.scores import merge_scores
 from diffkit.cli.main import main
 from diffkit.config import compose
 from diffkit.runner import rundir
-from diffkit.runner import train as train_module
+from diffkit.runner import setup as setup_module
 from diffkit.runner.train import train
 from tests.conftest import TINY, cli_env
 
@@ -278,7 +278,7 @@ def _signal_self(*signums: int, after: bool = False) -> Callable:
 @pytest.mark.parametrize("signums", [(signal.SIGINT,), (signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)],
                          ids=["ctrl-c", "double-ctrl-c", "sigterm"])
 def test_signal_during_start_up_leaves_no_run_dir(signums: tuple, tmp_path: Path, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(train_module, "build_dataset", _signal_self(*signums)(train_module.build_dataset))
+    monkeypatch.setattr(setup_module, "build_dataset", _signal_self(*signums)(setup_module.build_dataset))
     code, stderr = call(capsys, "train", *TINY, f"run.dir={tmp_path / 'run'}")
     assert code == 130
     name = signal.Signals(signums[0]).name

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from diffkit import PLUGIN_API_VERSION, ConfigError, PluginError, UnknownComponentError, load_plugins
-from diffkit.cli.common import plugins_for
+from diffkit.api import compose
 from diffkit.plugin_manager import AUTOLOAD_ENV, check_api_version, warn_failures
 
 LOSS_MODULE = """
@@ -121,7 +121,7 @@ def test_p_module_that_fails_is_an_error_naming_it(make_dist: MakeDist) -> None:
 
 def test_config_key_run_plugins_loads_a_module(make_dist: MakeDist) -> None:
     make_dist("unrelated", {"cfg_mod": loss_plugin("cfg_loss")}, {})
-    plugins = plugins_for(None, ["run.plugins=[cfg_mod]"], [])
+    plugins = compose(None, ["run.plugins=[cfg_mod]"]).plugins
     assert plugins.registry.get("loss", "cfg_loss").origin.plugin == "cfg_mod"
 
 

@@ -416,7 +416,7 @@ MUTANTS: dict[str, tuple[str, Callable]] = {
                                 lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("var_not_subtracted"))),
     "ddpm_variance_beta": ("ddpm_full", lambda mp: mp.setattr(Scheduler, "posterior", large_posterior_variance)),
     "ddpm_respaced_eta0": ("ddpm_respaced", lambda mp: mp.setattr(ddpm_mod, "level_step", level_step_eta0)),
-    "dpm_lambda_without_sigma": ("dpm_order1", lambda mp: mp.setattr(dpm_mod, "level_log_snr", dpm_lambda_bug)),
+    "dpm_lambda_without_sigma": ("dpm_order1", lambda mp: mp.setattr(dpm_mod, "half_log_snr", dpm_lambda_bug)),
     "dpm_2m_loses_correction": ("dpm_order2", lambda mp: mp.setattr(dpm_mod, "multistep_update", truncated_update(1))),
     "dpm_3m_loses_correction": ("dpm_order3", lambda mp: mp.setattr(dpm_mod, "multistep_update", truncated_update(2))),
     "heun_stale_levels": ("heun", lambda mp: mp.setattr(Scheduler, "levels", stale_levels)),

@@ -1,4 +1,4 @@
-"""Helpers shared by the commands: argument parsing, plugin loading, config composition."""
+"""Helpers shared by the commands: argument parsing and the options every command shares."""
 
 from __future__ import annotations
 
@@ -7,11 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from diffkit.config import Composed, compose, read_yaml
+from diffkit.api import Run, open_run
 from diffkit.errors import ConfigError
-from diffkit.plugin_manager import Plugins, load_plugins, plugin_specs, warn_failures
-from diffkit.runner import rundir
-from diffkit.runner.restore import Restored, restore
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,25 +39,6 @@ def split_config_and_overrides(items: Sequence[str]) -> tuple[str | None, list[s
     return (paths[0] if paths else None), overrides
 
 
-def plugins_for(config: str | None, overrides: Sequence[str], cli_plugins: Sequence[str], base: dict | None = None) -> Plugins:
-    """Load plugins named by -p and by the config's ``run.plugins``; warn about failures."""
-    first = compose(config, overrides, base=base)
-    plugins = load_plugins(plugin_specs(cli_plugins, list(first.cfg.run.plugins)))
-    warn_failures(plugins)
-    return plugins
-
-
-def compose_with(plugins: Plugins, config: str | None, overrides: Sequence[str], base: dict | None = None) -> Composed:
-    composed = compose(config, overrides, plugins.registry, base=base)
-    for note in composed.notes:
-        print(f"diffkit: note: {note}", file=sys.stderr)
-    return composed
-
-
-def config_stem(config: str | None) -> str:
-    return Path(config).stem if config else "default"
-
-
 def existing_dir(text: str) -> Path:
     path = Path(text)
     if not path.is_dir():
@@ -73,12 +51,13 @@ def add_restore_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="a checkpoint file (default: the run's latest)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even when EMA weights exist")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--allow-changes", action="store_true",
+                        help="allow overrides that change what the checkpoint means (schedule, T, image size, "
+                             "denoiser, data); scores of a model so changed are not stored")
     add_plugin_option(parser)
 
 
-def restore_run(args: argparse.Namespace, run_dir: Path, overrides: Sequence[str]) -> tuple[Plugins, Restored]:
-    """Load the plugins the run's saved config names, then its checkpoint and model."""
-    saved = run_dir / rundir.CONFIG
-    plugins = plugins_for(None, overrides, args.plugins, base=read_yaml(saved) if saved.is_file() else None)
-    checkpoint = Path(args.checkpoint) if args.checkpoint else None
-    return plugins, restore(run_dir, plugins, list(overrides), checkpoint, args.no_ema)
+def open_from_args(args: argparse.Namespace, overrides: Sequence[str]) -> Run:
+    """The run named by ``RUN_DIR`` with the restore options."""
+    return open_run(existing_dir(args.run_dir), overrides, plugins=args.plugins, checkpoint=args.checkpoint,
+                    use_ema=not args.no_ema, device=args.device, allow_changes=args.allow_changes)

@@ -1,26 +1,16 @@
 """``diffkit config [CONFIG] [key=value ...]``: check and print the resolved config.
 
-Every component is built once (the denoiser for a placeholder channel count,
-metrics without computing anything), so an unknown name, key or a bad value
-fails here with the same one-line error and exit code 2 as ``diffkit train``.
+Every component is built once (``Config.check``), so an unknown name, key or a bad
+value fails here with the same one-line error and exit code 2 as ``diffkit train``.
 """
 
 from __future__ import annotations
 
 import argparse
 
-import torch
-from omegaconf import DictConfig, OmegaConf
-
-from diffkit.cli.common import add_plugin_option, compose_with, plugins_for, split_config_and_overrides
-from diffkit.config import validate
-from diffkit.runner.checks import check, report
-from diffkit.plugin_manager import Plugins
-from diffkit.runner.build import build_components, build_dataset
-from diffkit.runner.evaluate import Evaluator
-
-#: the channel count the denoiser is built for; the data's is known only once it loads.
-PLACEHOLDER_CHANNELS = 3
+import diffkit.api as api
+from diffkit.cli.common import add_plugin_option, split_config_and_overrides
+from diffkit.runner.checks import report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,20 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config, overrides = split_config_and_overrides(args.items)
-    plugins = plugins_for(config, overrides, args.plugins)
-    composed = compose_with(plugins, config, overrides)
-    validate(composed)
-    check_buildable(plugins, composed.cfg)
-    report(check(composed.cfg, plugins))
-    print(OmegaConf.to_yaml(composed.cfg, resolve=True), end="")
+    composed = api.compose(config, overrides, plugins=args.plugins)
+    report(composed.check())
+    print(composed.to_yaml(), end="")
     return 0
-
-
-def check_buildable(plugins: Plugins, cfg: DictConfig) -> None:
-    """Build every component `cfg` names, without loading data; raise what train would."""
-    plugins.hooks(cfg.run.on_hook_error)
-    build_dataset(plugins.registry, cfg)
-    num_classes = 2 if cfg.train.conditional else 0
-    build_components(plugins.registry, cfg, PLACEHOLDER_CHANNELS, num_classes)
-    if cfg.eval.metrics:
-        Evaluator(plugins.registry, cfg, torch.device("cpu"))

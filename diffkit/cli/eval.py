@@ -11,28 +11,11 @@ sampling noise) and ``eval/repeats`` is K, which ``diffkit compare`` reads.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from pathlib import Path
-from typing import Any
 
-from omegaconf import OmegaConf
-
-from diffkit.cli.common import add_restore_options, existing_dir, restore_run
-from diffkit.cli.sample import check_seed
-from diffkit.config import validate
-from diffkit.config.compose import Composed
-from diffkit.errors import ConfigError
-from diffkit.runner import lock, rundir
-from diffkit.config import hparams
-from diffkit.interfaces.run import RunContext
-from diffkit.runner.device import resolve_device
-from diffkit.runner.evaluate import Evaluator, numeric
-from diffkit.sweep.collect import BOOKKEEPING
-from diffkit.sweep.groups import REPEATS
-from diffkit.sweep.spread import spread
-
-DEFAULT_METRICS = ["fid", "precision_recall"]
+from diffkit.api.run import DEFAULT_METRICS, check_evaluation
+from diffkit.cli.common import add_restore_options, open_from_args
+from diffkit.runner import rundir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,72 +34,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_dir = existing_dir(args.run_dir)
-    with lock.scope():
-        lock.acquire(run_dir, "diffkit eval")
-        return _evaluate(args, run_dir)
-
-
-def _evaluate(args: argparse.Namespace, run_dir: Path) -> int:
-    for name, value in (("--num", args.num), ("--steps", args.steps), ("--repeats", args.repeats)):
-        if value is not None and value < 1:
-            raise ConfigError(f"{name} {value} must be >= 1")
-    check_seed(args.seed)
-    stored = rundir.read_json(run_dir / rundir.METRICS)  # a bad file fails now, not after the sampling
-    plugins, restored = restore_run(args, run_dir, args.overrides)
-    cfg = restored.cfg
-    validate(Composed(cfg))
-    entries = args.metric or OmegaConf.to_container(cfg.eval.metrics) or DEFAULT_METRICS
-    device = resolve_device(args.device, "--device")
-    parts = restored.parts
-    evaluator = Evaluator(plugins.registry, cfg, device, entries)
-    if args.num is not None:
-        evaluator.check_num(args.num, "--num")
-    seed = int(cfg.seed) if args.seed is None else args.seed
-    scores = repeated([
-        evaluator(parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler,
-                  num=args.num, steps=args.steps, seed=seed + i)
-        for i in range(args.repeats)
-    ])
-    step = int(restored.state["step"])
-    scores["eval/checkpoint_step"] = step
-    old = {k: v for k, v in stored.items() if not _from_repeats(k)}
-    rundir.write_json(run_dir / rundir.METRICS, merge_scores(old, scores))
-    config = OmegaConf.to_container(cfg, resolve=True)
-    context = RunContext(dir=run_dir, config=config, step=step, hparams=hparams(config))
-    plugins.hooks(cfg.run.on_hook_error).diffkit_eval(run=context, step=step, metrics=numeric(scores))
+    check_evaluation(args.num, args.steps, args.repeats, args.seed)
+    trained = open_from_args(args, args.overrides)
+    scores = trained.evaluate(args.metric or None, num=args.num, repeats=args.repeats, steps=args.steps,
+                              seed=args.seed)
     for key, value in scores.items():
         print(f"{key}\t{value:.6g}" if isinstance(value, float) else f"{key}\t{value}")
-    print(f"diffkit: wrote {run_dir / rundir.METRICS}", file=sys.stderr)
+    if not trained.changes_meaning:
+        print(f"diffkit: wrote {trained.dir / rundir.METRICS}", file=sys.stderr)
     return 0
-
-
-def repeated(sets: list[dict[str, Any]]) -> dict[str, Any]:
-    """Scores of K sample sets -> each metric's mean, ``<metric>_std`` (sample std,
-    K - 1 in the denominator) and ``eval/repeats``: K; bookkeeping from the first set.
-    One set is returned as it is."""
-    if len(sets) == 1:
-        return sets[0]
-    out = dict(sets[0])
-    for key, value in sets[0].items():
-        if key not in BOOKKEEPING and isinstance(value, float):
-            s = spread([float(scores[key]) for scores in sets])
-            out[key], out[f"{key}_std"] = s.mean, s.std
-    out[REPEATS] = len(sets)
-    return out
-
-
-def _from_repeats(key: str) -> bool:
-    """Keys an earlier ``--repeats`` evaluation wrote, which a new evaluation replaces."""
-    return key == REPEATS or (key.startswith("eval/") and key.endswith("_std"))
-
-
-def merge_scores(stored: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
-    """`stored` updated with `scores`, except that a NaN never replaces a finite number."""
-    merged = {**stored, **scores}
-    for key, value in scores.items():
-        old = stored.get(key)
-        if isinstance(value, float) and math.isnan(value) and isinstance(old, (int, float)) and math.isfinite(old):
-            merged[key] = old
-            print(f"diffkit: warning: {key} is NaN; kept the stored value {old:.6g}", file=sys.stderr)
-    return merged

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import errno
 import os
 import sys
 import traceback
@@ -14,11 +13,11 @@ from diffkit import __version__
 from diffkit.cli import compare, config, new_plugin, plugins, sample, sweep, train
 from diffkit.cli import eval as eval_cmd
 from diffkit.cli.common import Parser
-from diffkit.errors import DiffkitError, NonFiniteError, PluginHookError
+from diffkit.errors import DiffkitError
+from diffkit.failure import TRACEBACK_ENV, describe
 
 #: every command module has ``register(subparsers)``; add new commands here.
 COMMANDS = [train, sample, plugins, config, new_plugin, sweep, compare, eval_cmd]
-TRACEBACK_ENV = "DIFFKIT_TRACEBACK"
 
 
 def build_parser() -> Parser:
@@ -35,7 +34,7 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    show_traceback = "--traceback" in argv or bool(os.environ.get(TRACEBACK_ENV))
+    show_traceback = "--traceback" in argv or os.environ.get(TRACEBACK_ENV, "").lower() not in ("", "0", "false", "no")
     args, extra = parser.parse_known_args([a for a in argv if a != "--traceback"])
     # argparse fills a trailing positional list only before the first option:
     # `sample RUN --steps 5 sampler.eta=0.5` leaves the override here.
@@ -49,36 +48,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace, show_traceback: bool = False) -> int:
-    """Run the chosen command; every fault a user can meet ends in one line on stderr:
-    exit 2 for usage and config errors, 1 for runtime faults (non-finite training, file
-    systems), 130 for Ctrl-C, 141 (quietly) when stdout's reader went away (`| head`)."""
+    """Run the chosen command; every fault a user can meet ends in one line on stderr
+    (``diffkit.failure``), and 141 (quietly) when stdout's reader went away (`| head`)."""
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe fails here, not at exit
         return code
-    except DiffkitError as e:
-        if show_traceback:
-            traceback.print_exception(e)
-        hint = f" (full traceback: --traceback or {TRACEBACK_ENV}=1)" if isinstance(e, PluginHookError) and not show_traceback else ""
-        return _fail(f"{e}{hint}", 1 if isinstance(e, (NonFiniteError, PluginHookError)) else 2)
     except BrokenPipeError:
         with contextlib.suppress(OSError, ValueError, AttributeError):  # in-process stdout may have no fd
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
-    except OSError as e:
-        return _fail(os_error(e), 1)
-    except KeyboardInterrupt as e:
-        return _fail(f"interrupted{': ' + str(e) if str(e) else ''}", 130)
-
-
-def os_error(e: OSError) -> str:
-    """``PATH: reason`` (both paths for a rename), with a hint for a full disk."""
-    paths = ": ".join(str(p) for p in (e.filename, e.filename2) if p is not None)
-    reason = e.strerror or str(e)
-    hint = "; free some space and resume" if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
-    return f"{paths}: {reason}{hint}" if paths else f"{reason}{hint}"
-
-
-def _fail(message: str, code: int) -> int:
-    print(f"diffkit: error: {message}", file=sys.stderr)
-    return code
+    except (DiffkitError, OSError, KeyboardInterrupt) as e:
+        if show_traceback and not isinstance(e, KeyboardInterrupt):
+            traceback.print_exception(e)
+        line, code = describe(e, show_traceback) or (str(e), 1)
+        print(f"diffkit: error: {line}", file=sys.stderr)
+        return code

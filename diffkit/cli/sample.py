@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
 import torch
 
-from diffkit.cli.common import add_restore_options, existing_dir, restore_run
+from diffkit.api.run import check_sampling
+from diffkit.cli.common import add_restore_options, open_from_args
 from diffkit.errors import ConfigError
-from diffkit.runner.device import resolve_device
 from diffkit.runner.resources import check_memory
-from diffkit.runner.sample import generate_batches, save_images, save_npz_stream
+from diffkit.runner.sample import save_images, save_npz_stream
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,63 +32,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-#: bounds of the options, before any memory estimate.
-MAX_NUM = 10_000_000
-MAX_SEED = 2**63 - 2**20  # torch seeds are 64-bit; batch i uses seed + i
-
-
-def check_options(args: argparse.Namespace) -> None:
-    """Usage errors of ``sample``'s own options, before anything is loaded."""
-    for name, value, low in (("--num", args.num, 1), ("--batch-size", args.batch_size, 1), ("--steps", args.steps, 1)):
-        if value is not None and value < low:
-            raise ConfigError(f"{name} {value} must be >= {low}")
-    if args.num > MAX_NUM:
-        raise ConfigError(f"--num {args.num} is more than {MAX_NUM} images; draw them in several calls with other --seed")
-    check_seed(args.seed)
-    if not math.isfinite(args.guidance):
-        raise ConfigError(f"--guidance {args.guidance} must be a finite number")
-    out = Path(args.out)
+def check_out(out: Path) -> None:
     if out.is_dir():
         raise ConfigError(f"--out {out} is a directory; name a .png or .npz file")
     if out.suffix.lower() not in (".png", ".npz"):
         raise ConfigError(f"--out {out}: use a .png (grid) or .npz (array) file name")
 
 
-def check_seed(seed: int | None) -> None:
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise ConfigError(f"--seed {seed} must be an integer in [0, 2**63 - 2**20]")
-
-
 def run(args: argparse.Namespace) -> int:
-    run_dir = existing_dir(args.run_dir)
-    check_options(args)
-    device = resolve_device(args.device, "--device")
-    overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
-    _, restored = restore_run(args, run_dir, overrides)
-    cfg, parts, state = restored.cfg, restored.parts, restored.state
-    size = int(cfg.data.image_size)
-    shape = (int(state["in_channels"]), size, size)
     out = Path(args.out)
-    pixels = shape[0] * size * size
+    check_sampling(args.num, args.steps, args.seed, args.guidance, args.batch_size)
+    check_out(out)
+    overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
+    trained = open_from_args(args, overrides)
+    _ = trained.device  # a bad --device fails before the checkpoint loads
+    shape = trained.image_shape
+    pixels = shape[0] * shape[1] * shape[2]
     # a float copy of the batch at each of a sampler's few live tensors (x_t, noise, output, x0)
-    check_memory(f"--batch-size {args.batch_size} at {size}x{size}", 8 * 4 * args.batch_size * pixels, device,
-                 hint="lower --batch-size")
+    check_memory(f"--batch-size {args.batch_size} at {shape[1]}x{shape[2]}", 8 * 4 * args.batch_size * pixels,
+                 trained.device, hint="lower --batch-size")
     if out.suffix.lower() == ".png":
         check_memory(f"a PNG grid of --num {args.num} images", 3 * 4 * args.num * pixels,
                      hint="write --out FILE.npz, which is streamed to disk")
-    batches = generate_batches(
-        parts.denoiser.to(device), parts.scheduler.to(device), parts.sampler, args.num, shape,
-        device=device, seed=args.seed, batch_size=args.batch_size,
-        steps=args.steps, class_label=args.class_label, guidance_scale=args.guidance,
-        progress="sample",
-    )
+    batches = trained.sample_batches(args.num, steps=args.steps, seed=args.seed, guidance=args.guidance,
+                                     class_label=args.class_label, batch_size=args.batch_size)
     if out.suffix.lower() == ".npz":
         save_npz_stream(batches, out, args.num, shape)
     else:
         save_images(torch.cat(list(batches)), out)
     print(out)
-    print(
-        f"diffkit: {args.num} images from {restored.path} (step {state['step']}, sampler {cfg.sampler.name})",
-        file=sys.stderr,
-    )
+    print(f"diffkit: {args.num} images from {trained.restored.path} (step {trained.step}, "
+          f"sampler {trained.config.sampler.name})", file=sys.stderr)
     return 0

@@ -5,19 +5,11 @@ from __future__ import annotations
 import argparse
 import signal
 
-from diffkit.cli.common import (
-    add_plugin_option,
-    compose_with,
-    config_stem,
-    existing_dir,
-    plugins_for,
-    split_config_and_overrides,
-)
-from diffkit.config import read_yaml
+import diffkit.api as api
+from diffkit.cli.common import add_plugin_option, split_config_and_overrides
 from diffkit.errors import ConfigError
 from diffkit.runner import rundir
 from diffkit.runner.distributed import DistEnv
-from diffkit.runner.train import train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,21 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config, overrides = split_config_and_overrides(args.items)
-    base = None
     if args.resume:
-        run_dir = existing_dir(args.resume)
         if config:
             raise ConfigError("--resume uses the run's saved config; pass only key=value overrides")
-        base = read_yaml(run_dir / rundir.CONFIG)
+        trained = api.resume(args.resume, overrides, allow_changes=args.allow_changes, plugins=args.plugins)
     elif args.allow_changes:
         raise ConfigError("--allow-changes goes with --resume RUN_DIR")
-    plugins = plugins_for(config, overrides, args.plugins, base)
-    composed = compose_with(plugins, config, overrides, base)
-    out = train(composed, plugins, resume=run_dir if args.resume else None, stem=config_stem(config),
-                allow_changes=args.allow_changes)
+    else:
+        trained = api.train(config, overrides, plugins=args.plugins)
     if DistEnv.from_env().is_main:
-        print(out)
-    status = rundir.read_json(out / rundir.STATUS)
+        print(trained.dir)
+    status = rundir.read_json(trained.dir / rundir.STATUS)
     if status.get("status") == "interrupted":  # 128 + signal, like a shell: scripts see the run did not finish
         return 128 + int(status.get("signal") or signal.SIGTERM)
     return 0

@@ -6,7 +6,7 @@ from diffkit.interfaces.denoiser import Denoiser
 from diffkit.interfaces.launcher import Job, Launcher, Report
 from diffkit.interfaces.loss import Loss
 from diffkit.interfaces.metric import Metric, MetricContext
-from diffkit.interfaces.process import CLEAN, Level, NoiseProcess
+from diffkit.interfaces.process import CLEAN, Level, NoiseProcess, broadcast
 from diffkit.interfaces.run import RunContext
 from diffkit.interfaces.sampler import GuidanceFn, ModelFn, Sampler
 from diffkit.interfaces.scheduler import Scheduler, extract
@@ -50,6 +50,7 @@ __all__ = [
     "Scheduler",
     "TimeEmbedding",
     "WeightedLoss",
+    "broadcast",
     "check_spacing",
     "extract",
     "karras_sigmas",

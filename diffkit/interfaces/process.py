@@ -42,7 +42,8 @@ CLEAN = Level(None, 1.0, 0.0)
 
 
 def broadcast(v: Tensor, x_shape: torch.Size) -> Tensor:
-    """(B,) -> (B, 1, ..., 1) with len(x_shape) dims."""
+    """(B,) -> (B, 1, ..., 1) with len(x_shape) dims: the one broadcasting helper
+    (``extract`` gathers a per-step table, then broadcasts)."""
     return v.reshape(v.shape[0], *((1,) * (len(x_shape) - 1)))
 
 

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces.process import Level, NoiseProcess
+from diffkit.interfaces.process import Level, NoiseProcess, broadcast
 
 #: model(x_t: (B, C, H, W), t: (B,) the process's time, long or float) -> output of the
 #: process's prediction type. The runner binds the network's input scaling (model_input).
@@ -38,7 +38,7 @@ def clip_x0(x0: Tensor, clip_sample: bool | str) -> Tensor:
     """
     if clip_sample == "dynamic":
         s = torch.quantile(x0.detach().flatten(1).abs().float(), DYNAMIC_PERCENTILE, dim=1).clamp_min(1.0)
-        s = s.to(x0.dtype).reshape(-1, *([1] * (x0.ndim - 1)))
+        s = broadcast(s.to(x0.dtype), x0.shape)
         return x0.clamp(-s, s) / s
     return x0.clamp(-1, 1) if clip_sample else x0
 

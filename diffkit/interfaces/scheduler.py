@@ -15,7 +15,7 @@ from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import timesteps as spacing_helpers
-from diffkit.interfaces.process import CLEAN, PREDICTION_TYPES, Level, NoiseProcess
+from diffkit.interfaces.process import CLEAN, PREDICTION_TYPES, Level, NoiseProcess, broadcast
 
 
 def extract(a: Tensor, t: Tensor, x_shape: torch.Size) -> Tensor:
@@ -23,7 +23,7 @@ def extract(a: Tensor, t: Tensor, x_shape: torch.Size) -> Tensor:
 
     a: (T,), t: (B,) long on a's device -> (B, 1, ..., 1) with len(x_shape) dims.
     """
-    return a.gather(0, t).reshape(t.shape[0], *((1,) * (len(x_shape) - 1)))
+    return broadcast(a.gather(0, t), x_shape)
 
 
 class Scheduler(NoiseProcess):
@@ -139,11 +139,6 @@ class Scheduler(NoiseProcess):
         var = extract(self.posterior_variance, t, x_t.shape)
         log_var = extract(self.posterior_log_variance_clipped, t, x_t.shape)
         return mean, var, log_var
-
-    def snr(self, t: Tensor) -> Tensor:
-        """Signal-to-noise ratio abar_t / (1 - abar_t), t: (B,) -> (B,)."""
-        abar = self.alphas_cumprod[t]
-        return abar / (1.0 - abar)
 
     def extra_repr(self) -> str:
         return f"num_timesteps={self.num_timesteps}, prediction_type={self.prediction_type!r}"

@@ -23,6 +23,11 @@ class Components:
     loss: Loss
     sampler: Sampler
 
+    @property
+    def process(self) -> Scheduler:
+        """The noise process (``scheduler`` in configs)."""
+        return self.scheduler
+
     def records(self) -> dict[str, Any]:
         """The ``{name, **params}`` each component was built from (defaults included)."""
         return {k: getattr(getattr(self, k), "build_config", None) for k in self.__dataclass_fields__}

@@ -1,5 +1,6 @@
-"""Progress bars drawn by tqdm on a terminal (steps, rate, ETA and a status such as
-the loss); nothing at all when stderr is not a TTY or the bar is turned off."""
+"""Progress bars (steps, rate, ETA and a status such as the loss): tqdm's text bar on a
+terminal, its widget in a Jupyter notebook (``tqdm.auto``); nothing at all when stderr
+is neither (a log file, a pipe) or the bar is turned off."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from typing import TextIO
 
 from tqdm import tqdm
+from tqdm.auto import tqdm as auto_tqdm
 
 
 def bar(total: int | None, desc: str, *, unit: str = "step", initial: int = 0, enabled: bool = True,
@@ -16,11 +18,19 @@ def bar(total: int | None, desc: str, *, unit: str = "step", initial: int = 0, e
     For any loop of diffkit (training, sampling, evaluation, sweeps):
     ``with bar(len(runs), "sweep", unit="run") as b: ... b.update(1)``.
     """
+    if stream is None and enabled and in_notebook():
+        return auto_tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=True)
     stream = stream or sys.stderr
     return tqdm(
         total=total, initial=initial, desc=desc, unit=unit, file=stream, dynamic_ncols=True,
         disable=not (enabled and stream.isatty()), leave=True,
     )
+
+
+def in_notebook() -> bool:
+    """This process is a Jupyter kernel (its stderr is the kernel's stream, not a TTY)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 class Progress:

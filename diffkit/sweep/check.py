@@ -7,14 +7,12 @@ import contextlib
 import io
 from collections.abc import Sequence
 
-import torch
 
-from diffkit.config import compose, validate
+from diffkit.config import compose
 from diffkit.config.schema import COMPONENT_SECTIONS
 from diffkit.errors import ConfigError, DiffkitError, UnknownComponentError
 from diffkit.plugin_manager import Plugins, load_plugins, plugin_specs
-from diffkit.runner.build import build_components, build_dataset
-from diffkit.runner.evaluate import Evaluator
+from diffkit.runner.preflight import preflight
 from diffkit.sweep.spec import RunSpec, Sweep
 
 _SECTION = {kind: section for section, kind in COMPONENT_SECTIONS.items()}
@@ -40,12 +38,7 @@ def check_run(sweep: Sweep, run: RunSpec, cli_plugins: Sequence[str], loaded: di
     registry = loaded[specs].registry
     with contextlib.redirect_stderr(io.StringIO()):  # notes on dropped parameters: the run prints them
         composed = compose(base, overrides, registry)
-    validate(composed)
-    cfg = composed.cfg
-    build_dataset(registry, cfg)
-    build_components(registry, cfg, in_channels=1, num_classes=0)
-    if cfg.eval.metrics:
-        Evaluator(registry, cfg, torch.device("cpu"))
+    preflight(composed, loaded[specs])
 
 
 def _with_key(error: DiffkitError) -> str:

@@ -6,17 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from diffkit.config import read_yaml
+from diffkit.config import hparams, read_yaml
 from diffkit.errors import ConfigError, closest
 from diffkit.runner import rundir
-from diffkit.config import hparams
+from diffkit.runner.scores import BOOKKEEPING
 
 _MISSING = object()
 
-#: results that say how a run was measured, not how good it is: shown (like
-#: hyperparameters) only where they differ between runs.
-BOOKKEEPING = ("step", "eval/checkpoint_step", "eval/sampler", "eval/sampling_steps", "eval/num_samples",
-               "eval/repeats", "train/global_batch")
 #: settings whose measured value is a result: the result's column replaces the setting's.
 MEASURED_AS = {"eval.num_samples": "eval/num_samples", "eval.steps": "eval/sampling_steps"}
 

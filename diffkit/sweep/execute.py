@@ -55,17 +55,14 @@ def plan(sweep: Sweep, run: RunSpec) -> str:
 
 
 def make_job(sweep: Sweep, run: RunSpec, plugins: Sequence[str]) -> RunJob:
-    """The job that trains `run`: ``diffkit train`` arguments to start it and to resume it."""
-    run_dir = sweep.dir / run.name
-    opts = [a for p in plugins for a in ("-p", p)]
-    base = [str(sweep.base)] if sweep.base else []
-    overrides = sweep.run_overrides(run)
+    """The job that trains `run`: started from the sweep's base config and the run's overrides, or resumed."""
     return RunJob(
         name=run.name,
-        dir=run_dir,
+        dir=sweep.dir / run.name,
         log=sweep.dir / LOGS / f"{run.name}.log",
-        start=[*opts, *base, *overrides, f"run.dir={run_dir}"],
-        resume=[*opts, "--resume", str(run_dir), *overrides],
+        config=str(sweep.base) if sweep.base else None,
+        overrides=list(sweep.run_overrides(run)),
+        plugins=list(plugins),
     )
 
 

@@ -12,7 +12,7 @@ from diffkit.sweep.spread import DIRECTION, Spread, letters, spread
 
 #: the hyperparameters that tell repeats of one configuration apart.
 REPEAT_KEYS = ("seed",)
-REPEATS = "eval/repeats"
+from diffkit.runner.scores import REPEATS  # noqa: F401 - re-exported
 MIXED = "mixed"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
+import signal
 import sys
 import time
 import traceback
@@ -13,53 +14,76 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import diffkit.api as api
 from diffkit import checkpoint as ckpt
+from diffkit.environ import environment
+from diffkit.errors import DiffkitError
+from diffkit.failure import describe
+from diffkit.interfaces.launcher import Job
 from diffkit.runner import rundir
 
 
 @dataclass
-class RunJob:
-    """name: the run's name in the sweep; dir: its run directory; log: the file its
-    output is appended to; start/resume: ``diffkit train`` arguments that start the run
-    afresh or continue it from its latest checkpoint; env: extra environment variables."""
+class RunJob(Job):
+    """A run of a sweep: name, dir (its run directory), log (the file its output is
+    appended to), config (the sweep's base config file, or None), overrides (the run's
+    ``key=value`` settings), plugins (``-p`` modules), env (extra environment variables).
+    It starts the run, or resumes it when its directory holds a loadable checkpoint."""
 
     name: str
     dir: Path
     log: Path
-    start: list[str]
-    resume: list[str]
+    config: str | None = None
+    overrides: list[str] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
-    def argv(self, tidy: bool = True) -> list[str]:
-        """The ``diffkit train`` arguments for now: resume when the run directory holds a
-        loadable checkpoint, else start (with `tidy`, a leftover directory is moved aside first)."""
+    def resuming(self, tidy: bool = True) -> bool:
+        """Whether the run continues from a checkpoint now; when it starts afresh (with
+        `tidy`) a leftover directory is moved aside first."""
         if ckpt.load_latest(self.dir / rundir.CHECKPOINTS) is not None:
-            return list(self.resume)
+            return True
         moved = discard(self.dir) if tidy else None
         if moved is not None:
             print(f"diffkit sweep: {self.dir} held no checkpoint; moved it aside to {moved}", file=sys.stderr)
-        return list(self.start)
+        return False
+
+    def argv(self, tidy: bool = True) -> list[str]:
+        """The ``diffkit train`` arguments for now (see `resuming`)."""
+        opts = [a for p in self.plugins for a in ("-p", p)]
+        if self.resuming(tidy):
+            return [*opts, "--resume", str(self.dir), *self.overrides]
+        return [*opts, *([self.config] if self.config else []), *self.overrides, f"run.dir={self.dir}"]
 
     def command(self) -> list[str]:
-        """The command line that trains the run in a new process."""
         return [sys.executable, "-m", "diffkit", "train", *self.argv()]
 
-    def run_here(self, main_process: bool = True) -> int:
-        """Train the run in this process and return the exit code. The main process appends
-        its output to the log and tidies the run directory; the other ranks of a
-        distributed run do neither."""
-        from diffkit.cli.main import main  # the CLI imports the whole runner
+    def status(self) -> str:
+        return str(rundir.read_json(self.dir / rundir.STATUS).get("status", ""))
 
-        argv = self.argv(tidy=main_process)
-        output = appended_output(self.log, f"$ diffkit train {shlex.join(argv)}") if main_process else contextlib.nullcontext()
+    def run_here(self, main_process: bool = True) -> int:
+        """Train the run in this process through the Python API and return what ``diffkit
+        train`` would exit with. The main process appends its output to the log and tidies
+        the run directory; the other ranks of a distributed run do neither."""
+        resuming = self.resuming(tidy=main_process)
+        shown = shlex.join(self.argv(tidy=False))
+        output = appended_output(self.log, f"$ diffkit train {shown}") if main_process else contextlib.nullcontext()
         with output, environment(self.env):
             try:
-                return main(["train", *argv])
-            except SystemExit as e:  # argparse
-                return e.code if isinstance(e.code, int) else 1
+                if resuming:
+                    api.resume(self.dir, self.overrides, plugins=self.plugins)
+                else:
+                    api.train(self.config, self.overrides, run_dir=self.dir, plugins=self.plugins)
+            except (DiffkitError, OSError, KeyboardInterrupt) as e:
+                line, code = describe(e) or (str(e), 1)
+                print(f"diffkit: error: {line}", file=sys.stderr)
+                return code
             except Exception:  # not a user error: the traceback goes to the run's log too
                 traceback.print_exc()
                 raise
+        if self.status() == "interrupted":
+            return 128 + int(rundir.read_json(self.dir / rundir.STATUS).get("signal") or signal.SIGTERM)
+        return 0
 
 
 def discard(run_dir: Path) -> Path | None:
@@ -99,18 +123,3 @@ def appended_output(log: Path, header: str) -> Iterator[None]:
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
-
-
-@contextlib.contextmanager
-def environment(extra: dict[str, str]) -> Iterator[None]:
-    """Set the variables of `extra` inside the block."""
-    previous = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

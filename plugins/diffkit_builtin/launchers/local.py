@@ -8,8 +8,8 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from diffkit.interfaces.launcher import Launcher, Report
-from diffkit.sweep.job import RunJob
+from diffkit.interfaces.launcher import Job, Launcher, Report
+
 
 
 class LocalLauncher(Launcher):
@@ -23,11 +23,11 @@ class LocalLauncher(Launcher):
             raise ValueError(f"need jobs >= 1 and retries >= 0, got jobs={jobs}, retries={retries}")
         self.jobs, self.retries = jobs, retries
 
-    def launch(self, jobs: Sequence[RunJob], report: Report) -> None:
+    def launch(self, jobs: Sequence[Job], report: Report) -> None:
         stopping = threading.Event()
         env = child_env(self.jobs)
 
-        def one(job: RunJob) -> None:
+        def one(job: Job) -> None:
             if stopping.is_set():
                 return
             command = job.command()

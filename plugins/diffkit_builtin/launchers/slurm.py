@@ -12,8 +12,8 @@ from types import ModuleType
 from typing import Any
 
 from diffkit.errors import ConfigError
-from diffkit.interfaces.launcher import Launcher, Report
-from diffkit.sweep.job import RunJob
+from diffkit.interfaces.launcher import Job, Launcher, Report
+
 
 from .slurm_job import TrainJob
 
@@ -103,10 +103,10 @@ class SubmititLauncher(Launcher):
         }
         return {k: v for k, v in params.items() if v is not None}
 
-    def folder_for(self, jobs: Sequence[RunJob]) -> Path:
+    def folder_for(self, jobs: Sequence[Job]) -> Path:
         return Path(self.folder) if self.folder else jobs[0].dir.parent / "submitit"
 
-    def describe(self, jobs: Sequence[RunJob]) -> str:
+    def describe(self, jobs: Sequence[Job]) -> str:
         """The sbatch script of the job array (what ``sbatch`` would get)."""
         if self.cluster != "slurm" or not jobs:
             return f"submitit {self.cluster} executor: {len(jobs)} jobs"
@@ -147,7 +147,7 @@ class SubmititLauncher(Launcher):
         return {j for j in job_ids if not submitit.SlurmJob(folder, j).state.upper().startswith(done + ("UNKNOWN",))}
 
     # -- run ------------------------------------------------------------------
-    def launch(self, jobs: Sequence[RunJob], report: Report) -> None:
+    def launch(self, jobs: Sequence[Job], report: Report) -> None:
         if not jobs:
             return
         ex = self.executor(self.folder_for(jobs).resolve(), job_name(jobs))
@@ -179,7 +179,7 @@ def _alive(pid: str) -> bool:
     return True
 
 
-def job_name(jobs: Sequence[RunJob]) -> str:
+def job_name(jobs: Sequence[Job]) -> str:
     """``diffkit-<sweep dir name>``: what squeue shows."""
     return f"diffkit-{jobs[0].dir.parent.name}" if jobs else "diffkit"
 

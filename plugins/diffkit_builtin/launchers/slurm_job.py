@@ -7,8 +7,8 @@ import signal
 import zlib
 from typing import Any
 
-from diffkit.runner import rundir
-from diffkit.sweep.job import RunJob, environment
+from diffkit.environ import environment
+from diffkit.interfaces.launcher import Job
 
 
 def torchrun_env(job_env: Any) -> dict[str, str]:
@@ -34,10 +34,10 @@ class TrainJob:
     On SIGUSR2 or SIGTERM the run saves a checkpoint after its current step and stops
     (diffkit.runner.stop); then rank 0 hands over to submitit's own pre-emption handler,
     which calls :meth:`checkpoint` and requeues the job. The requeued job runs the same
-    RunJob, which resumes from the checkpoint because one exists.
+    Job, which resumes from the checkpoint because one exists.
     """
 
-    def __init__(self, job: RunJob) -> None:
+    def __init__(self, job: Job) -> None:
         self.job = job
 
     def __call__(self) -> int:
@@ -47,7 +47,7 @@ class TrainJob:
         main_rank = dist.get("RANK", "0") == "0"
         with environment(dist):
             code = self.job.run_here(main_process=main_rank)
-        status = rundir.read_json(self.job.dir / rundir.STATUS).get("status")
+        status = self.job.status()
         if status == "interrupted" and main_rank:
             self._requeue(submitit)
         return code

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from diffkit.interfaces.sampler import check_clip, clip_x0
-from diffkit.interfaces import GuidanceFn, ModelFn, NoiseProcess, Sampler, Scheduler, check_spacing
+from diffkit.interfaces import GuidanceFn, ModelFn, NoiseProcess, Sampler, Scheduler, broadcast, check_spacing
 
 from .ddim import level_step
 
@@ -50,7 +50,7 @@ class DDPMSampler(Sampler):
         x0 = clip_x0(x0, self.clip_sample)
         mean, var, _ = scheduler.posterior(x0, x_t, t)
         noise = torch.randn(x_t.shape, generator=generator, device=x_t.device, dtype=x_t.dtype)
-        nonzero = (t > 0).to(x_t.dtype).reshape(-1, *([1] * (x_t.ndim - 1)))
+        nonzero = broadcast((t > 0).to(x_t.dtype), x_t.shape)
         return mean + nonzero * var.sqrt() * noise
 
     @torch.inference_mode()

@@ -12,8 +12,9 @@ from diffkit.interfaces.sampler import check_clip
 from diffkit.interfaces import GuidanceFn, Level, ModelFn, NoiseProcess, Sampler, check_spacing
 
 
-def level_log_snr(level: Level) -> float:
-    """lambda = log(alpha / sigma) of a grid level; +inf for clean data, -inf at alpha = 0."""
+def half_log_snr(level: Level) -> float:
+    """DPM-Solver's lambda = log(alpha / sigma) of a grid level: half of
+    ``NoiseProcess.log_snr`` = log(alpha^2 / sigma^2); +inf for clean data, -inf at alpha = 0."""
     if level.sigma <= 0:
         return math.inf
     if level.alpha <= 0:
@@ -99,8 +100,8 @@ class DPMSolverPPSampler(Sampler):
         x, x0s, lams = self.start(scheduler, noise, levels[0]), [], []
         for cur, nxt in zip(levels, levels[1:]):
             x0, _ = self.denoise(model, scheduler, x, cur.t, guidance, self.clip_sample)
-            x0s, lams = [x0, *x0s][: self.order], [level_log_snr(cur), *lams][: self.order]
-            lam_next = level_log_snr(nxt)
+            x0s, lams = [x0, *x0s][: self.order], [half_log_snr(cur), *lams][: self.order]
+            lam_next = half_log_snr(nxt)
             k = usable_order(lams, lam_next)
             x = multistep_update(x, x0s[:k], lams[:k], cur, nxt, lam_next)
         return x
