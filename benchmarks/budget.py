@@ -41,8 +41,8 @@ from benchmarks import report
 from benchmarks.common import load, machine, quiet_overrides
 from benchmarks.formulations import _flags
 from benchmarks.peer_denoisers import installed
-from diffkit.runner import rundir
 from diffkit.api import open_run
+from diffkit.runner import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
