@@ -34,22 +34,25 @@ OPTIONS: dict[str, list[str]] = {
 }
 
 
-def quiet_overrides(run_dir: Path, steps: int, log_every: int) -> list[str]:
+def quiet_overrides(run_dir: Path, steps: int | None, log_every: int, budget: str | None = None) -> list[str]:
     """Overrides that leave only training steps and logging: no samples, no checkpoint
-    before the end, no progress bar."""
+    before the end, no progress bar. With `budget` (``train.budget``, e.g. ``"2m"``) instead
+    of `steps`, the run sizes its own steps."""
+    length = [f"train.budget={budget}", "train.checkpoint_every=0"] if budget else [
+        f"train.steps={steps}", f"train.checkpoint_every={10 * (steps or 1)}"]
     return [
         f"run.dir={run_dir}",
-        f"train.steps={steps}",
+        *length,
         f"train.log_every={log_every}",
         "train.sample_every=0",
-        f"train.checkpoint_every={10 * steps}",
         "train.progress=false",
         "train.num_samples=1",
     ]
 
 
-def load(overrides: Sequence[str], config: str | None = None) -> tuple[Composed, Plugins]:
-    plugins = load_plugins(autoload=False)
+def load(overrides: Sequence[str], config: str | None = None, specs: Sequence[str] = ()) -> tuple[Composed, Plugins]:
+    """Compose `config` + `overrides` with the built-in plugins and the modules `specs` (``-p``)."""
+    plugins = load_plugins(list(specs), autoload=False)
     return compose(config, list(overrides), plugins.registry), plugins
 
 

@@ -3,9 +3,9 @@
 The formulations are the variants of ``configs/sweeps/formulations.yaml`` (DDPM-eps, DDPM-v with
 min-SNR, EDM, rectified flow with uniform and logit-normal t) on its base,
 ``configs/cpu/fashion_mnist_modern.yaml`` (Fashion-MNIST 16x16, the same ADM-style U-Net for all),
-unconditional so that every model is scored on the same task. A short calibration run measures
-seconds per step; each formulation then trains for the steps that fill the budget (so its lr
-schedule ends on time) through the real runner. Each is sampled with DPM-Solver++ 2M on its
+unconditional so that every model is scored on the same task. Each formulation trains for
+``train.budget`` = the budget through the real runner, which measures its speed after warm-up
+and sizes its steps, warm-up and lr schedule to end on time. Each is sampled with DPM-Solver++ 2M on its
 process's own grid at 10 and 25 model evaluations (NFE = steps; x0_hat clipped to [-1, 1], the
 sweep's setting), from the EMA weights, and scored
 with FID and precision/recall in the offline classifier feature space against the test split.
@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks import report
 from benchmarks.common import load, machine
-from benchmarks.recipes import train_for
+from benchmarks.recipes import train_budgeted
 from diffkit.api import open_run
 from diffkit.sweep import load_sweep
 
@@ -63,14 +63,10 @@ def score(config: str, overrides: Sequence[str], run_dir: Path, nfe: int, sample
             "recall": round(scores["eval/recall"], 3), "sample_images_per_sec": round(samples / seconds, 1)}
 
 
-def run_formulation(name: str, config: str, overrides: list[str], budget: float, samples: int,
-                    calibration_steps: int) -> dict[str, Any]:
+def run_formulation(name: str, config: str, overrides: list[str], budget: float, samples: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        calib = train_for(config, overrides, Path(tmp) / "calibrate", calibration_steps)
-        batch = load(overrides, config)[0].cfg.data.batch_size
-        steps = max(10, int(budget / (batch / calib["images_per_sec"])))
         out: dict[str, Any] = {"formulation": name, "overrides": overrides}
-        out.update(train_for(config, [*overrides, f"optim.warmup_steps={max(1, steps // 15)}"], Path(tmp) / "run", steps))
+        out.update(train_budgeted(config, overrides, Path(tmp) / "run", budget))
         out["scores"] = [score(config, overrides, Path(tmp) / "run", nfe, samples) for nfe in NFES]
     return out
 
@@ -80,16 +76,17 @@ def table_md(res: dict[str, Any]) -> str:
     lines = [
         "## Formulations: DDPM, EDM, rectified flow", "",
         f"Measured with `{res.get('command') or 'python -m benchmarks.formulations' + (' --quick' if res['quick'] else '')}`: "
-        f"{res['budget_seconds']} s of training each on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
+        f"`train.budget={res['budget_seconds']:g}s` of training each on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
         f"load average at start {m['load_average']}; {res['samples']} samples per score. "
         "The variants of `configs/sweeps/formulations.yaml`, unconditional; DPM-Solver++ 2M on each process's grid "
         "(NFE = steps); FID and precision/recall in the offline classifier feature space vs the test split.", "",
-        "| formulation | steps trained | train img/s | NFE | FID | precision | recall | sample img/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| formulation | steps trained | train s | train img/s | NFE | FID | precision | recall | sample img/s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["results"]:
         for s in r["scores"]:
-            lines.append(f"| {r['formulation']} | {r['steps']} | {r['images_per_sec']} | {s['nfe']} | {s['fid']} | "
+            lines.append(f"| {r['formulation']} | {r['steps']} | {r['train_seconds']} | {r['images_per_sec']} | "
+                         f"{s['nfe']} | {s['fid']} | "
                          f"{s['precision']} | {s['recall']} | {s['sample_images_per_sec']} |")
     for nfe, best in res["best_fid_per_nfe"].items():
         lines.append("")
@@ -130,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
     budget = args.budget or (15.0 if args.quick else 120.0)
     samples = args.samples or (200 if args.quick else 1000)
-    results = [run_formulation(name, config, overrides, budget, samples, 5 if args.quick else 20)
+    results = [run_formulation(name, config, overrides, budget, samples)
                for name, (config, overrides) in chosen.items()]
     res = {
         "benchmark": "formulations", "command": shlex.join(["python", "-m", "benchmarks.formulations", *_flags(argv)]),

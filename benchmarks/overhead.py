@@ -4,12 +4,16 @@ Both train a denoiser built from the same config, on the same in-memory images, 
 Adam at the same lr and batch size. The two alternate in small blocks inside one
 ``train()`` call: a plugin's ``diffkit_log`` hook (called every ``log_every`` steps)
 runs ``log_every`` bare steps, so every runner window has a bare twin taken moments
-later under the same machine load. The figure is the median over pairs of
-runner seconds per step / bare seconds per step.
+later under the same machine load. Both run in the precision the runner resolves from the
+config (``train.precision=auto`` is bf16 on a CPU with native bf16: the bare loop autocasts
+the same way) and the same memory format (``train.channels_last``), with the same batch and
+threads. The figure is the median over pairs of runner seconds per step / bare seconds per
+step, with the spread (min, quartiles, max) of the pairs.
 """
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -23,19 +27,24 @@ from benchmarks.common import load, median, quiet_overrides, sync
 from diffkit import hookimpl
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.data import fit_size
-from diffkit.runner.device import resolve_device
+from diffkit.runner.device import autocast, resolve_device, resolve_precision
 
 
 class BareLoop:
-    """A nanoGPT-style loop: no hooks, no logging, no checks, no schedule."""
+    """A nanoGPT-style loop: no hooks, no logging, no checks, no schedule; the runner's
+    precision (autocast) and memory format."""
 
     def __init__(self, overrides: Sequence[str]) -> None:
         composed, plugins = load(overrides)
         cfg = composed.cfg
         self.device = resolve_device(cfg.train.device)
+        self.precision = resolve_precision(self.device, cfg.train.precision)
+        self.channels_last = bool(cfg.train.channels_last)
         data = fit_size(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
         parts = build_components(plugins.registry, cfg, data.images.shape[1])
         self.model, scheduler = parts.denoiser.to(self.device).train(), parts.scheduler.to(self.device)
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.images = data.images.to(self.device)
         self.a_bar, self.s_bar = scheduler.sqrt_alphas_cumprod, scheduler.sqrt_one_minus_alphas_cumprod
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr)
@@ -49,7 +58,11 @@ class BareLoop:
         t = torch.randint(0, self.T, (B,), device=d, generator=g)
         noise = torch.randn(x0.shape, device=d, generator=g)
         x_t = self.a_bar[t].view(B, 1, 1, 1) * x0 + self.s_bar[t].view(B, 1, 1, 1) * noise
-        loss = F.l1_loss(self.model(x_t, t), noise)
+        if self.channels_last:
+            x_t = x_t.contiguous(memory_format=torch.channels_last)
+        with autocast(d, self.precision):
+            out = self.model(x_t, t)
+        loss = F.l1_loss(out.float(), noise)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -98,10 +111,19 @@ def measure(overrides: Sequence[str], *, block: int, pairs: int) -> dict[str, An
     ratios = [r / b for r, b in zip(timer.runner, timer.bare_times)]
     return {
         "config": list(overrides) or ["configs/default.yaml"],
+        "precision": bare.precision,
+        "channels_last": bare.channels_last,
         "block_steps": block,
         "pairs": len(ratios),
         "runner_ms_per_step": round(1e3 * median(timer.runner), 3),
         "bare_ms_per_step": round(1e3 * median(timer.bare_times), 3),
         "ratios": [round(x, 4) for x in ratios],
         "median_ratio": round(median(ratios), 4),
+        "ratio_spread": spread(ratios),
     }
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """min, quartiles and max of `values` (quartiles by linear interpolation)."""
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
+    return {k: round(v, 4) for k, v in (("min", min(values)), ("q1", q1), ("q3", q3), ("max", max(values)))}

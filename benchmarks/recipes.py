@@ -1,9 +1,9 @@
 """The modern recipe vs the seed recipe on Fashion-MNIST with the same CPU wall-clock budget.
 
 Each recipe is its config (``configs/seed_reference.yaml``, ``configs/fashion_mnist_modern.yaml``)
-shrunk to CPU size by the overrides below: 16x16 images, batch 64, small widths. A short
-calibration run measures seconds per step; the recipe then trains for the number of steps
-that fills the budget (so the cosine lr schedule ends on time) through the real runner.
+shrunk to CPU size by the overrides below: 16x16 images, batch 64, small widths. Each
+trains for ``train.budget`` through the real runner, which measures its speed after warm-up
+and sizes its steps (and the cosine lr schedule) to end on time.
 Both are sampled the same way (DDIM, 50 steps, from the EMA weights where the recipe has
 them) and scored with FID in the offline classifier feature space
 (``plugins/diffkit_builtin/metrics``) against the test split; the FID between the test split
@@ -30,7 +30,8 @@ from typing import Any
 import torch
 
 from benchmarks import report
-from benchmarks.common import LogTimes, load, machine, quiet_overrides
+from benchmarks.common import load, machine, quiet_overrides
+from diffkit.runner import rundir
 from diffkit.runner.data import fit_size, to_model_range
 from diffkit.runner.evaluate import Evaluator
 from diffkit.api import open_run
@@ -57,20 +58,18 @@ def overrides_for(name: str) -> tuple[str, list[str]]:
     return str(CONFIGS / config), [*DATA, *extra, *SAMPLING]
 
 
-def train_for(config: str, overrides: Sequence[str], run_dir: Path, steps: int) -> dict[str, Any]:
-    """Train `steps` steps with the runner; seconds and images/s between the first and last log."""
+def train_budgeted(config: str, overrides: Sequence[str], run_dir: Path, seconds: float) -> dict[str, Any]:
+    """Train for ``train.budget`` = `seconds` with the runner (it measures its speed after warm-up
+    and sizes its steps and lr schedule to end on time); the plan it recorded."""
     from diffkit.runner.train import train
 
-    log_every = max(1, steps // 10)
-    composed, plugins = load([*overrides, *quiet_overrides(run_dir, steps, log_every)], config)
-    timer = LogTimes()
-    plugins.pm.register(timer)
-    t0 = time.perf_counter()
+    composed, plugins = load([*overrides, *quiet_overrides(run_dir, None, 25, budget=f"{seconds:g}s")], config)
     train(composed, plugins)
-    per_step = timer.seconds_per_step(skip=1)
+    plan = rundir.read_json(run_dir / rundir.STATUS)["plan"]
+    per_step = plan.get("seconds_per_step") or plan["seconds"] / max(1, plan["steps"])
     return {
-        "steps": steps,
-        "train_seconds": round(time.perf_counter() - t0, 2),
+        "steps": plan["steps"],
+        "train_seconds": plan["seconds"],
         "images_per_sec": round(composed.cfg.data.batch_size / per_step, 1),
         "parameters": sum(p.numel() for p in open_run(run_dir).components.denoiser.parameters()),
     }
@@ -94,14 +93,11 @@ def data_floor(samples: int) -> float:
     return round(evaluator.metrics[0].compute(real, train)["fid"], 3)
 
 
-def run_recipe(name: str, budget: float, samples: int, calibration_steps: int) -> dict[str, Any]:
+def run_recipe(name: str, budget: float, samples: int) -> dict[str, Any]:
     config, overrides = overrides_for(name)
     with tempfile.TemporaryDirectory() as tmp:
-        calib = train_for(config, overrides, Path(tmp) / "calibrate", calibration_steps)
-        seconds_per_step = 64 / calib["images_per_sec"]
-        steps = max(10, int(budget / seconds_per_step))
         out = {"recipe": name, "config": f"configs/{RECIPES[name][0]}", "overrides": overrides}
-        out.update(train_for(config, overrides, Path(tmp) / "run", steps))
+        out.update(train_budgeted(config, overrides, Path(tmp) / "run", budget))
         out.update(evaluate(config, overrides, Path(tmp) / "run", samples))
     return out
 
@@ -142,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = machine()
     budget = args.budget or (20.0 if args.quick else 75.0)
     samples = args.samples or (200 if args.quick else 1000)
-    results = [run_recipe(name, budget, samples, calibration_steps=10 if args.quick else 20) for name in RECIPES]
+    results = [run_recipe(name, budget, samples) for name in RECIPES]
     res = {
         "benchmark": "recipes",
         "quick": args.quick,

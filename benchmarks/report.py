@@ -35,15 +35,20 @@ def overhead_md(res: dict[str, Any]) -> str:
         "## Runner overhead", "",
         _machine(res["machine"]), "",
         "Runner (`diffkit.runner.train.train`, sampling and checkpoints off) vs a bare hand-written loop "
-        "on the same model, data, optimizer and batch size, alternating blocks inside one run "
-        "(a `diffkit_log` hook runs the bare block). Target: median ratio <= 1.03.", "",
-        "| config | block steps | pairs | runner ms/step | bare ms/step | median ratio | per-pair ratios |",
-        "|---|---|---|---|---|---|---|",
+        "on the same model, data, optimizer, batch size, threads, precision and memory format, alternating "
+        "blocks inside one run (a `diffkit_log` hook runs the bare block). Ratio = runner s/step / bare "
+        "s/step; spread = min [quartiles] max over the pairs. Target: median ratio in [0.95, 1.03].", "",
+        "| config | precision | block steps | pairs | runner ms/step | bare ms/step | median ratio | spread | "
+        "per-pair ratios |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["overhead"]:
+        sp = r.get("ratio_spread")
+        spread = f"{sp['min']} [{sp['q1']}, {sp['q3']}] {sp['max']}" if sp else "-"
         lines.append(
-            f"| `{' '.join(r['config'])}` | {r['block_steps']} | {r['pairs']} | {r['runner_ms_per_step']} | "
-            f"{r['bare_ms_per_step']} | **{r['median_ratio']}** | {', '.join(map(str, r['ratios']))} |"
+            f"| `{' '.join(r['config'])}` | {r.get('precision', '?')}{' channels_last' if r.get('channels_last') else ''} | "
+            f"{r['block_steps']} | {r['pairs']} | {r['runner_ms_per_step']} | "
+            f"{r['bare_ms_per_step']} | **{r['median_ratio']}** | {spread} | {', '.join(map(str, r['ratios']))} |"
         )
     return "\n".join(lines)
 

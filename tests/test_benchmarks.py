@@ -42,9 +42,27 @@ def test_overhead_pairs_the_real_runner_with_the_bare_loop():
     assert res["pairs"] == 2 and len(res["ratios"]) == 2
     assert all(r > 0 for r in res["ratios"]) and res["runner_ms_per_step"] > 0 and res["bare_ms_per_step"] > 0
     assert res["median_ratio"] == pytest.approx(sum(res["ratios"]) / 2, rel=1e-3)
+    from diffkit.runner.device import resolve_precision
+
+    assert res["precision"] == resolve_precision(torch.device("cpu"), "auto")  # the runner's precision, both sides
+    sp = res["ratio_spread"]
+    assert sp["min"] <= sp["q1"] <= sp["q3"] <= sp["max"] and sp["min"] == min(res["ratios"])
 
 
-@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations"])
+def test_the_bare_loop_autocasts_like_the_runner(monkeypatch):
+    """fp32 config: no autocast; bf16: the bare loop's forward runs under bf16 autocast (the runner's)."""
+    seen = []
+    for precision in ("fp32", "bf16"):
+        bare = overhead.BareLoop([*TINY, "scheduler.num_timesteps=50", "train.device=cpu",
+                                  f"train.precision={precision}", "train.channels_last=true"])
+        bare.model.register_forward_hook(lambda m, i, o: seen.append((torch.is_autocast_enabled("cpu"), o.dtype)))
+        bare.step()
+        assert bare.precision == precision and bare.channels_last
+    assert seen == [(False, torch.float32), (True, torch.bfloat16)]
+
+
+@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations",
+                                  "budget", "peer_denoisers"])
 def test_every_benchmark_command_imports(name):
     module = importlib.import_module(f"benchmarks.{name}")
     assert module.__doc__
@@ -141,3 +159,48 @@ def test_sampling_command_writes_its_section(tmp_path, capsys, feature_cache, mo
         ("ddim", 10), ("dpm_solver_pp", 10), ("heun", 10), ("ddpm", 10), ("ddpm", 20)]
     text = doc.read_text()
     assert "<!-- BEGIN sampling -->" in text and "| ddpm | 20 | " in text and "Lowest FID per step count: 10: " in text
+
+
+#: the budget benchmark's arms shrunk to 8x8 digits (the recipe's patch stem and 2 levels need a multiple of 4).
+BUDGET_TINY = ["data.name=digits", "data.root=null", "data.image_size=8", "data.batch_size=16",
+               "denoiser.channels=[8,16]", "denoiser.attention_resolutions=[]", "denoiser.num_heads=1",
+               "time_embedding.dim=8", "train.precision=fp32"]
+
+
+@pytest.mark.slow
+def test_budget_quick_trains_each_arm_for_its_budget_and_writes_the_table(tmp_path, capsys, feature_cache,
+                                                                          monkeypatch):  # noqa: F811
+    """`benchmarks.budget --quick` through the real runner on 8x8 digits: the recipe and the flow
+    config each train for a 2 s budget (planned after warm-up), are scored, and the table with the
+    ratio sentence lands in the given file."""
+    import json
+
+    from benchmarks import budget
+    from diffkit_builtin.metrics.classifier import CACHE_ENV
+
+    monkeypatch.setenv(CACHE_ENV, str(feature_cache))
+    doc = tmp_path / "perf.md"
+    args = ["--quick", "--budgets", "2s", "--samples", "16", "--only", "recipe,flow", "--doc", str(doc)]
+    assert budget.main([*args, *(f"--set={o}" for o in BUDGET_TINY)]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert [(r["arm"], r["budget"], r["seed"]) for r in res["results"]] == [("recipe", "2s", 0), ("flow", "2s", 0)]
+    for r in res["results"]:
+        assert r["steps"] == r["planned_steps"] >= 10 and r["images"] == 16 * r["steps"] and r["fid"] > 0
+    assert [s["n"] for s in res["summary"]] == [1, 1] and res["summary"][0]["fid"]["std"] is None
+    text = doc.read_text()
+    assert "<!-- BEGIN budget -->" in text and "| recipe | `configs/cpu/fashion_mnist.yaml` | 2s |" in text
+    assert "At 2s: the recipe's FID is lower than flow " in text
+
+
+def test_budget_summary_has_the_seed_spread_and_skips_missing_peers():
+    from benchmarks import budget
+
+    runs = [{"arm": "recipe", "budget": "2m", "seed": s, "fid": fid, "precision": 0.5, "recall": 0.4, "steps": 100,
+             "train_seconds": 120.0, "config": "c", "parameters": 1e6} for s, fid in ((0, 10.0), (1, 12.0))]
+    runs += [{"arm": "flow", "budget": "2m", "seed": 0, "fid": 33.0, "precision": 0.5, "recall": 0.4, "steps": 90,
+              "train_seconds": 120.0, "config": "f", "parameters": 1e6},
+             {"arm": "diffusers", "budget": "2m", "seed": 0, "skipped": "not installed"}]
+    summary = budget.summarise(runs)
+    assert summary[0]["fid"] == {"mean": 11.0, "std": round(2 ** 0.5, 3)} and summary[0]["n"] == 2
+    assert summary[2] == {"arm": "diffusers", "budget": "2m", "n": 0, "skipped": "not installed"}
+    assert budget.ratios(summary) == ["At 2m: the recipe's FID is lower than flow 3.00x (other arm's FID / recipe's)."]

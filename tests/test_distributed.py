@@ -234,3 +234,17 @@ def test_a_dying_rank_makes_the_others_exit_with_a_clear_error(tmp_path: Path):
     assert procs[0].returncode != 0, f"rank 0 exited {procs[0].returncode} {survivor_exited_after:.0f} s later"
     assert "diffkit: error: rank 0 of 2 lost contact with the other ranks at step" in err0
     assert '"status": "failed"' in (tmp_path / "run" / "status.json").read_text()
+
+
+@pytest.mark.slow
+def test_a_time_budget_is_planned_once_for_all_ranks(tmp_path: Path):
+    """Under DDP each rank times its own steps; rank 0's plan is broadcast, so both stop after
+    the same step (a disagreement would leave one rank waiting in a collective until the timeout)."""
+    import json
+
+    run = tmp_path / "run"
+    args = [a for a in DDP if not a.startswith(("train.steps=", "train.checkpoint_every="))]
+    torchrun("train", *args, "train.budget=3s", "train.checkpoint_every=0", f"run.dir={run}", cwd=tmp_path)
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "completed" and status["step"] == status["plan"]["planned_steps"] > 10
+    assert status["plan"]["images"] == 16 * status["step"]  # the global batch: 2 ranks x 8

@@ -44,3 +44,26 @@ def test_a_sweep_budget_with_train_steps_in_its_overrides_is_refused_when_compos
     sweep = load_sweep(write(tmp_path / "s.yaml", budget="2m", overrides={"train.steps": 100}, grid={"seed": [0]}))
     with pytest.raises(ConfigError, match=r"train.steps=100 and train.budget='2m' are both set \(command line\)"):
         compose(sweep.base, sweep.run_overrides(sweep.runs[0]))
+
+
+@pytest.mark.slow
+def test_arms_of_different_speed_train_for_the_same_budget(tmp_path: Path):
+    """A 2-run sweep with `budget: 3s`: a narrow and a 4x wider U-Net each plan their own steps
+    (the faster one more) and record the same budget."""
+    import json
+
+    from tests.conftest import run_cli
+
+    overrides = {"data.image_size": 8, "data.batch_size": 16, "time_embedding.dim": 8, "scheduler.num_timesteps": 20,
+                 "train": {"progress": False, "sample_every": 0, "num_samples": 4, "log_every": 5,
+                           "checkpoint_every": 0, "precision": "fp32", "device": "cpu"}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "budget": "3s",
+                                    "overrides": overrides, "grid": {"denoiser.channels": [[8, 16], [32, 64]]},
+                                    "name": "w{denoiser.channels}", "dir": str(tmp_path / "out")}))
+    run_cli("sweep", str(path))
+    runs = json.loads((tmp_path / "out/sweep.json").read_text())["runs"]
+    plans = [json.loads((Path(r["dir"]) / "status.json").read_text())["plan"] for r in runs]
+    assert [p["budget"] for p in plans] == ["3s", "3s"] and all(p["steps"] == p["planned_steps"] for p in plans)
+    narrow, wide = plans
+    assert narrow["seconds_per_step"] < wide["seconds_per_step"] and narrow["planned_steps"] > wide["planned_steps"]

@@ -68,7 +68,10 @@ class Plan:
         self._session_start: float | None = None  # clock at the first step of this session
         self._start_step = 0
         self._seconds_before = self.seconds  # training seconds of earlier sessions
-        self._marks: list[tuple[int, float]] = []  # (step, clock) after each step of this session
+        # (step, clock) at the start and after each of this session's first SKIP steps, and the last
+        self._marks: list[tuple[int, float]] = []
+        self._last: tuple[int, float] | None = None
+        self._count = 0  # steps done in this session
 
     # -- building ------------------------------------------------------------
     @classmethod
@@ -154,7 +157,7 @@ class Plan:
         """Training seconds so far: earlier sessions plus this one since its first step."""
         if self._session_start is None:
             return self._seconds_before
-        last = self._marks[-1][1] if self._marks else self._session_start
+        last = self._last[1] if self._last is not None else self._session_start
         return self._seconds_before + last - self._session_start
 
     def status(self, step: int) -> dict[str, Any]:
@@ -186,7 +189,7 @@ class Plan:
         """Call just before the first step of a session, `step` the steps already done: the
         clock starts (start-up before it does not count against a time budget)."""
         self._session_start, self._start_step = self.clock(), int(step)
-        self._marks = []
+        self._marks, self._last, self._count = [(self._start_step, self._session_start)], None, 0
 
     def after_step(self, step: int) -> bool:
         """Call after each step (`step` = steps done); True when this call fixed the plan.
@@ -194,9 +197,11 @@ class Plan:
         are timed, with the same total on every rank (`agree`)."""
         if self._session_start is None:
             self.start(step - 1)
-        self._marks.append((step, self.clock()))
+        self._last, self._count = (step, self.clock()), self._count + 1
+        if self._count <= SKIP:
+            self._marks.append(self._last)
         self.seconds = self.elapsed()
-        if self.total is not None or len(self._marks) < SKIP + MEASURE:
+        if self.total is not None or self._count < SKIP + MEASURE:
             return False
         rate = self._rate(first=SKIP)
         assert rate is not None  # SKIP + MEASURE marks
@@ -209,8 +214,7 @@ class Plan:
         """Seconds per step over this session's steps after its first `first` steps."""
         if self._session_start is None:
             return None
-        marks = [(self._start_step, self._session_start), *self._marks][first:]
-        if len(marks) < 2:
+        if self._last is None or self._count <= first:
             return None
-        (s0, t0), (s1, t1) = marks[0], marks[-1]
+        (s0, t0), (s1, t1) = self._marks[first], self._last
         return (t1 - t0) / (s1 - s0) if s1 > s0 else None

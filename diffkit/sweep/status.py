@@ -51,7 +51,12 @@ def status_table(sweep_dir: Path) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def _steps(run_dir: Path) -> Any:
+    """The run's total steps: train.steps, else its budget's plan (status.json), else the budget."""
     try:
-        return yaml.safe_load((run_dir / rundir.CONFIG).read_text())["train"]["steps"]
+        train = yaml.safe_load((run_dir / rundir.CONFIG).read_text())["train"]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return "?"
+    if train.get("steps") is not None:
+        return train["steps"]
+    planned = (rundir.read_json(run_dir / rundir.STATUS).get("plan") or {}).get("planned_steps")
+    return planned if planned is not None else f"({train.get('budget', '?')})"
