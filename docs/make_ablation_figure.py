@@ -74,8 +74,8 @@ def prose(c: Comparison) -> list[str]:
         return ["No metric with a known direction has values in two arms: nothing to conclude."]
     resolved = [v for v in verdicts if v.resolved]
     n = max(v.diff.n for v in verdicts)
-    lines = [f"**What this sweep shows on {m}** (written from the verdicts above): {len(resolved)} of the "
-             f"{len(verdicts)} pairs of arms are resolved at n = {n} seeds after Holm's correction."]
+    lines = [(f"**What this sweep shows on {m}** (written from the verdicts above): {len(resolved)} of the "
+              f"{len(verdicts)} pairs of arms are resolved at n = {n} seeds after Holm's correction.")]
     values = {a.name: a.values for a in c.arms}
     for key, vs in one_key_pairs(c, verdicts).items():
         parts = []
@@ -123,7 +123,7 @@ def section(sweep: Path, records: list[RunRecord]) -> str:
 def write_section(doc: Path, name: str, text: str) -> None:
     start, end = f"<!-- results:{name}:start -->", f"<!-- results:{name}:end -->"
     page = doc.read_text()
-    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(page):
         raise SystemExit(f"{doc}: no {start} ... {end} markers")
     doc.write_text(pattern.sub(lambda _: f"{start}\n{text}\n{end}", page))

@@ -5,14 +5,13 @@ metric, then the verdicts; as Markdown (fitted to ~100 columns), CSV or JSON."""
 from __future__ import annotations
 
 import json
-import math
 import textwrap
 from typing import Any
 
+from diffkit.sweep import comparable
 from diffkit.sweep.collect import RunRecord, metric_columns
 from diffkit.sweep.directions import directions
 from diffkit.sweep.groups import group_keys
-from diffkit.sweep import comparable
 from diffkit.sweep.render import finite, render
 from diffkit.sweep.verdicts import POWER_NOTE, Arm, Comparison, compare_arms
 
