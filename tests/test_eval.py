@@ -63,6 +63,9 @@ def test_eval_writes_metrics_with_sampler_and_steps_and_logs_them(
     assert (row["eval/fid_n"], row["eval/fid_eval_sd"]) == (3, pytest.approx(metrics["eval/fid_std"], rel=1e-4))
     evaluation = json.loads((run_dir / "provenance.json").read_text())["evaluation"]
     assert evaluation["repeats"] == 3 and evaluation["sets"]["eval/fid"] == pytest.approx(sets, rel=1e-5)
+    fid = json.loads((run_dir / "provenance.json").read_text())["metrics"]["eval/fid"]
+    assert (fid["sampler"], fid["nfe"], fid["num_samples"], fid["feature_space"]) == ("ddpm", 20, 24, "classifier")
+    assert len(fid["reference"]) == 16 and fid["higher_is_better"] is False and isinstance(fid["ema"], bool)
     fid_of()  # one sample set again: the spread of the earlier three is not kept
     assert "eval/fid_std" not in json.loads((run_dir / "metrics.json").read_text())
 

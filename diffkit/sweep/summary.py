@@ -125,8 +125,9 @@ def markdown(c: Comparison, verdict_limit: int = 12) -> str:
                      + "\n".join(_fitted(base, rows, c, spread, {m: f"{m} sd" for m in c.metrics})))
     lines = []
     if all(e.mean.n < 2 for e in c.estimates.values()):
-        lines.append("One run per arm and no sample sets: no intervals and no verdicts; put `seed: [0, 1, 2]` in "
-                     "the sweep's grid (or score runs with `diffkit eval --repeats K`).")
+        lines.append(textwrap.fill("One run per arm and no sample sets: no intervals and no verdicts; put "
+                                   "`seed: [0, 1, 2]` in the sweep's grid (or score runs with "
+                                   "`diffkit eval --repeats K`).", WIDTH))
     for m, verdicts in c.verdicts.items() if not lines else ():
         if not verdicts:
             continue
