@@ -1,5 +1,6 @@
 """``diffkit compare``: differing hyperparameters and final metrics of runs and sweeps,
-groups of seeds with mean, std, n and the within-noise letters, and the table in TensorBoard."""
+arms of seeds with interval estimates and verdicts, refusal of incomparable metrics, and the
+comparison in TensorBoard."""
 
 from __future__ import annotations
 

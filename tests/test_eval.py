@@ -59,8 +59,13 @@ def test_eval_writes_metrics_with_sampler_and_steps_and_logs_them(
     acc.Reload()
     assert acc.Scalars("eval/fid_std")[-1].value == pytest.approx(metrics["eval/fid_std"], rel=1e-5)
     assert main(["compare", str(run_dir), "--format", "json"]) == 0
-    row = json.loads(capsys.readouterr().out)[0]
-    assert (row["eval/fid_n"], row["eval/fid_std"]) == (3, pytest.approx(metrics["eval/fid_std"]))
+    row = json.loads(capsys.readouterr().out)["arms"][0]  # the sample sets, kept in provenance.json
+    assert (row["eval/fid_n"], row["eval/fid_eval_sd"]) == (3, pytest.approx(metrics["eval/fid_std"], rel=1e-4))
+    evaluation = json.loads((run_dir / "provenance.json").read_text())["evaluation"]
+    assert evaluation["repeats"] == 3 and evaluation["sets"]["eval/fid"] == pytest.approx(sets, rel=1e-5)
+    fid = json.loads((run_dir / "provenance.json").read_text())["metrics"]["eval/fid"]
+    assert (fid["sampler"], fid["nfe"], fid["num_samples"], fid["feature_space"]) == ("ddpm", 20, 24, "classifier")
+    assert len(fid["reference"]) == 16 and fid["higher_is_better"] is False and isinstance(fid["ema"], bool)
     fid_of()  # one sample set again: the spread of the earlier three is not kept
     assert "eval/fid_std" not in json.loads((run_dir / "metrics.json").read_text())
 

@@ -63,6 +63,7 @@ def test_arms_with_the_same_seed_share_init_first_batch_and_noise(tmp_path: Path
                 "time_embedding.name=sinusoidal", *overrides]
         assert main(args) == 0
         seen[name] = dict(current)
+        check_provenance(run)
     names = list(ARMS)
     for other in names[1:]:
         first, theirs = seen[names[0]]["weights"], seen[other]["weights"]
@@ -82,3 +83,19 @@ def test_step_noise_is_a_function_of_seed_and_step_only():
     assert torch.equal(b(4, (1, 2, 2), 0), first)  # b skipped nothing: the same draw
     assert not torch.equal(a(4, (1, 2, 2), 1), first)
     assert not torch.equal(pairing.StepNoise(2, torch.device("cpu"))(4, (1, 2, 2), 0), first)
+
+
+def check_provenance(run: Path) -> None:
+    """provenance.json, written at the start and updated at the end of the run."""
+    import json
+
+    import diffkit
+
+    prov = json.loads((run / "provenance.json").read_text())
+    assert prov["diffkit"] == diffkit.__version__ and prov["torch"] == torch.__version__
+    assert prov["project"]["git"] is None or set(prov["project"]["git"]) == {"commit", "dirty"}
+    assert any(p["dist"] == "diffkit" for p in prov["plugins"])
+    assert prov["precision"] == "fp32" and prov["world_size"] == 1
+    assert prov["batch"] == {"per_device": 8, "accumulate": 1, "effective": 8}
+    assert prov["images_seen"] == 16 and prov["step"] == 2 and prov["wall_time_s"] > 0
+    assert prov["hardware"]["device"] == "cpu" and isinstance(prov["hardware"]["cpu"]["bf16_native"], bool)

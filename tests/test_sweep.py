@@ -209,6 +209,8 @@ def test_compare_prints_the_sweep_with_its_differing_hparams_and_metrics(killed_
     assert len(rows) == 4 and sorted(r.split("|")[1].strip() for r in rows) == NAMES
     fids = [float(r.split("|")[cols.index("eval/fid") + 1]) for r in rows]
     assert fids == sorted(fids)
+    # the end-of-sweep summary is the table diffkit compare prints
+    assert killed_and_rerun["rerun"].stdout == run_cli("compare", str(killed_and_rerun["out"])).stdout
     # each completed run refreshed the sweep's table for TensorBoard's text dashboard: 4 runs, 2 groups of 2 seeds
     (held,) = killed_and_rerun["out"].glob("*/events.out.tfevents.*.comparison")  # in one run, no run of its own
     assert not (killed_and_rerun["out"] / "comparison").exists()
@@ -216,8 +218,8 @@ def test_compare_prints_the_sweep_with_its_differing_hparams_and_metrics(killed_
     acc.Reload()
     event = max(acc.Tensors("comparison/text_summary"), key=lambda e: e.step)
     text = event.tensor_proto.string_val[0].decode()
-    assert event.step == 4 and text.splitlines()[2].startswith("| optim.lr | runs |")
-    assert text.count("| 2    |") == 2 and "within noise" in text
+    assert event.step == 4 and text.splitlines()[2].startswith("| optim.lr | n |")
+    assert text.count("| 2 |") == 2 and "Verdicts on eval/fid" in text
 
 
 @pytest.mark.slow

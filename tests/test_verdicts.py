@@ -35,7 +35,7 @@ def pair(n: int, delta: float, seed_effect: float = 10.0) -> list:
 def check_known_difference_found_at_predicted_n() -> int:
     (at2,) = pair(2, 2.0)
     assert at2.first == "a" and not at2.resolved and at2.needed is not None
-    assert f"not resolved at n=2: difference -2 [" in at2.text
+    assert "not resolved at n=2: difference -2 [" in at2.text
     assert f"~{at2.needed} seeds would resolve a difference this size" in at2.text
     k = at2.needed
     assert 4 <= k <= 12, k  # normal approximation: ((1.96 + 0.84) * 1.41 / 2)^2 = 3.9, plus the t penalty
@@ -169,7 +169,7 @@ def test_seeds_needed_matches_the_noncentral_t_power():
     from scipy import stats as sps
 
     n = stats.seeds_needed(1.0, 1.0, 0.05, paired=True)
-    power = lambda k: sps.nct.sf(sps.t.ppf(0.975, k - 1), k - 1, math.sqrt(k)) + sps.nct.cdf(  # noqa: E731
+    power = lambda k: sps.nct.sf(sps.t.ppf(0.975, k - 1), k - 1, math.sqrt(k)) + sps.nct.cdf(
         -sps.t.ppf(0.975, k - 1), k - 1, math.sqrt(k))
     assert power(n) >= 0.8 > power(n - 1) and n == 10  # the textbook value for d = 1 (paired)
     assert stats.seeds_needed(0.0, 1.0, 0.05, True) is None

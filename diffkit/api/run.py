@@ -28,12 +28,12 @@ from diffkit.interfaces import RunContext, Sampler
 from diffkit.runner import lock, provenance, rundir
 from diffkit.runner.build import Components, node
 from diffkit.runner.device import resolve_device
-from diffkit.runner.evaluate import Evaluator, numeric
+from diffkit.runner.evaluate import Evaluator, check_repeats, numeric
 from diffkit.runner.posthoc import Weights, lengths_of, merge_lengths, score_lengths
 from diffkit.runner.restore import Restored, restore
 from diffkit.runner.resume import changes, meaningful, same_meaning
 from diffkit.runner.sample import generate_batches
-from diffkit.runner.scores import MAX_REPEATS, merge_scores, repeated
+from diffkit.runner.scores import merge_scores, repeated
 
 #: the metrics ``evaluate`` computes when neither its argument nor ``eval.metrics`` names any.
 DEFAULT_METRICS = ("fid", "precision_recall")
@@ -243,11 +243,10 @@ def check_sampling(num: int, steps: int | None, seed: int, guidance: float | Non
 
 
 def check_evaluation(num: int | None, steps: int | None, repeats: int, seed: int | None) -> None:
-    for name, value in (("--num", num), ("--steps", steps), ("--repeats", repeats)):
+    check_repeats(repeats, 0)
+    for name, value in (("--num", num), ("--steps", steps)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} {value} must be >= 1")
-    if repeats > MAX_REPEATS:
-        raise ConfigError(f"--repeats {repeats} is more than {MAX_REPEATS} sample sets")
     check_seed(seed)
 
 

@@ -29,11 +29,11 @@ def git_state(path: Path) -> dict[str, Any] | None:
     """{"commit", "dirty"} of the git work tree holding `path`; None outside git (or without git)."""
     try:
         commit = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10)
+                                timeout=10, check=False)
         if commit.returncode != 0:
             return None
         status = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10)
+                                capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}

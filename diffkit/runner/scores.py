@@ -12,8 +12,6 @@ REPEATS = "eval/repeats"
 #: metrics.json keys that record how a score was made, not a score.
 BOOKKEEPING = ("step", "eval/checkpoint_step", "eval/sampler", "eval/sampling_steps", "eval/num_samples",
                REPEATS, "train/global_batch")
-#: the most sample sets one evaluation draws.
-MAX_REPEATS = 1000
 
 
 def repeated(sets: list[dict[str, Any]]) -> dict[str, Any]:

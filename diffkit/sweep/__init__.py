@@ -4,7 +4,6 @@ from diffkit.sweep.board import write_comparison
 from diffkit.sweep.collect import RunRecord, find_runs, table
 from diffkit.sweep.check import check_runs
 from diffkit.sweep.execute import RunResult, execute, plan
-from diffkit.sweep.groups import grouped_table
 from diffkit.sweep.job import RunJob
 from diffkit.sweep.render import FORMATS, render
 from diffkit.sweep.spec import RunSpec, Sweep, load_sweep
@@ -20,7 +19,6 @@ __all__ = [
     "check_runs",
     "execute",
     "find_runs",
-    "grouped_table",
     "load_sweep",
     "plan",
     "render",

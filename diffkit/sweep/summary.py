@@ -5,14 +5,13 @@ metric, then the verdicts; as Markdown (fitted to ~100 columns), CSV or JSON."""
 from __future__ import annotations
 
 import json
-import math
 import textwrap
 from typing import Any
 
+from diffkit.sweep import comparable
 from diffkit.sweep.collect import RunRecord, metric_columns
 from diffkit.sweep.directions import directions
 from diffkit.sweep.groups import group_keys
-from diffkit.sweep import comparable
 from diffkit.sweep.render import finite, render
 from diffkit.sweep.verdicts import POWER_NOTE, Arm, Comparison, compare_arms
 
@@ -126,8 +125,9 @@ def markdown(c: Comparison, verdict_limit: int = 12) -> str:
                      + "\n".join(_fitted(base, rows, c, spread, {m: f"{m} sd" for m in c.metrics})))
     lines = []
     if all(e.mean.n < 2 for e in c.estimates.values()):
-        lines.append("One run per arm and no sample sets: no intervals and no verdicts; put `seed: [0, 1, 2]` in "
-                     "the sweep's grid (or score runs with `diffkit eval --repeats K`).")
+        lines.append(textwrap.fill("One run per arm and no sample sets: no intervals and no verdicts; put "
+                                   "`seed: [0, 1, 2]` in the sweep's grid (or score runs with "
+                                   "`diffkit eval --repeats K`).", WIDTH))
     for m, verdicts in c.verdicts.items() if not lines else ():
         if not verdicts:
             continue

@@ -10,14 +10,15 @@ as independent samples. The p-values of the pairs of one metric are Holm-correct
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from diffkit.runner.scores import REPEATS
 from diffkit.sweep import stats
 from diffkit.sweep.collect import RunRecord
 
-REPEATS = "eval/repeats"
 
 
 @dataclass
@@ -211,7 +212,7 @@ def _num(x: float | None, signed: bool = False) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
 POWER_NOTE = (
