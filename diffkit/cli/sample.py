@@ -13,7 +13,9 @@ from diffkit.cli.common import add_restore_options, existing_dir, restore_run
 from diffkit.errors import ConfigError
 from diffkit.runner.device import resolve_device
 from diffkit.runner.resources import check_memory
+from diffkit.runner.build import build_dataset
 from diffkit.runner.sample import generate_batches, save_images, save_npz_stream
+from diffkit.runner.visuals import sample_shape, save_points
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,10 +67,10 @@ def run(args: argparse.Namespace) -> int:
     check_options(args)
     device = resolve_device(args.device, "--device")
     overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
-    _, restored = restore_run(args, run_dir, overrides)
+    plugins, restored = restore_run(args, run_dir, overrides)
     cfg, parts, state = restored.cfg, restored.parts, restored.state
     size = int(cfg.data.image_size)
-    shape = (int(state["in_channels"]), size, size)
+    shape = sample_shape(state, size)
     out = Path(args.out)
     pixels = shape[0] * size * size
     # a float copy of the batch at each of a sampler's few live tensors (x_t, noise, output, x0)
@@ -83,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         steps=args.steps, class_label=args.class_label, guidance_scale=args.guidance,
         progress="sample",
     )
-    if out.suffix.lower() == ".npz":
+    if len(shape) == 1:  # points: an (N, D) array or a scatter plot
+        save_points(torch.cat(list(batches)), out, lambda: build_dataset(plugins.registry, cfg).load("train"))
+    elif out.suffix.lower() == ".npz":
         save_npz_stream(batches, out, args.num, shape)
     else:
         save_images(torch.cat(list(batches)), out)
