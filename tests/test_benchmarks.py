@@ -44,7 +44,7 @@ def test_overhead_pairs_the_real_runner_with_the_bare_loop():
     assert res["median_ratio"] == pytest.approx(sum(res["ratios"]) / 2, rel=1e-3)
 
 
-@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations"])
+@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations", "exact_tier"])
 def test_every_benchmark_command_imports(name):
     module = importlib.import_module(f"benchmarks.{name}")
     assert module.__doc__
