@@ -29,7 +29,7 @@ DOC = REPO / "docs" / "howto" / "exact-tier.md"
 
 def diffkit(*args: str) -> str:
     """Run ``python -m diffkit ARGS``; its stdout (a failure raises, with its output)."""
-    proc = subprocess.run([sys.executable, "-m", "diffkit", *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "diffkit", *args], capture_output=True, text=True, check=False)
     if proc.returncode:
         raise RuntimeError(f"diffkit {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
@@ -47,10 +47,10 @@ def section(res: dict[str, Any]) -> str:
     """The page's section: the machine, the measured time and the compare table."""
     m = res["machine"]
     return "\n".join([
-        f"Measured by `python -m benchmarks.exact_tier --jobs {res['jobs']}`: the 12 runs took "
-        f"**{res['seconds']:.0f} s** of wall-clock time on {m['cpu_cores']} CPU cores ({m['cpu']}), load average "
-        f"{m['load_average']} at the start (other jobs shared the CPU, so this time is an upper bound). "
-        "The table is `diffkit compare` of that sweep:", "",
+        (f"Measured by `python -m benchmarks.exact_tier --jobs {res['jobs']}`: the 12 runs took "
+         f"**{res['seconds']:.0f} s** of wall-clock time on {m['cpu_cores']} CPU cores ({m['cpu']}), load average "
+         f"{m['load_average']} at the start (other jobs shared the CPU, so this time is an upper bound). "
+         "The table is `diffkit compare` of that sweep:"), "",
         res["table"].rstrip(),
     ])
 

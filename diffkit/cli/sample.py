@@ -11,9 +11,9 @@ import torch
 
 from diffkit.cli.common import add_restore_options, existing_dir, restore_run
 from diffkit.errors import ConfigError
+from diffkit.runner.build import build_dataset
 from diffkit.runner.device import resolve_device
 from diffkit.runner.resources import check_memory
-from diffkit.runner.build import build_dataset
 from diffkit.runner.sample import generate_batches, save_images, save_npz_stream
 from diffkit.runner.visuals import sample_shape, save_points
 
