@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if len(shape) == 1:  # points: an (N, D) array or a scatter plot
         save_points(torch.cat(list(batches)), out, lambda: build_dataset(plugins.registry, cfg).load("train"))
     elif out.suffix.lower() == ".npz":
-        save_npz_stream(batches, out, args.num, shape)
+        save_npz_stream(batches, out, args.num, shape)  # type: ignore[arg-type]  # images: (C, H, W)
     else:
         save_images(torch.cat(list(batches)), out)
     print(out)

@@ -16,7 +16,7 @@ from diffkit.errors import ConfigError
 from diffkit.interfaces import Metric, MetricContext, Sampler, Scheduler
 from diffkit.registry import Registry
 from diffkit.runner.build import build_dataset, node
-from diffkit.runner.data import fit_data, to_model_range
+from diffkit.runner.data import fit_data, to_model_range, values
 from diffkit.runner.sample import as_saved, generate, model_fn
 
 
@@ -101,7 +101,7 @@ class Evaluator:
         steps = steps if steps is not None else cfg.eval.steps
         test = fit_data(self.dataset.load("test"), int(cfg.data.image_size))
         points = test.kind == "points"
-        real = test.points if points else as_saved(to_model_range(test.images))
+        real = values(test) if points else as_saved(to_model_range(values(test)))
         fake = generate(
             denoiser, scheduler, sampler, num, tuple(real.shape[1:]),  # type: ignore[arg-type]
             device=self.device, seed=cfg.seed if seed is None else seed, batch_size=cfg.eval.batch_size, steps=steps,
