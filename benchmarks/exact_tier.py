@@ -49,7 +49,7 @@ def section(res: dict[str, Any]) -> str:
     return "\n".join([
         (f"Measured by `python -m benchmarks.exact_tier --jobs {res['jobs']}`: the 12 runs took "
          f"**{res['seconds']:.0f} s** of wall-clock time on {m['cpu_cores']} CPU cores ({m['cpu']}), load average "
-         f"{m['load_average']} at the start (other jobs shared the CPU, so this time is an upper bound). "
+         f"{m['load_average']} (other jobs shared the CPU, so this time is an upper bound). "
          "The table is `diffkit compare` of that sweep:"), "",
         res["table"].rstrip(),
     ])
