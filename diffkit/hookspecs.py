@@ -115,7 +115,8 @@ def diffkit_images(run: RunContext, step: int, tag: str, images: Tensor) -> None
         run: the run.
         step: the step the images belong to.
         tag: ``samples`` or ``forward_process``.
-        images: (N, C, H, W) float in [0, 1], on the CPU.
+        images: (N, C, H, W) float in [0, 1], on the CPU; for point data, rendered scatter
+            plots (``diffkit/runner/visuals.py``): one (1, 3, S, S) of the samples, n panels of the strip.
     """
 
 

@@ -62,7 +62,7 @@ def test_the_bare_loop_autocasts_like_the_runner(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations",
-                                  "budget", "peer_denoisers"])
+                                  "budget", "peer_denoisers", "exact_tier"])
 def test_every_benchmark_command_imports(name):
     module = importlib.import_module(f"benchmarks.{name}")
     assert module.__doc__

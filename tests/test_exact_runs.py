@@ -41,7 +41,7 @@ def test_scatter_puts_points_where_they_are_and_skips_those_outside():
     assert shown.shape == (1, 3, visuals.SIDE, visuals.SIDE) and 0 <= float(shown.min()) <= float(shown.max()) <= 1
 
 
-def test_a_point_run_trains_scores_and_shows_scatter_plots(tmp_path: Path):
+def test_a_point_run_trains_scores_shows_scatter_plots_and_samples_points(tmp_path: Path):
     run_dir = tmp_path / "run"
     run_cli("train", str(REPO / "configs" / "data_2d.yaml"), *QUICK, f"run.dir={run_dir}")
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -58,6 +58,11 @@ def test_a_point_run_trains_scores_and_shows_scatter_plots(tmp_path: Path):
     assert samples.width >= visuals.SIDE and blue_pixels(picture) > 100  # the scatter plot, not a grid of tiles
     [strip] = acc.Images("forward_process")
     assert strip.width > 4 * (visuals.SIDE // 2)  # the panels of the forward process side by side
+    run_cli("sample", str(run_dir), "--num", "50", "--out", str(tmp_path / "points.npz"))
+    with np.load(tmp_path / "points.npz") as f:
+        assert f["arr_0"].shape == (50, 2) and f["arr_0"].dtype == np.float32
+    run_cli("sample", str(run_dir), "--num", "50", "--out", str(tmp_path / "points.png"))
+    assert Image.open(tmp_path / "points.png").size == (visuals.SIDE, visuals.SIDE)
 
 
 def test_the_exact_sweep_pairs_each_process_with_its_sampler_over_three_seeds():

@@ -8,10 +8,6 @@ import math
 
 import pytest
 import torch
-from torch import Tensor
-
-from diffkit.interfaces import MetricContext
-from diffkit.interfaces.known_density import oracle
 from diffkit_builtin.datasets.checkerboard import Checkerboard
 from diffkit_builtin.datasets.gmm2d import GaussianMixture
 from diffkit_builtin.datasets.moons import Moons
@@ -21,8 +17,12 @@ from diffkit_builtin.metrics.w2 import wasserstein2
 from diffkit_builtin.schedulers.edm import EDMProcess
 from diffkit_builtin.schedulers.linear import LinearScheduler
 from diffkit_builtin.schedulers.rectified_flow import RectifiedFlow
+from torch import Tensor
 
-MIXTURE = dict(means=[[1.0, 0.0], [-0.5, 0.8], [0.0, -1.0]], stds=[0.1, 0.3, 0.2], weights=[0.5, 0.3, 0.2])
+from diffkit.interfaces import MetricContext
+from diffkit.interfaces.known_density import oracle
+
+MIXTURE = {"means": [[1.0, 0.0], [-0.5, 0.8], [0.0, -1.0]], "stds": [0.1, 0.3, 0.2], "weights": [0.5, 0.3, 0.2]}
 #: noise levels (alpha, sigma) the density checks visit: the data, a VP level, a VE level, pure noise.
 LEVELS = [(1.0, 0.0), (0.8, 0.6), (1.0, 2.0), (0.0, 1.0)]
 
@@ -187,7 +187,7 @@ def test_score_error_is_zero_for_the_exact_model_and_the_offset_squared_for_a_bi
     c = torch.tensor([0.3, -0.1])
 
     def biased(x, t):
-        x0, eps = process.split_prediction(exact(x, t), x, t)
+        _, eps = process.split_prediction(exact(x, t), x, t)
         a, s = process.alpha_sigma(t)
         return process.target((x - s[:, None] * (eps + c)) / a[:, None].clamp_min(1e-12), eps + c, t)
 

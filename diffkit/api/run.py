@@ -25,6 +25,7 @@ from diffkit.api.config import Config, compose_from
 from diffkit.config import compose, hparams, read_yaml, to_dict, validate
 from diffkit.errors import ConfigError
 from diffkit.interfaces import RunContext, Sampler
+from diffkit.plugin_manager import Plugins
 from diffkit.runner import lock, provenance, rundir
 from diffkit.runner.build import Components, node
 from diffkit.runner.device import resolve_device
@@ -33,6 +34,7 @@ from diffkit.runner.posthoc import Weights, lengths_of, merge_lengths, score_len
 from diffkit.runner.restore import Restored, restore
 from diffkit.runner.resume import changes, meaningful, same_meaning
 from diffkit.runner.sample import generate_batches
+from diffkit.runner.visuals import sample_shape
 from diffkit.runner.scores import merge_scores, repeated
 
 #: the metrics ``evaluate`` computes when neither its argument nor ``eval.metrics`` names any.
@@ -139,7 +141,7 @@ class Run:
     def sample(self, num: int, *, sampler: str | None = None, steps: int | None = None, seed: int = 0,
                guidance: float | None = None, class_label: int | None = None, batch_size: int = 64,
                progress: bool = True, ema: float | None = None) -> torch.Tensor:
-        """Draw `num` images, (num, C, H, W) in [-1, 1] on the CPU. `sampler`: a sampler
+        """Draw `num` images, (num, C, H, W) in [-1, 1] on the CPU (points: (num, D)). `sampler`: a sampler
         name instead of the run's; `steps`: sampling steps (default: the sampler's);
         `guidance`: classifier-free guidance scale (needs `class_label`); `ema`: the
         post-hoc EMA length (sigma_rel) to sample with, rebuilt from the run's snapshots."""
@@ -156,7 +158,7 @@ class Run:
         length = lengths[0] if lengths else None
         parts = self.components
         return generate_batches(
-            self._weights.use(length), parts.scheduler, self._sampler(sampler), num, self.image_shape, device=self.device,
+            self._weights.use(length), parts.scheduler, self._sampler(sampler), num, self.sample_shape, device=self.device,
             seed=seed, batch_size=batch_size, steps=steps, class_label=class_label,
             guidance_scale=1.0 if guidance is None else guidance, progress="sample" if progress else None,
         )
@@ -167,9 +169,14 @@ class Run:
         return Weights(self.components.denoiser, self.dir, self.step)
 
     @property
-    def image_shape(self) -> tuple[int, int, int]:
-        size = int(self.config.data.image_size)
-        return int(self.restored.state["in_channels"]), size, size
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (C, H, W) for images, (D,) for points."""
+        return sample_shape(self.restored.state, int(self.config.data.image_size))
+
+    @property
+    def plugins(self) -> Plugins:
+        """The plugins the run's config loaded (their registry builds its components)."""
+        return self._config.plugins
 
     def _sampler(self, name: str | None) -> Sampler:
         if name is None or name == self.config.sampler.name:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -11,9 +12,11 @@ import torch
 from diffkit.api.run import check_sampling
 from diffkit.cli.common import add_restore_options, open_from_args
 from diffkit.errors import ConfigError
+from diffkit.runner.build import build_dataset
 from diffkit.runner.posthoc import lengths_of
 from diffkit.runner.resources import check_memory
 from diffkit.runner.sample import save_images, save_npz_stream
+from diffkit.runner.visuals import save_points
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -62,18 +65,21 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + ([f"sampler.name={args.sampler}"] if args.sampler else [])
     trained = open_from_args(args, overrides)
     _ = trained.device  # a bad --device fails before the checkpoint loads
-    shape = trained.image_shape
-    pixels = shape[0] * shape[1] * shape[2]
+    shape = trained.sample_shape
+    pixels = math.prod(shape)
     # a float copy of the batch at each of a sampler's few live tensors (x_t, noise, output, x0)
-    check_memory(f"--batch-size {args.batch_size} at {shape[1]}x{shape[2]}", 8 * 4 * args.batch_size * pixels,
+    check_memory(f"--batch-size {args.batch_size} of shape {'x'.join(map(str, shape))}", 8 * 4 * args.batch_size * pixels,
                  trained.device, hint="lower --batch-size")
     if out.suffix.lower() == ".png":
         check_memory(f"a PNG grid of --num {args.num} images", 3 * 4 * args.num * pixels,
                      hint="write --out FILE.npz, which is streamed to disk")
     batches = trained.sample_batches(args.num, steps=args.steps, seed=args.seed, guidance=args.guidance,
                                      class_label=args.class_label, batch_size=args.batch_size, ema=length)
-    if out.suffix.lower() == ".npz":
-        save_npz_stream(batches, out, args.num, shape)
+    if len(shape) == 1:  # points: an (N, D) array or a scatter plot over the training data
+        save_points(torch.cat(list(batches)), out,
+                    lambda: build_dataset(trained.plugins.registry, trained.config).load("train"))
+    elif out.suffix.lower() == ".npz":
+        save_npz_stream(batches, out, args.num, shape)  # type: ignore[arg-type]  # images: (C, H, W)
     else:
         save_images(torch.cat(list(batches)), out)
     print(out)

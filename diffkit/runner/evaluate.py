@@ -17,7 +17,7 @@ from diffkit.errors import ConfigError
 from diffkit.interfaces import Metric, MetricContext, Sampler, Scheduler
 from diffkit.registry import Registry
 from diffkit.runner.build import build_dataset, node
-from diffkit.runner.data import fit_data, to_model_range
+from diffkit.runner.data import fit_data, to_model_range, values
 from diffkit.runner.sample import as_saved, generate, model_fn
 
 
@@ -126,14 +126,14 @@ class Evaluator:
         steps = steps if steps is not None else cfg.eval.steps
         test = fit_data(self.dataset.load("test"), int(cfg.data.image_size))
         points = test.kind == "points"
-        reference = test.points if points else test.images
-        real = test.points if points else as_saved(to_model_range(test.images))
+        reference = values(test)
+        real = reference if points else as_saved(to_model_range(reference))
         seed = int(cfg.seed if seed is None else seed)
         calls = [0]
         counting = denoiser.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
         try:
             fake = generate(
-                denoiser, scheduler, sampler, num, tuple(real.shape[1:]),  # type: ignore[arg-type]
+                denoiser, scheduler, sampler, num, tuple(real.shape[1:]),
                 device=self.device, seed=seed, batch_size=cfg.eval.batch_size, steps=steps, progress="eval",
             )
         finally:

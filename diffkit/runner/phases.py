@@ -104,6 +104,7 @@ def save(t: Training) -> None:
         "config": t.run.config,
         "components": t.parts.records(),
         "in_channels": int(t.data.sample_shape[0]),
+        "sample_shape": list(t.data.sample_shape),
         "num_classes": t.num_classes,
         **t.state.state_dict(),
         "window": t.window.state_dict(window_loss),

@@ -38,9 +38,10 @@ def classifier_free_guidance(
     return guide
 
 
-def generate(denoiser: nn.Module, scheduler: NoiseProcess, sampler: Sampler, num: int, shape: tuple[int, int, int],
+def generate(denoiser: nn.Module, scheduler: NoiseProcess, sampler: Sampler, num: int, shape: tuple[int, ...],
              **kwargs: Any) -> Tensor:
-    """Draw `num` images (num, C, H, W) in [-1, 1] on the CPU (`generate_batches`, concatenated)."""
+    """Draw `num` images (num, C, H, W) in [-1, 1] (or points (num, D)) on the CPU (`generate_batches`,
+    concatenated); `shape` is one sample's, (C, H, W) or (D,)."""
     return torch.cat(list(generate_batches(denoiser, scheduler, sampler, num, shape, **kwargs)))
 
 
@@ -49,7 +50,7 @@ def generate_batches(
     scheduler: NoiseProcess,
     sampler: Sampler,
     num: int,
-    shape: tuple[int, int, int],
+    shape: tuple[int, ...],
     *,
     device: torch.device,
     seed: int = 0,

@@ -7,6 +7,7 @@ receives) and for the file under ``samples/``; the kind of data decides how they
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,22 @@ class Pictures:
         with atomic_path(Path(path)) as tmp:
             Image.fromarray(picture).save(tmp, format="png")
         return Path(path)
+
+
+def sample_shape(state: dict, image_size: int) -> tuple[int, ...]:
+    """The shape of one sample of a checkpoint's run: its ``sample_shape`` (points: (D,)),
+    else (in_channels, image_size, image_size) (checkpoints written before points existed)."""
+    if state.get("sample_shape"):
+        return tuple(int(v) for v in state["sample_shape"])
+    return int(state["in_channels"]), image_size, image_size
+
+
+def save_points(points: Tensor, path: Path, reference: Callable[[], ImageData | PointData]) -> Path:
+    """Write generated points (N, D): ``.npz`` as an ``arr_0`` float32 (N, D) array, ``.png``
+    as the scatter plot over the training data (`reference` loads it), atomically."""
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        return Pictures(reference()).save(points, path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, arr_0=points.float().numpy())
+    return path

@@ -14,7 +14,6 @@ import dataclasses
 from typing import Any
 
 from diffkit.runner.posthoc import split
-from diffkit.sweep.spread import DIRECTION
 
 AXIS = "ema.sigma_rel"
 TRACKED = "tracked"
@@ -37,6 +36,10 @@ def expand(record: Any) -> list[Any]:
     return out
 
 
+#: the metrics the best length is chosen on, first found first: +1 higher is better, -1 lower.
+RANKED = {"eval/fid": -1, "eval/w2": -1, "eval/nll": -1, "eval/precision": 1, "eval/recall": 1}
+
+
 def with_axis(records: list[Any]) -> list[Any]:
     """Give ``ema.sigma_rel`` (``tracked``) to records without one, once any record has it,
     so that the column is filled for runs never scored post hoc."""
@@ -47,9 +50,9 @@ def with_axis(records: list[Any]) -> list[Any]:
 
 def mark_best(columns: list[str], rows: list[dict[str, Any]], hparams: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
     """Add the column ``best_ema``: ``*`` on the row whose post-hoc length scores best on the
-    first metric of ``spread.DIRECTION`` in the table (``eval/fid`` first) among the rows
+    first metric of `RANKED` in the table (``eval/fid`` first) among the rows
     that share every other hyperparameter in `hparams` (an arm). Unchanged without ``ema.sigma_rel``."""
-    metric = next((m for m in DIRECTION if m in columns and m.startswith("eval/")), None)
+    metric = next((m for m in RANKED if m in columns and m.startswith("eval/")), None)
     if AXIS not in columns or metric is None:
         return columns, rows
     arm_keys = [h for h in hparams if h != AXIS and h in columns]
@@ -58,7 +61,7 @@ def mark_best(columns: list[str], rows: list[dict[str, Any]], hparams: list[str]
         value = row.get(metric)
         if isinstance(row.get(AXIS), (int, float)) and isinstance(value, (int, float)):
             arm = tuple(repr(row.get(h)) for h in arm_keys)
-            score = -DIRECTION[metric] * float(value)  # smaller is better
+            score = -RANKED[metric] * float(value)  # smaller is better
             if arm not in best or score < best[arm][0]:
                 best[arm] = (score, i)
     chosen = {i for _, i in best.values()}

@@ -39,6 +39,7 @@ class PointDataset(Dataset):
 
     def load(self, split: str = "train") -> PointData:
         if split not in self.sizes:
-            raise ConfigError(f"data.name={type(self).__name__} has splits train and test, not {split!r}")
+            name = getattr(self, "build_config", {}).get("name", type(self).__name__)
+            raise ConfigError(f"data.name={name} has splits train and test, not {split!r}")
         g = torch.Generator().manual_seed(2 * self.seed + SPLIT_OFFSET[split])
         return PointData(self.draw(self.sizes[split], g).to(torch.float32).contiguous())

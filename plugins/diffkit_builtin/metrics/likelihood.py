@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -65,7 +66,7 @@ def ode_log_likelihood(model: ModelFn, process: NoiseProcess, x0: Tensor, steps:
     f, div = slope_and_divergence(model, process, y, levels[0])
     h = levels[0].sigma_ve
     y, logdet = y + h * f, h * div  # [0, sigma_1]: Euler with the slope at sigma_1
-    for cur, nxt in zip(levels[:-1], levels[1:]):
+    for cur, nxt in pairwise(levels):
         h = nxt.sigma_ve - cur.sigma_ve
         f, div = slope_and_divergence(model, process, y, cur)
         f2, div2 = slope_and_divergence(model, process, y + h * f, nxt)

@@ -40,6 +40,13 @@ class W2(Metric):
             raise ConfigError(f"eval.metrics: w2 max_points={max_points} must be >= 1")
         self.max_points = int(max_points)
 
+    def prepare(self) -> None:
+        """POT must be importable (a dependency of diffkit; checked before training)."""
+        try:
+            import ot  # noqa: F401
+        except ImportError as e:
+            raise ConfigError("metric w2 needs POT, the Python Optimal Transport library: pip install pot") from e
+
     def compute(self, real: Tensor, fake: Tensor) -> dict[str, float]:
         n = self.max_points
         return {"w2": wasserstein2(real[:n], fake[:n])}

@@ -1,0 +1,73 @@
+"""The exact tier's sweep, timed: ``configs/sweeps/exact_2d.yaml`` trained end to end, then
+its ``diffkit compare`` table; both replace the ``exact_2d`` section of docs/howto/exact-tier.md.
+
+    python -m benchmarks.exact_tier [--jobs 1] [--dir DIR] [--doc PATH]
+
+``--dir``: the sweep directory (default: a fresh temporary one; a finished sweep there is
+skipped by ``diffkit sweep``, so time a fresh one). JSON on stdout: the wall-clock seconds
+of the sweep, the machine and the table. 12 runs of seconds each on an idle CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import report
+from benchmarks.common import machine
+
+REPO = Path(__file__).resolve().parents[1]
+SWEEP = REPO / "configs" / "sweeps" / "exact_2d.yaml"
+DOC = REPO / "docs" / "howto" / "exact-tier.md"
+
+
+def diffkit(*args: str) -> str:
+    """Run ``python -m diffkit ARGS``; its stdout (a failure raises, with its output)."""
+    proc = subprocess.run([sys.executable, "-m", "diffkit", *args], capture_output=True, text=True, check=False)
+    if proc.returncode:
+        raise RuntimeError(f"diffkit {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
+def measure(sweep_dir: Path, jobs: int) -> dict[str, Any]:
+    """Train the sweep into `sweep_dir` with `jobs` runs at once; time it and compare it."""
+    start = time.perf_counter()
+    diffkit("sweep", str(SWEEP), "--dir", str(sweep_dir), "--jobs", str(jobs))
+    seconds = time.perf_counter() - start
+    return {"machine": machine(), "jobs": jobs, "seconds": round(seconds, 1), "table": diffkit("compare", str(sweep_dir))}
+
+
+def section(res: dict[str, Any]) -> str:
+    """The page's section: the machine, the measured time and the compare table."""
+    m = res["machine"]
+    return "\n".join([
+        (f"Measured by `python -m benchmarks.exact_tier --jobs {res['jobs']}`: the 12 runs took "
+         f"**{res['seconds']:.0f} s** of wall-clock time on {m['cpu_cores']} CPU cores ({m['cpu']}), load average "
+         f"{m['load_average']} (other jobs shared the CPU, so this time is an upper bound). "
+         "The table is `diffkit compare` of that sweep:"), "",
+        res["table"].rstrip(),
+    ])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--doc", default=str(DOC), help="the Markdown file to update ('-': none)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        res = measure(args.dir or Path(tmp) / "exact_2d", args.jobs)
+    if args.doc != "-":
+        report.replace_section(Path(args.doc), "exact_2d", section(res))
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
