@@ -119,3 +119,29 @@ def test_the_rebuilt_ema_is_close_to_the_tracked_one(reference):
     assert err < 0.15 * spread, (err, spread)  # 6 fp16 snapshots of 12 steps (fp16 rounding dominates)
     for neighbour in (state["ema"]["model"], state["ema"]["averages"][0]):  # the tracked 0.05 and 0.10
         assert sum(float((neighbour[k] - tracked[k]).pow(2).sum()) for k in keys) ** 0.5 > 2 * err
+
+
+def test_each_post_hoc_length_is_an_hparams_session(tmp_path):
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from diffkit.config import hparams
+    from diffkit.interfaces.run import RunContext
+    from diffkit_builtin.trackers import tensorboard as tracker
+
+    config = {"seed": 0, "loss": {"name": "l1"}, "optim": {"lr": 0.001}}
+    run = RunContext(dir=tmp_path, config=config, step=6, hparams=hparams(config))
+    for fid in (3.0, 2.5):  # evaluated twice: the second session replaces the first
+        tracker.diffkit_eval(run=run, step=6, metrics={"eval/fid@ema0.08": fid, "eval/fid@ema0.15": fid + 1})
+    folder = tmp_path / "posthoc_ema" / "ema0.08"
+    assert sorted(p.name for p in (tmp_path / "posthoc_ema").iterdir()) == ["ema0.08", "ema0.15"]
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 1
+    acc = plugin_event_accumulator.EventAccumulator(str(folder))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")
+    data = {t.split("/")[-1]: plugin_data_pb2.HParamsPluginData.FromString(v) for t, v in content.items()}
+    hp = data["session_start_info"].session_start_info.hparams
+    assert hp["ema.sigma_rel"].number_value == pytest.approx(0.08) and hp["loss.name"].string_value == "l1"
+    assert "session_end_info" in data
+    event = acc.Tensors("eval/fid")[-1]
+    assert (event.step, event.tensor_proto.float_val[0]) == (6, pytest.approx(2.5))
