@@ -145,3 +145,33 @@ def test_each_post_hoc_length_is_an_hparams_session(tmp_path):
     assert "session_end_info" in data
     event = acc.Tensors("eval/fid")[-1]
     assert (event.step, event.tensor_proto.float_val[0]) == (6, pytest.approx(2.5))
+
+
+def test_keep_snapshots_rotates_like_checkpoints(tmp_path):
+    record = {"sigma_rels": [0.1], "gammas": [6.94], "params": ["w"], "averages": [{"w": torch.ones(2)}]}
+    folder = tmp_path / ema_snapshots.SNAPSHOTS
+    for step in (2, 4, 6, 8):
+        ema_snapshots.save(folder, step, record, keep=2)
+    assert [p.name for p in ema_snapshots.listed(folder)] == ["step_0000006.pt", "step_0000008.pt"]
+
+
+def test_a_run_from_before_the_ema_kind_resumes_and_samples(plugins, tmp_path):
+    """Configs and checkpoints written when ``ema`` was {decay, warmup, use_for_sampling}."""
+    from diffkit.api import open_run
+
+    run_dir = tmp_path / "old"
+    _train(plugins, [*TINY, "train.steps=3", "ema.decay=0.9", f"run.dir={run_dir}"])
+    old = {"decay": 0.9, "warmup": True, "use_for_sampling": True}
+    config = read_yaml(run_dir / rundir.CONFIG)
+    config["ema"] = old
+    (run_dir / rundir.CONFIG).write_text(__import__("yaml").safe_dump(config))
+    for path in ckpt.numbered(run_dir / "checkpoints"):
+        state = ckpt.load(path)
+        state["config"]["ema"] = dict(old)
+        ckpt.save_atomic(state, path)
+    ckpt.save_atomic(ckpt.load(ckpt.numbered(run_dir / "checkpoints")[-1]), run_dir / "checkpoints" / "last.pt")
+    _train(plugins, ["train.steps=5"], resume=run_dir)
+    state = ckpt.load(run_dir / "checkpoints" / "last.pt")
+    assert state["ema"]["num_updates"] == 5 and state["config"]["ema"]["name"] == "exponential"
+    images = open_run(run_dir).sample(2, progress=False)
+    assert images.shape == (2, 1, 8, 8)
