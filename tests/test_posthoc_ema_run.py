@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from diffkit import checkpoint as ckpt
 from diffkit import ema_snapshots
@@ -122,12 +123,12 @@ def test_the_rebuilt_ema_is_close_to_the_tracked_one(reference):
 
 
 def test_each_post_hoc_length_is_an_hparams_session(tmp_path):
+    from diffkit_builtin.trackers import tensorboard as tracker
     from tensorboard.backend.event_processing import plugin_event_accumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     from diffkit.config import hparams
     from diffkit.interfaces.run import RunContext
-    from diffkit_builtin.trackers import tensorboard as tracker
 
     config = {"seed": 0, "loss": {"name": "l1"}, "optim": {"lr": 0.001}}
     run = RunContext(dir=tmp_path, config=config, step=6, hparams=hparams(config))
@@ -164,7 +165,7 @@ def test_a_run_from_before_the_ema_kind_resumes_and_samples(plugins, tmp_path):
     old = {"decay": 0.9, "warmup": True, "use_for_sampling": True}
     config = read_yaml(run_dir / rundir.CONFIG)
     config["ema"] = old
-    (run_dir / rundir.CONFIG).write_text(__import__("yaml").safe_dump(config))
+    (run_dir / rundir.CONFIG).write_text(yaml.safe_dump(config))
     for path in ckpt.numbered(run_dir / "checkpoints"):
         state = ckpt.load(path)
         state["config"]["ema"] = dict(old)
