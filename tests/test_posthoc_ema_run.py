@@ -176,3 +176,17 @@ def test_a_run_from_before_the_ema_kind_resumes_and_samples(plugins, tmp_path):
     assert state["ema"]["num_updates"] == 5 and state["config"]["ema"]["name"] == "exponential"
     images = open_run(run_dir).sample(2, progress=False)
     assert images.shape == (2, 1, 8, 8)
+
+
+def test_config_checks_build_the_ema(plugins):
+    from diffkit.errors import ConfigError
+    from diffkit.runner.ema import check_ema
+
+    def check(*overrides: str) -> list[str]:
+        return check_ema(plugins.registry, compose(None, ["ema.name=power", *overrides], plugins.registry).cfg)
+
+    assert check("ema.snapshot_every=100") == []  # divides the default 1200 steps
+    assert check("ema.snapshot_every=7") == [
+        "ema.snapshot_every=7 does not divide train.steps=1200: the post-hoc EMA is rebuilt at the last snapshot, step 1197"]
+    with pytest.raises(ConfigError, match="rejected its parameters: sigma_rels, track: sigma_rel=0.5"):
+        check("ema.track=[0.5]")

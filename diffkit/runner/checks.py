@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffkit.errors import ConfigError
 from diffkit.runner.device import precision_warning, resolve_device
+from diffkit.runner.ema import check_ema
 
 if TYPE_CHECKING:
     from diffkit.interfaces import NoiseProcess
@@ -50,6 +51,7 @@ def check(cfg: DictConfig, plugins: Plugins) -> list[str]:
     """Raise ConfigError for a known-broken `cfg`; return one line per suspicious setting."""
     scheduler_node = OmegaConf.to_container(cfg.scheduler, resolve=True)
     warnings = check_schedule(plugins.registry.build("scheduler", scheduler_node, where="scheduler"))
+    warnings += check_ema(plugins.registry, cfg)
     try:
         line = precision_warning(resolve_device(cfg.train.device), cfg.train.precision)
     except ConfigError:  # a device missing here: `diffkit config` still prints, `train` refuses later
