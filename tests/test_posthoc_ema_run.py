@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from diffkit import checkpoint as ckpt
 from diffkit import ema_snapshots
@@ -119,3 +120,73 @@ def test_the_rebuilt_ema_is_close_to_the_tracked_one(reference):
     assert err < 0.15 * spread, (err, spread)  # 6 fp16 snapshots of 12 steps (fp16 rounding dominates)
     for neighbour in (state["ema"]["model"], state["ema"]["averages"][0]):  # the tracked 0.05 and 0.10
         assert sum(float((neighbour[k] - tracked[k]).pow(2).sum()) for k in keys) ** 0.5 > 2 * err
+
+
+def test_each_post_hoc_length_is_an_hparams_session(tmp_path):
+    from diffkit_builtin.trackers import tensorboard as tracker
+    from tensorboard.backend.event_processing import plugin_event_accumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from diffkit.config import hparams
+    from diffkit.interfaces.run import RunContext
+
+    config = {"seed": 0, "loss": {"name": "l1"}, "optim": {"lr": 0.001}}
+    run = RunContext(dir=tmp_path, config=config, step=6, hparams=hparams(config))
+    for fid in (3.0, 2.5):  # evaluated twice: the second session replaces the first
+        tracker.diffkit_eval(run=run, step=6, metrics={"eval/fid@ema0.08": fid, "eval/fid@ema0.15": fid + 1})
+    folder = tmp_path / "posthoc_ema" / "ema0.08"
+    assert sorted(p.name for p in (tmp_path / "posthoc_ema").iterdir()) == ["ema0.08", "ema0.15"]
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 1
+    acc = plugin_event_accumulator.EventAccumulator(str(folder))
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")
+    data = {t.split("/")[-1]: plugin_data_pb2.HParamsPluginData.FromString(v) for t, v in content.items()}
+    hp = data["session_start_info"].session_start_info.hparams
+    assert hp["ema.sigma_rel"].number_value == pytest.approx(0.08) and hp["loss.name"].string_value == "l1"
+    assert "session_end_info" in data
+    event = acc.Tensors("eval/fid")[-1]
+    assert (event.step, event.tensor_proto.float_val[0]) == (6, pytest.approx(2.5))
+
+
+def test_keep_snapshots_rotates_like_checkpoints(tmp_path):
+    record = {"sigma_rels": [0.1], "gammas": [6.94], "params": ["w"], "averages": [{"w": torch.ones(2)}]}
+    folder = tmp_path / ema_snapshots.SNAPSHOTS
+    for step in (2, 4, 6, 8):
+        ema_snapshots.save(folder, step, record, keep=2)
+    assert [p.name for p in ema_snapshots.listed(folder)] == ["step_0000006.pt", "step_0000008.pt"]
+
+
+def test_a_run_from_before_the_ema_kind_resumes_and_samples(plugins, tmp_path):
+    """Configs and checkpoints written when ``ema`` was {decay, warmup, use_for_sampling}."""
+    from diffkit.api import open_run
+
+    run_dir = tmp_path / "old"
+    _train(plugins, [*TINY, "train.steps=3", "ema.decay=0.9", f"run.dir={run_dir}"])
+    old = {"decay": 0.9, "warmup": True, "use_for_sampling": True}
+    config = read_yaml(run_dir / rundir.CONFIG)
+    config["ema"] = old
+    (run_dir / rundir.CONFIG).write_text(yaml.safe_dump(config))
+    for path in ckpt.numbered(run_dir / "checkpoints"):
+        state = ckpt.load(path)
+        state["config"]["ema"] = dict(old)
+        ckpt.save_atomic(state, path)
+    ckpt.save_atomic(ckpt.load(ckpt.numbered(run_dir / "checkpoints")[-1]), run_dir / "checkpoints" / "last.pt")
+    _train(plugins, ["train.steps=5"], resume=run_dir)
+    state = ckpt.load(run_dir / "checkpoints" / "last.pt")
+    assert state["ema"]["num_updates"] == 5 and state["config"]["ema"]["name"] == "exponential"
+    images = open_run(run_dir).sample(2, progress=False)
+    assert images.shape == (2, 1, 8, 8)
+
+
+def test_config_checks_build_the_ema(plugins):
+    from diffkit.errors import ConfigError
+    from diffkit.runner.ema import check_ema
+
+    def check(*overrides: str) -> list[str]:
+        return check_ema(plugins.registry, compose(None, ["ema.name=power", *overrides], plugins.registry).cfg)
+
+    assert check("ema.snapshot_every=100") == []  # divides the default 1200 steps
+    assert check("ema.snapshot_every=7") == [
+        "ema.snapshot_every=7 does not divide train.steps=1200: the post-hoc EMA is rebuilt at the last snapshot, step 1197"]
+    with pytest.raises(ConfigError, match="rejected its parameters: sigma_rels, track: sigma_rel=0.5"):
+        check("ema.track=[0.5]")

@@ -19,6 +19,7 @@ from diffkit.config import to_dict
 from diffkit.errors import ConfigError
 from diffkit.interfaces import NoiseProcess, Scheduler
 from diffkit.runner.device import precision_warning, resolve_device
+from diffkit.runner.ema import check_ema
 
 if TYPE_CHECKING:
     from diffkit.plugin_manager import Plugins
@@ -51,6 +52,7 @@ def check(cfg: DictConfig, plugins: Plugins) -> list[str]:
     """Raise ConfigError for a known-broken `cfg`; return one line per suspicious setting."""
     scheduler_node = to_dict(cfg.scheduler)
     warnings = check_schedule(plugins.registry.build("scheduler", scheduler_node, where="scheduler"))
+    warnings += check_ema(plugins.registry, cfg)
     try:
         line = precision_warning(resolve_device(cfg.train.device), cfg.train.precision)
     except ConfigError:  # a device missing here: `diffkit config` still prints, `train` refuses later

@@ -22,3 +22,14 @@ def build_ema(registry: Registry, cfg: DictConfig, model: nn.Module) -> EMA | No
 def use_for_sampling(cfg: DictConfig) -> bool:
     """``ema.use_for_sampling`` (true when absent)."""
     return bool(cfg.ema.get("use_for_sampling", True))
+
+
+def check_ema(registry: Registry, cfg: DictConfig) -> list[str]:
+    """Build the ``ema`` node on a stand-in model, so that a bad parameter fails before the
+    data loads (``diffkit config`` too); warn when snapshots miss the last step."""
+    ema = build_ema(registry, cfg, nn.Linear(1, 1))
+    every = getattr(ema, "snapshot_every", 0)
+    if every and int(cfg.train.steps) % every:
+        return [(f"ema.snapshot_every={every} does not divide train.steps={cfg.train.steps}: the post-hoc EMA "
+                 f"is rebuilt at the last snapshot, step {int(cfg.train.steps) // every * every}")]
+    return []

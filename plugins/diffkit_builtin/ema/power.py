@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from diffkit import ema_snapshots
+from diffkit.errors import ConfigError
 from diffkit.interfaces.ema import EMA
 from diffkit.posthoc_ema import beta, sigma_rel_to_gamma
 
@@ -41,7 +42,10 @@ class PowerEMA(EMA):
         self.track = [float(s) for s in track or []]
         if not self.sigma_rels:
             raise ValueError("sigma_rels must name at least one relative width, e.g. [0.05, 0.10]")
-        self.gammas = [sigma_rel_to_gamma(s) for s in self.sigma_rels + self.track]
+        try:
+            self.gammas = [sigma_rel_to_gamma(s) for s in self.sigma_rels + self.track]
+        except ConfigError as e:
+            raise ValueError(f"sigma_rels, track: {e}") from None
         self.snapshot_every, self.keep, self.dtype = snapshot_every, keep_snapshots, DTYPES[dtype]
         self.pending: list[tuple[int, list[dict[str, torch.Tensor]]]] = []
         self.reset(model)

@@ -18,7 +18,7 @@ from torch import Tensor
 from diffkit import hookimpl
 from diffkit.interfaces.run import RunContext
 from diffkit.runner.sample import forward_timesteps
-from diffkit_builtin.trackers import tb_figures, tb_hparams
+from diffkit_builtin.trackers import tb_figures, tb_hparams, tb_posthoc
 
 _writers: dict[str, Any] = {}
 
@@ -104,6 +104,7 @@ def diffkit_eval(run: RunContext, step: int, metrics: dict[str, float]) -> None:
     writer.flush()
     if opened_here:
         _writers.pop(str(run.dir)).close()
+    tb_posthoc.write_sessions(run.dir, step, metrics, shown_hparams(run))  # post-hoc EMA lengths, if any
 
 
 @hookimpl
