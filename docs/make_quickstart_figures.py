@@ -30,7 +30,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
 ]
 #: TensorBoard views: file name -> URL fragment.
-VIEWS = {"quickstart_tensorboard_scalars.png": "#timeseries", "quickstart_tensorboard_images.png": "#images"}
+VIEWS = {"quickstart_tensorboard_scalars.png": "#scalars", "quickstart_tensorboard_images.png": "#images"}
 
 
 def diffkit(*args: str, cwd: Path) -> str:
@@ -56,8 +56,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def screenshot(url: str, path: Path, size: str = "1280,800") -> None:
-    """A headless Chromium picture of `url`, after 15 s of (virtual) time for its scripts."""
+def screenshot(url: str, path: Path, size: str = "960,720") -> None:
+    """A headless Chromium picture of `url`, after 15 s of (virtual) time for its scripts;
+    960 px wide, so that its text stays legible in the docs' column."""
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run([shutil.which("chromium") or "chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                         f"--window-size={size}", "--virtual-time-budget=15000", f"--screenshot={path}", url],
