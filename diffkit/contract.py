@@ -124,3 +124,16 @@ def contract(kind: str) -> str:
             mark = " **(implement)**" if name in r.implements else ""
             lines.append(f"- `{signature(r.base, name)}`{mark}" + (f": {doc}" if doc else ""))
     return "\n".join(lines) + "\n"
+
+
+def hooks() -> str:
+    """Every lifecycle hook as Markdown: its signature and the first paragraph of its spec."""
+    from diffkit import hookspecs
+
+    lines = ["### Hooks", "", "Implement any of them in a plugin module, marked with `diffkit.hookimpl`; "
+             "an implementation may take any subset of the arguments.", ""]
+    for name, func in vars(hookspecs).items():
+        if name.startswith("diffkit_") and callable(func):
+            params = ", ".join(inspect.signature(func).parameters)
+            lines.append(f"- `{name}({params})`: {first_paragraph(func)}")
+    return "\n".join(lines) + "\n"

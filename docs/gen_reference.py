@@ -249,7 +249,9 @@ def hooks_page() -> str:
         "# Hook reference\n",
         "Every hook a plugin can implement, with when `diffkit train` calls it relative to "
         "checkpoints and evaluation. Mark an implementation with `diffkit.hookimpl`; it may take "
-        "any subset of the hook's arguments.\n",
+        "any subset of the hook's arguments. `diffkit plugins --api hooks` prints the list below; "
+        "the full text of each hook follows it.\n",
+        "\n".join(contract.hooks().splitlines()[4:]) + "\n",
         "::: diffkit.hookspecs",
         "    options:",
         "      show_root_heading: false",

@@ -58,10 +58,11 @@ def _value(value: Any) -> bool | float | str:
     return str(value)
 
 
-def metric_infos(declared: dict[str, dict[str, Any]]) -> dict[str, str]:
-    """The metric columns: `METRICS`, then each declared plugin metric ``{tag: {higher_is_better,
-    description}}`` with its direction appended to its description."""
-    columns = dict(METRICS)
+def metric_infos(declared: dict[str, dict[str, Any]], present: Any = None) -> dict[str, str]:
+    """The metric columns: those of `METRICS` among the tags `present` (all when None), then
+    each declared plugin metric ``{tag: {higher_is_better, description}}`` with its direction
+    appended to its description."""
+    columns = {tag: text for tag, text in METRICS.items() if present is None or tag in present}
     for tag, info in declared.items():
         if tag not in columns:
             direction = "higher is better" if info.get("higher_is_better") else "lower is better"
@@ -69,8 +70,10 @@ def metric_infos(declared: dict[str, dict[str, Any]]) -> dict[str, str]:
     return columns
 
 
-def experiment_summary(hparams: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None) -> Any:
-    """The experiment record: hyperparameter columns (types of `hparams`' values) and metric columns."""
+def experiment_summary(hparams: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None,
+                       present: Any = None) -> Any:
+    """The experiment record: hyperparameter columns (types of `hparams`' values) and metric
+    columns (`metric_infos`: no empty column for a built-in metric the run did not compute)."""
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     values = {k: _value(v) for k, v in hparams.items()}
@@ -78,7 +81,7 @@ def experiment_summary(hparams: dict[str, Any], declared: dict[str, dict[str, An
     experiment = api_pb2.Experiment(
         hparam_infos=[api_pb2.HParamInfo(name=k, type=kinds[type(v)]) for k, v in values.items()],
         metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag, description=text)
-                      for tag, text in metric_infos(declared or {}).items()],
+                      for tag, text in metric_infos(declared or {}, present).items()],
         time_created_secs=time.time(),
     )
     return _summary(metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment))

@@ -115,7 +115,7 @@ def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> 
     if writer is None:
         return
     if status == "completed" and shown_hparams(run):
-        experiment = tb_hparams.experiment_summary(shown_hparams(run), run.info.get("metric_info"))
+        experiment = tb_hparams.experiment_summary(shown_hparams(run), run.info.get("metric_info"), metrics)
         writer.file_writer.add_summary(experiment, run.step)
     end = tb_hparams.end_summary(status)
     if end is not None:
