@@ -35,7 +35,8 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    show_traceback = "--traceback" in argv or bool(os.environ.get(TRACEBACK_ENV))
+    env_value = os.environ.get(TRACEBACK_ENV, "").strip().lower()
+    show_traceback = "--traceback" in argv or env_value not in ("", "0", "false", "no", "off")
     args, extra = parser.parse_known_args([a for a in argv if a != "--traceback"])
     # argparse fills a trailing positional list only before the first option:
     # `sample RUN --steps 5 sampler.eta=0.5` leaves the override here.
@@ -66,6 +67,8 @@ def run_command(args: argparse.Namespace, show_traceback: bool = False) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
     except OSError as e:
+        if show_traceback:
+            traceback.print_exception(e)
         return _fail(os_error(e), 1)
     except KeyboardInterrupt as e:
         return _fail(f"interrupted{': ' + str(e) if str(e) else ''}", 130)
