@@ -15,6 +15,7 @@ from diffkit.cli import compare, config, new_plugin, plugins, sample, sweep, tra
 from diffkit.cli import eval as eval_cmd
 from diffkit.cli.common import Parser
 from diffkit.errors import DiffkitError, NonFiniteError, PluginHookError
+from diffkit.runner import stop
 
 #: every command module has ``register(subparsers)``; add new commands here.
 COMMANDS = [train, sample, plugins, config, new_plugin, sweep, compare, eval_cmd]
@@ -52,9 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(args: argparse.Namespace, show_traceback: bool = False) -> int:
     """Run the chosen command; every fault a user can meet ends in one line on stderr:
     exit 2 for usage and config errors, 1 for runtime faults (non-finite training, file
-    systems), 130 for Ctrl-C, 141 (quietly) when stdout's reader went away (`| head`)."""
+    systems), 130 for Ctrl-C, 143 for SIGTERM (outside training, which saves and stops),
+    141 (quietly) when stdout's reader went away (`| head`)."""
     try:
-        code = int(args.func(args) or 0)
+        with stop.sigterm_unwinds():
+            code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe fails here, not at exit
         return code
     except DiffkitError as e:
@@ -71,7 +74,7 @@ def run_command(args: argparse.Namespace, show_traceback: bool = False) -> int:
             traceback.print_exception(e)
         return _fail(os_error(e), 1)
     except KeyboardInterrupt as e:
-        return _fail(f"interrupted{': ' + str(e) if str(e) else ''}", 130)
+        return _fail(f"interrupted{': ' + str(e) if str(e) else ''}", 143 if isinstance(e, stop.Terminated) else 130)
 
 
 def os_error(e: OSError) -> str:
