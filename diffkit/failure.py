@@ -1,7 +1,7 @@
 """What a fault becomes for a user: one line and an exit code.
 
 Exit 2 for usage and config errors, 1 for runtime faults (non-finite training, a failing
-plugin, file systems), 130 for Ctrl-C. The command line and a sweep's in-process runs
+plugin, file systems), 130 for Ctrl-C, 143 for a SIGTERM outside training. The command line and a sweep's in-process runs
 both report faults through :func:`describe`, so a run's log shows the line a terminal
 would."""
 
@@ -22,8 +22,8 @@ def describe(error: BaseException, show_traceback: bool = False) -> tuple[str, i
         return f"{error}{hint}", 1 if isinstance(error, (NonFiniteError, PluginHookError)) else 2
     if isinstance(error, OSError):
         return os_error(error), 1
-    if isinstance(error, KeyboardInterrupt):
-        return f"interrupted{': ' + str(error) if str(error) else ''}", 130
+    if isinstance(error, KeyboardInterrupt):  # Ctrl-C: 130; a SIGTERM that unwinds says its own code
+        return f"interrupted{': ' + str(error) if str(error) else ''}", int(getattr(error, "exit_code", 130))
     return None
 
 

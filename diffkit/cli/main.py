@@ -15,6 +15,7 @@ from diffkit.cli import eval as eval_cmd
 from diffkit.cli.common import Parser
 from diffkit.errors import DiffkitError
 from diffkit.failure import TRACEBACK_ENV, describe
+from diffkit.runner import stop
 
 #: every command module has ``register(subparsers)``; add new commands here.
 COMMANDS = [train, sample, plugins, config, new_plugin, sweep, compare, eval_cmd]
@@ -34,7 +35,8 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    show_traceback = "--traceback" in argv or os.environ.get(TRACEBACK_ENV, "").lower() not in ("", "0", "false", "no")
+    env_value = os.environ.get(TRACEBACK_ENV, "").strip().lower()
+    show_traceback = "--traceback" in argv or env_value not in ("", "0", "false", "no", "off")
     args, extra = parser.parse_known_args([a for a in argv if a != "--traceback"])
     # argparse fills a trailing positional list only before the first option:
     # `sample RUN --steps 5 sampler.eta=0.5` leaves the override here.
@@ -49,9 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_command(args: argparse.Namespace, show_traceback: bool = False) -> int:
     """Run the chosen command; every fault a user can meet ends in one line on stderr
-    (``diffkit.failure``), and 141 (quietly) when stdout's reader went away (`| head`)."""
+    (``diffkit.failure``: 2 for usage and config errors, 1 for runtime faults, 130 for
+    Ctrl-C, 143 for SIGTERM outside training, which saves and stops), and 141 (quietly)
+    when stdout's reader went away (`| head`)."""
     try:
-        code = int(args.func(args) or 0)
+        with stop.sigterm_unwinds():
+            code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe fails here, not at exit
         return code
     except BrokenPipeError:

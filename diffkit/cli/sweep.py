@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         results = execute(sweep, launcher, args.plugins)
-    except KeyboardInterrupt:
-        print(f"diffkit sweep: interrupted; re-run to continue: diffkit sweep {args.sweep_file}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        why = f" by {e}" if str(e).startswith("SIG") else ""
+        print(f"diffkit sweep: interrupted{why}; re-run to continue: diffkit sweep {args.sweep_file}", file=sys.stderr)
+        return 143 if str(e) == "SIGTERM" else 130
     if sweep.posthoc_ema:  # the EMA-length axis, scored post hoc
         score_posthoc(sweep, args.plugins)
     finished = [r for r in results if (sweep.dir / r.name / "config.yaml").is_file()]

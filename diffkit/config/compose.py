@@ -79,6 +79,9 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
             raise ConfigError(f"override {key}: refused: the YAML {e}") from None
         except yaml.YAMLError:
             parsed = value
+        if isinstance(parsed, str) and parsed != value and any(c in value for c in "\n\r"):
+            raise ConfigError(f"override {key}: the value holds a line break, which YAML would fold into "
+                              f"{parsed!r}; give a one-line value")
         node = out
         *parents, last = key.split(".")
         for part in parents:

@@ -57,12 +57,16 @@ def defaults(config: dict[str, Any], registry: Registry | None) -> dict[str, Any
     return out
 
 
+def effective(key: str, config: dict[str, Any], registry: Registry | None) -> Any:
+    """`key`'s value in `config`, or the default it resolves to when left out."""
+    values = dotted(config)
+    return values[key] if key in values else defaults(config, registry).get(key)
+
+
 def same_meaning(key: str, old: dict[str, Any], new: dict[str, Any], registry: Registry | None) -> bool:
     """Whether `key` means the same in both configs once a left-out key reads as its default."""
-    a, b = dotted(old), dotted(new)
-    before = a[key] if key in a else defaults(old, registry).get(key)
-    after = b[key] if key in b else defaults(new, registry).get(key)
-    return before == after and type(before) is type(after)
+    before, after = effective(key, old, registry), effective(key, new, registry)
+    return before == after and isinstance(before, bool) == isinstance(after, bool)
 
 
 def meaningful(key: str) -> bool:
@@ -84,7 +88,7 @@ def check(run_dir: Path, new: dict[str, Any], allow: bool, registry: Registry | 
     refused = [k for k in changed if meaningful(k)]
     if refused and not allow:
         key = refused[0]
-        before, after = changed[key]
+        before, after = effective(key, old, registry), changed[key][1]
         more = f" (and {', '.join(refused[1:])})" if refused[1:] else ""
         raise ConfigError(
             f"--resume {run_dir}: {key}={after!r}{more} changes what its checkpoint (step {step}) means "

@@ -52,14 +52,19 @@ def _publish(path: Path, files: dict[str, str], exclusive: bool = False) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     if exclusive and path.exists():
         raise FileExistsError(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as e:  # name the user's path, not the hidden one
+        raise OSError(e.errno, f"cannot create the run directory ({e.strerror})", str(path)) from None
     try:
         os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700
         for name, text in files.items():
             (tmp / name).write_text(text)
         os.rename(tmp, path)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and not isinstance(e, FileExistsError) and e.errno is not None:
+            raise OSError(e.errno, f"cannot create the run directory ({e.strerror})", str(path)) from None
         raise
     fsync_dir(path.parent)
     return path

@@ -10,7 +10,6 @@ from torch import Tensor
 
 from diffkit.errors import ConfigError
 from diffkit.interfaces import ContinuousProcess, Level, NoiseProcess, Sampler, Trajectory
-from diffkit.param_types import PositiveFloat
 
 
 def _number(name: str, value: object, low: float, inclusive: bool = True) -> float:
@@ -58,7 +57,7 @@ class HeunSampler(Sampler):
         self,
         steps: int | None = None,
         spacing: str = "trailing",
-        sigma_max: PositiveFloat = 80.0,
+        sigma_max: float = 80.0,
         clip_sample: bool | str = True,
         churn: float = 0.0,
         churn_sigma_min: float = 0.0,
