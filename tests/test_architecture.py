@@ -47,3 +47,20 @@ def test_the_version_is_written_once_per_file_and_agrees() -> None:
     from diffkit.version import __version__
 
     assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == __version__
+
+
+def _run(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_lint_and_format_pass() -> None:
+    lint = _run("ruff", "check", "diffkit", "plugins", "benchmarks", "tests", "docs")
+    assert lint.returncode == 0, lint.stdout[-4000:] + lint.stderr
+    formatted = _run("ruff", "format", "--check", "diffkit", "plugins", "benchmarks", "tests", "docs")
+    assert formatted.returncode == 0, formatted.stdout[-4000:] + formatted.stderr
+
+
+@pytest.mark.slow
+def test_mypy_passes_on_diffkit() -> None:
+    proc = _run("mypy")  # files and options: [tool.mypy] in pyproject.toml
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
