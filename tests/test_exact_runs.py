@@ -71,7 +71,7 @@ def test_the_exact_sweep_pairs_each_process_with_its_sampler_over_three_seeds():
     assert {r.values["variant"] for r in sweep.runs} == {"ddpm_ddim", "edm_heun", "flow_euler", "flow_dpm"}
 
 
-@pytest.mark.slow
+@pytest.mark.long  # 12 runs, each a process of its own: minutes on 2 cores
 def test_the_exact_2d_sweep_runs_end_to_end_and_compares(tmp_path: Path):
     out = tmp_path / "exact_2d"
     run_cli("sweep", str(REPO / "configs" / "sweeps" / "exact_2d.yaml"), "--dir", str(out), "--jobs", "2", timeout=1800)
