@@ -150,11 +150,11 @@ class Evaluator:
         denoiser.eval()
         try:
             for metric in self.metrics:
-                values = {f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()}
-                scores.update(values)
-                self.provenance["metrics"].update({k: {**metric.provenance(), **measured} for k in values})
+                computed = {f"eval/{k}": float(v) for k, v in metric.compute(real, fake).items()}
+                scores.update(computed)
+                self.provenance["metrics"].update({k: {**metric.provenance(), **measured} for k in computed})
                 about = {"higher_is_better": bool(metric.higher_is_better), "description": str(metric.description)}
-                self.declared.update(dict.fromkeys(values, about))
+                self.declared.update(dict.fromkeys(computed, about))
         finally:
             denoiser.train(was_training)
             self.context.model = self.context.process = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from diffkit.errors import ConfigError, closest
+from diffkit.runner.scores import REPEATS
 from diffkit.sweep.collect import RunRecord, differing
 
 #: the hyperparameters that tell repeats of one configuration apart.
