@@ -95,7 +95,7 @@ def test_checkpoint_that_does_not_fit_the_overridden_model_is_named(tmp_path: Pa
     train(compose(None, [*TINY, "train.steps=1", f"run.dir={run_dir}"], plugins.registry), plugins)
     last = run_dir / rundir.CHECKPOINTS / "step_0000001.pt"
     if command == "sample":
-        args = ["sample", str(run_dir), "denoiser.channels=[4,8]", "--out", str(tmp_path / "x.png")]
+        args = ["sample", str(run_dir), "denoiser.channels=[4,8]", "--out", str(tmp_path / "x.png"), "--allow-changes"]
     else:
         args = ["train", "--resume", str(run_dir), "denoiser.channels=[4,8]", "train.steps=2", "--allow-changes"]
     line = _one_line_error(cli(capsys, *args))
