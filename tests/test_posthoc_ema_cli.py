@@ -96,3 +96,17 @@ def test_a_sweep_with_posthoc_ema_has_the_axis_in_compare(tmp_path, feature_cach
     assert main(["compare", str(tmp_path / "sweep")]) == 0
     markdown = capsys.readouterr().out
     assert "| ema.sigma_rel | best_ema |" in markdown.replace("optim.lr | ", "")
+
+
+def test_python_api_switches_between_lengths_and_the_runs_own_weights(power_run):
+    import torch
+
+    from diffkit import open_run
+
+    run = open_run(power_run, device="cpu")
+    own = run.sample(3, seed=1, progress=False)
+    posthoc = run.sample(3, seed=1, progress=False, ema=0.15)
+    assert not torch.equal(own, posthoc)
+    assert torch.equal(run.sample(3, seed=1, progress=False), own)  # back to the checkpoint's weights
+    fresh = open_run(power_run, device="cpu")
+    assert torch.equal(fresh.sample(3, seed=1, progress=False, ema=0.15), posthoc)
