@@ -24,7 +24,7 @@ from typing import Any
 
 import diffkit
 from diffkit.runner.posthoc import key, parse_lengths
-from diffkit.sweep.spread import DIRECTION
+from diffkit.sweep.posthoc import RANKED as DIRECTION
 
 
 def one_seed(config: str | None, overrides: list[str], seed: int, lengths: list[float], num: int | None,
