@@ -54,7 +54,7 @@ PEER_COMMON = [f"run.plugins=[{PEER_PLUGIN}]", "scheduler={name: linear, num_tim
                "optim.lr_schedule=cosine", "optim.warmup_fraction=0.05"]
 #: arm -> (config relative to configs/, overrides).
 ARMS: dict[str, tuple[str, list[str]]] = {
-    "recipe": ("cpu/fashion_mnist.yaml", []),
+    "recipe": ("cpu/fashion_mnist.yaml", ["train.device=cpu"]),
     "flow": ("cpu/fashion_mnist_flow.yaml", [*DATA, SAMPLER]),
     "edm": ("cpu/fashion_mnist_edm.yaml", [*DATA, SAMPLER]),
     "modern": ("cpu/fashion_mnist_modern.yaml", [*DATA, SAMPLER]),

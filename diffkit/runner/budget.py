@@ -78,7 +78,7 @@ class Plan:
     def from_config(cls, cfg: DictConfig, global_batch: int, **kw: Any) -> Plan:
         """The plan ``train.steps`` or ``train.budget`` asks for (`kw`: clock, agree)."""
         o = cfg.optim
-        if cfg.train.budget is None:
+        if cfg.train.get("budget") is None:  # .get: a partial config (a plugin's, a test's) has no budget
             return cls("steps", float(cfg.train.steps), global_batch, total=int(cfg.train.steps),
                        warmup_fraction=o.get("warmup_fraction"), warmup_steps=int(o.warmup_steps), **kw)
         budget = parse_budget(cfg.train.budget)
