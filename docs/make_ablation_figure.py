@@ -76,6 +76,7 @@ def prose(c: Comparison) -> list[str]:
     n = max(v.diff.n for v in verdicts)
     lines = [(f"**What this sweep shows on {m}** (written from the verdicts above): {len(resolved)} of the "
               f"{len(verdicts)} pairs of arms are resolved at n = {n} seeds after Holm's correction.")]
+    lines.append("")  # a Markdown list needs a blank line before it
     values = {a.name: a.values for a in c.arms}
     for key, vs in one_key_pairs(c, verdicts).items():
         parts = []
@@ -88,6 +89,7 @@ def prose(c: Comparison) -> list[str]:
                     f"{v.diff.hi:.3g}]" + (f", ~{v.needed} seeds would resolve it)" if v.needed else ")"))
             parts.append(f"{said}" + (f" with {where}" if where else ""))
         lines.append(f"- **{key}**: " + "; ".join(parts) + ".")
+    lines.append("")
     best = c.arms[0].name
     beaten = [v.second for v in verdicts if v.first == best and v.resolved]
     rest = [a.name for a in c.arms[1:] if a.name not in beaten]

@@ -74,13 +74,14 @@ def check(records: list[RunRecord], arms: list[Arm], keys: list[str], metrics: l
             if field == "nfe" and sampling and _constant_within_arms(arms, m):
                 continue
             bad.append(name)
-    notes = [f"{name} differs: " + ", ".join(f"{v} ({n} runs)" for v, n in diff[name].items()) for name in diff]
+    notes = [f"{name} differs: " + ", ".join(f"{_short(v)} ({_runs(n)})" for v, n in diff[name].items())
+             for name in diff]
     missing = [r.label for r in records if not r.provenance]
     if missing and len(missing) < len(records):
         notes.append(f"{len(missing)} runs have no provenance.json (trained before diffkit recorded it): not checked")
     if bad and not allow:
         first = bad[0]
-        values = ", ".join(f"{v} in {n} runs" for v, n in diff[first].items())
+        values = ", ".join(f"{_short(v)} in {_runs(n)}" for v, n in diff[first].items())
         raise ConfigError(f"{first} differs between the runs ({values}): their numbers are not comparable; "
                           "pass --allow-incomparable to compare them anyway")
     if bad:
@@ -94,3 +95,12 @@ def _constant_within_arms(arms: list[Arm], metric: str) -> bool:
         if len(values) > 1:
             return False
     return True
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def _short(value: str) -> str:
+    """A git commit as its first 12 hex digits; other values as they are."""
+    return value[:12] if len(value) == 40 and all(c in "0123456789abcdef" for c in value) else value

@@ -57,6 +57,7 @@ def figure(records: list[RunRecord], by: list[str] | None = None, sort: str | No
         ax.set_yticks(range(len(arms)))
         ax.set_yticklabels([a.name for a in reversed(arms)] if k % cols == 0 else [""] * len(arms))
         ax.grid(axis="x", alpha=0.3)
+        ax.use_sticky_edges = False  # bars otherwise pin the axis to their ends
         ax.margins(x=0.06)
         ax.set_ylim(-0.6, len(arms) - 0.4)
     for k in range(len(metrics), rows * cols):

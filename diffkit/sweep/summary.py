@@ -133,7 +133,8 @@ def markdown(c: Comparison, verdict_limit: int = 12) -> str:
             continue
         shown = [v for v in verdicts if v.resolved]
         higher = c.directions[m][0]
-        head = (f"Verdicts on {m} ({'higher' if higher else 'lower'} is better; {verdicts[0].pairs} pairs, "
+        pairs = f"{len(verdicts)} pair" + ("s" if len(verdicts) != 1 else "")
+        head = (f"Verdicts on {m} ({'higher' if higher else 'lower'} is better; {pairs}, "
                 f"{len(shown)} resolved):")
         if m == c.primary:
             listed = verdicts[:verdict_limit]
@@ -248,4 +249,5 @@ def report(records: list[RunRecord], by: list[str] | None = None, sort: str | No
         return as_json(c, {"setup_differs": comparable.differences(records, c.metrics), "notes": notes})
     if fmt == "csv":
         return render(*as_rows(c), "csv")
-    return markdown(c) + "".join(f"\nNote: {n}" for n in notes) + ("\n" if notes else "")
+    return markdown(c) + "".join("\n" + textwrap.fill(f"Note: {n}", WIDTH, subsequent_indent="  ") for n in notes) + (
+        "\n" if notes else "")

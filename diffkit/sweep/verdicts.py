@@ -73,6 +73,9 @@ class Verdict:
 
 @dataclass
 class Comparison:
+    """Arms grouped by `keys`, each metric's direction ({metric: (higher_is_better or None,
+    description)}), estimates by (arm name, metric), verdicts by metric, the primary metric."""
+
     keys: list[str]
     arms: list[Arm]
     metrics: list[str]
