@@ -18,7 +18,16 @@ MARK="# written by diffkit .ci/slurm-up.sh"
 say() { echo "slurm-up: $*"; echo "slurm-up: $*" >"$STATUS_FILE" 2>/dev/null || true; }
 unavailable() { say "unavailable: $*"; exit 0; }
 
+ours_alive() {  # the daemons this script started (if it did: our config) both still run
+    grep -qF "$MARK" "$CONF" 2>/dev/null || return 0
+    local pidfile
+    for pidfile in "$ROOT/slurmctld.pid" "$ROOT/slurmd.pid"; do
+        [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null || return 1
+    done
+}
+
 ready() {  # the controller answers and the node takes jobs
+    ours_alive || return 1
     timeout 5 scontrol ping 2>/dev/null | grep -q UP || return 1
     local state
     state=$(timeout 5 sinfo -h -N -o %T 2>/dev/null | head -1)

@@ -43,12 +43,10 @@ def _unavailable() -> str:
     return ""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cluster() -> None:
-    reason = _unavailable()
-    if reason:
-        pytest.skip(reason)
-    pytest.importorskip("submitit")
+pytest.importorskip("submitit")
+_REASON = _unavailable()
+if _REASON:  # one skip line for the whole tier
+    pytest.skip(_REASON, allow_module_level=True)
 
 
 def write(root: Path, grid: dict, **launcher) -> Path:
