@@ -186,7 +186,7 @@ def test_every_run_logs_hparams_and_final_metrics_to_its_own_event_files(killed_
         config = yaml.safe_load((run_dir / "config.yaml").read_text())
         assert set(hparams) == {"optim.lr", "seed"}  # only what the grid varies
         assert hparams["optim.lr"].number_value == pytest.approx(config["optim"]["lr"])
-        assert hparams["seed"].number_value == config["seed"]
+        assert hparams["seed"].string_value == str(config["seed"])  # an integer, shown as one
         experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
         assert [m.name.tag for m in experiment.metric_infos] == ["eval/fid", "eval/precision", "eval/recall", "train/loss"]
         end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
