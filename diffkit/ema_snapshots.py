@@ -1,5 +1,5 @@
 """Post-hoc EMA snapshots on disk (``RUN/ema_snapshots/step_N.pt``) and the weights of
-any EMA length rebuilt from them (:func:`load_ema_weights`).
+any EMA length rebuilt from them (`load_ema_weights`).
 
 A snapshot holds, at optimizer step N, the power-function averages a ``power`` EMA
 tracks (one per sigma_rel), in a compact dtype. Files are written atomically

@@ -2,7 +2,7 @@
 
 Exit 2 for usage and config errors, 1 for runtime faults (non-finite training, a failing
 plugin, file systems), 130 for Ctrl-C, 143 for a SIGTERM outside training. The command line and a sweep's in-process runs
-both report faults through :func:`describe`, so a run's log shows the line a terminal
+both report faults through `describe`, so a run's log shows the line a terminal
 would."""
 
 from __future__ import annotations

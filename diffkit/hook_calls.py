@@ -3,7 +3,7 @@
 ``Hooks(plugins.pm, plugins.loaded).diffkit_log(run=..., step=..., metrics=...)`` calls every
 implementation in pluggy's order (last registered first, ``tryfirst``/``trylast``
 respected), passing each only the arguments it declares. An exception inside a
-plugin becomes a :class:`PluginHookError` naming the plugin, its distribution and
+plugin becomes a `PluginHookError` naming the plugin, its distribution and
 version, the hook and the error; the plugin is not called again in this process.
 With ``run.on_hook_error: {PLUGIN: warn}`` the failure is a one-line warning
 instead and the plugin is switched off for the rest of the run.

@@ -2,8 +2,8 @@
 wrong type is a one-line ConfigError at build time, not a TypeError deep in torch.
 
 Checked: ``int``, ``float`` (ints allowed), ``bool``, ``str``, sequences of those
-(``Sequence[int]``, ``list[float]``, ``tuple[int, ...]``), :data:`FiniteFloat` and
-:data:`PositiveFloat` (no inf or nan: a noise level of inf makes a grid of nan) and
+(``Sequence[int]``, ``list[float]``, ``tuple[int, ...]``), `FiniteFloat` and
+`PositiveFloat` (no inf or nan: a noise level of inf makes a grid of nan) and
 ``X | None``. Other annotations (modules, callables, ``Any``) are the constructor's to check.
 """
 

@@ -107,7 +107,7 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
 
     `specs` are ``-p`` values: module names to load, or ``no:NAME`` to block.
     Entry-point plugins that fail are recorded in ``failed`` and the rest load;
-    a ``-p`` module that fails raises :class:`PluginError`, since it was asked for.
+    a ``-p`` module that fails raises `PluginError`, since it was asked for.
     """
     specs = list(specs)
     blocked = {canonical_name(s[3:]): s for s in specs if s.startswith("no:")}

@@ -33,7 +33,7 @@ def record_first_step(monkeypatch) -> dict[str, dict]:
         current.setdefault("batch", out[0].clone())
         return out
 
-    from diffkit.runner import train as train_mod
+    from diffkit.runner import setup as train_mod
     original_build = train_mod.build_components
 
     def build(*args, **kwargs):

@@ -263,5 +263,5 @@ def check_seed(seed: int | None) -> None:
 
 
 def open_run(path: str | Path, overrides: Sequence[str] = (), **options: Any) -> Run:
-    """The run at `path` (see :class:`Run` for `overrides` and the options)."""
+    """The run at `path` (see `Run` for `overrides` and the options)."""
     return Run(path, overrides, **options)

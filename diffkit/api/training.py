@@ -22,10 +22,10 @@ from diffkit.runner.train import train as run_training
 
 def train(config: ConfigSource = None, overrides: Sequence[str] = (), *, run_dir: str | Path | None = None,
           plugins: Sequence[str] = ()) -> Run:
-    """Train a new run from `config` (a YAML file, a mapping, a :class:`Config` or None
+    """Train a new run from `config` (a YAML file, a mapping, a `Config` or None
     for the defaults) with `overrides` (``"optim.lr=2e-3"``); `run_dir`: where (default
     ``runs/<time>-<config stem>``). Returns the run; ``run.status`` is ``completed``,
-    or ``interrupted`` after Ctrl-C (resume it with :func:`resume`)."""
+    or ``interrupted`` after Ctrl-C (resume it with `resume`)."""
     composed = compose(config, overrides, plugins=plugins)
     if run_dir is not None:
         OmegaConf.update(composed.cfg, "run.dir", str(run_dir))

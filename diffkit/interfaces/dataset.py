@@ -19,7 +19,7 @@ class ImageData:
     images: Tensor
     labels: Tensor | None
     num_classes: int = 0
-    #: what one sample is: ``images`` here, ``points`` for :class:`PointData`.
+    #: what one sample is: ``images`` here, ``points`` for `PointData`.
     kind: ClassVar[str] = "images"
 
     @property

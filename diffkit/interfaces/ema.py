@@ -42,7 +42,7 @@ class EMA(ABC):
 
     @abstractmethod
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Put back what :meth:`state_dict` returned."""
+        """Put back what `state_dict` returned."""
 
     def snapshot(self, run_dir: Path, step: int) -> None:
         """Write what must be on disk before the checkpoint of `step` (e.g. post-hoc EMA

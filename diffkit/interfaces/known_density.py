@@ -1,7 +1,7 @@
 """Data distributions whose noised marginals are known in closed form (the exact tier).
 
 For x_t = alpha x_0 + sigma eps with x_0 ~ p_data and eps ~ N(0, I), a dataset that
-subclasses :class:`KnownDensity` gives the marginal density of x_t, its score and the
+subclasses `KnownDensity` gives the marginal density of x_t, its score and the
 posterior mean E[x_0 | x_t] exactly, so metrics can compare a model's denoiser and its
 likelihood with the truth (``plugins/diffkit_builtin/metrics``: score_error, nll).
 """
@@ -20,7 +20,7 @@ class KnownDensity(ABC):
     """p_t(x) = E_{x_0 ~ p_data} N(x; alpha x_0, sigma^2 I), exactly.
 
     x: (N, D); alpha, sigma: floats or (N,) tensors (alpha = 1, sigma = 0: the data itself).
-    A subclass implements :meth:`log_prob` and :meth:`posterior_mean`; the score follows by
+    A subclass implements `log_prob` and `posterior_mean`; the score follows by
     Tweedie's formula.
     """
 

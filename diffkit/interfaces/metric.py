@@ -24,7 +24,7 @@ class MetricContext:
     train: loads the training split at the run's image size (e.g. to fit a feature
     network on its labels); device: where to compute; shared: a dict that the metrics
     of one evaluation share (e.g. a feature network and the features it computed).
-    source: the built dataset (a :class:`~diffkit.interfaces.KnownDensity` where the
+    source: the built dataset (a `KnownDensity` where the
     data's density is known). model, process: the model being evaluated, as
     ``model(x_t, t)`` -> the process's prediction type, and its noise process; set by
     the runner for each evaluation of a trained model, None when only samples are scored.

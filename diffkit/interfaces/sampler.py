@@ -158,7 +158,7 @@ class Sampler(ABC):
     def steps_run(self, scheduler: NoiseProcess, steps: int | None) -> int:
         """The steps sampling takes: the distinct levels of the sampler's grid (the
         karras and log_snr spacings of a discrete chain may put two levels on one
-        timestep, which run once); without a ``spacing`` attribute, :meth:`num_steps`."""
+        timestep, which run once); without a ``spacing`` attribute, `num_steps`."""
         n = self.num_steps(scheduler, steps)
         spacing = getattr(self, "spacing", None)
         return n if not isinstance(spacing, str) else len(scheduler.levels(n, spacing)) - 1

@@ -175,7 +175,7 @@ class Plan:
         return out
 
     def metrics(self, step: int) -> dict[str, float]:
-        """The numbers of :meth:`record` as ``train/...`` metrics (metrics.json, ``diffkit_run_end``)
+        """The numbers of `record` as ``train/...`` metrics (metrics.json, ``diffkit_run_end``)
         under a budget; nothing for ``train.steps``."""
         if self.kind == "steps":
             return {}

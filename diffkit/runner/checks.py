@@ -1,6 +1,6 @@
 """Checks of a whole config before anything runs (no data, no network).
 
-Known-broken combinations raise :class:`ConfigError` (the CLI exits 2 with that one
+Known-broken combinations raise `ConfigError` (the CLI exits 2 with that one
 line); legal but suspicious ones come back as warning lines, which ``diffkit config``
 and ``diffkit train`` print and a run keeps (``warnings.txt``, TensorBoard text). Each
 run of a sweep is a ``diffkit train`` and so sees them too. Plugins add checks of their

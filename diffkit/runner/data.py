@@ -1,7 +1,7 @@
 """Training data held in memory as tensors, batched deterministically by step.
 
-Images (:class:`ImageData`, uint8) are resized to ``data.image_size`` and scaled to
-[-1, 1] per batch; points (:class:`PointData`, float) are used as they are."""
+Images (`ImageData`, uint8) are resized to ``data.image_size`` and scaled to
+[-1, 1] per batch; points (`PointData`, float) are used as they are."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def fit_size(data: ImageData, size: int) -> ImageData:
 
 
 def fit_data(data: ImageData | PointData, size: int) -> ImageData | PointData:
-    """Images: :func:`fit_size`; points: checked to be (N, D) float with N >= 1 and finite."""
+    """Images: `fit_size`; points: checked to be (N, D) float with N >= 1 and finite."""
     if not isinstance(data, PointData):
         return fit_size(data, size)
     points = data.points

@@ -4,7 +4,7 @@ the arms agree, so per-seed differences between arms measure the arms, not luck.
 - initial weights: the denoiser is built right after ``torch.manual_seed(seed)``, so two
   arms with the same architecture start equal whatever the other components drew;
 - data order: ``Batches`` is a pure function of (seed, step);
-- training noise: :class:`StepNoise` draws micro-batch i's noise from a generator seeded
+- training noise: `StepNoise` draws micro-batch i's noise from a generator seeded
   by (seed, i) alone, so a process whose ``sample_t`` draws differently (discrete
   integers vs continuous times) does not shift the noise of the steps after;
 - evaluation: sampling seeds are the run's seed (``Evaluator``), batch i from seed + i.

@@ -1,6 +1,6 @@
 """The phases of a training run around its steps: begin, log, sample, save, finish, end.
 
-Each takes the :class:`~diffkit.runner.setup.Training` record and changes only what its
+Each takes the `Training` record and changes only what its
 name says; ``runner/train.py`` calls them in order. Host-device sync points are marked
 ``# sync``."""
 

@@ -2,7 +2,7 @@
 run's snapshots (``diffkit.ema_snapshots``) and scored like the run's own weights.
 
 Results are stored flat beside the run's other metrics, every score of length 0.08
-under its key suffixed with ``@ema0.08`` (:func:`key`: ``eval/fid@ema0.08``,
+under its key suffixed with ``@ema0.08`` (`key`: ``eval/fid@ema0.08``,
 ``eval/sampler@ema0.08``, ...), so a length's scores never mix with another's or with
 those of the run's own EMA. ``diffkit compare`` turns each length into a row of its own,
 with the hyperparameter ``ema.sigma_rel`` (``diffkit.sweep.posthoc``).

@@ -1,9 +1,9 @@
 """``RUN/provenance.json``: what a reader needs to reproduce a run and to know which of
 its numbers compare with another run's.
 
-Written atomically when the run starts (:func:`write_start`: versions, git state,
+Written atomically when the run starts (`write_start`: versions, git state,
 plugins, hardware, precision, world size, batch) and updated when it ends or is
-evaluated (:func:`write_end`: images seen, wall time, and per metric result key its
+evaluated (`write_end`: images seen, wall time, and per metric result key its
 sampler, NFE, sample count, feature space, reference hash and the EMA weights used).
 ``diffkit compare`` reads it (``diffkit.sweep.comparable``).
 """
@@ -111,7 +111,7 @@ def write_start(run_dir: Path, cfg: Any, plugins: Any, *, device: torch.device, 
 def write_end(run_dir: Path, *, step: int | None = None, evaluation: dict[str, Any] | None = None) -> None:
     """Update the record at the end of training (`step`: images seen = step x effective
     batch, wall time) and/or after an evaluation (`evaluation`: from
-    :meth:`Evaluator.provenance`, replacing an earlier evaluation's)."""
+    `Evaluator.provenance`, replacing an earlier evaluation's)."""
     path = Path(run_dir) / PROVENANCE
     record = rundir.read_json(path)
     if step is not None:

@@ -1,7 +1,7 @@
 """Setting a training run up: everything the loop needs, built once, as one plain record.
 
 ``setup`` runs the pre-flight checks, builds the components, opens (or reopens) the run
-directory and restores the checkpoint; it returns a :class:`Training` that the phases of
+directory and restores the checkpoint; it returns a `Training` that the phases of
 ``runner/phases.py`` read and update. Nothing here trains.
 """
 
@@ -43,7 +43,7 @@ from diffkit.runner.window import LossWindow
 
 @dataclass
 class Training:
-    """What the training loop needs, built by :func:`setup`.
+    """What the training loop needs, built by `setup`.
 
     tc: ``cfg.train`` as plain attributes (an OmegaConf read costs ~20 us and the loop
     reads a dozen per step); model: the raw network; forward: what the step calls (DDP

@@ -61,7 +61,7 @@ class Terminated(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def sigterm_unwinds() -> Iterator[None]:
-    """Inside the block SIGTERM raises :class:`Terminated` (by default it would end the
+    """Inside the block SIGTERM raises `Terminated` (by default it would end the
     process at once, leaving half-written temporary files); training installs its own
     handler over this one. Only in the main thread; elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread():

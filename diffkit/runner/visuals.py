@@ -1,6 +1,6 @@
 """What a run shows of its data and samples: grids of images, scatter plots of points.
 
-The training loop asks a :class:`Pictures` built from its data for the forward-process
+The training loop asks a `Pictures` built from its data for the forward-process
 strip and the sample pictures (both (N, 3 or C, H, W) in [0, 1], what ``diffkit_images``
 receives) and for the file under ``samples/``; the kind of data decides how they look.
 """
@@ -71,7 +71,7 @@ GREY, BLUE = (190, 190, 190), (31, 90, 180)
 
 class Pictures:
     """How a run shows its data: images as themselves, points as scatter plots drawn over
-    (up to :data:`REFERENCE_POINTS` of) the training data in grey, in the data's view."""
+    (up to `REFERENCE_POINTS` of) the training data in grey, in the data's view."""
 
     def __init__(self, data: ImageData | PointData) -> None:
         self.kind = data.kind

@@ -1,5 +1,5 @@
 """Which hyperparameters group runs into arms (by default: all that differ but ``seed``);
-the statistics over an arm are in :mod:`diffkit.sweep.verdicts`."""
+the statistics over an arm are in `diffkit.sweep.verdicts`."""
 
 from __future__ import annotations
 

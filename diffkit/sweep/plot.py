@@ -70,7 +70,7 @@ def figure(records: list[RunRecord], by: list[str] | None = None, sort: str | No
 
 def plot_comparison(records: list[RunRecord], out: str | Path, by: list[str] | None = None,
                     sort: str | None = None) -> Path:
-    """Write the figure of :func:`figure` to `out` (PNG, 1280 px wide); return the path."""
+    """Write the figure of `figure` to `out` (PNG, 1280 px wide); return the path."""
     import matplotlib.pyplot as plt
 
     from diffkit.atomic import atomic_path

@@ -5,7 +5,7 @@ A run scored at EMA lengths (``diffkit eval RUN --ema 0.05,0.08``: metrics
 the hyperparameter ``ema.sigma_rel`` set to the length and the metrics unsuffixed, beside
 the run's own record (``ema.sigma_rel``: ``tracked``, the EMA it trained with). So
 ``compare`` groups, averages over seeds and sorts them like any other setting, and
-marks the best length of each arm (:func:`mark_best`).
+marks the best length of each arm (`mark_best`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ BEST = "best_ema"
 
 
 def expand(record: Any) -> list[Any]:
-    """`record` (a :class:`~diffkit.sweep.collect.RunRecord`), then one record per post-hoc
+    """`record` (a `RunRecord`), then one record per post-hoc
     length found in its metrics; a record without any is returned alone, unchanged."""
     lengths = sorted({s for k in record.metrics if (s := split(k)[1]) is not None})
     if not lengths:

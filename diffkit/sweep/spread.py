@@ -1,6 +1,6 @@
 """Mean, sample standard deviation and count of a list of values (``diffkit eval
 --repeats`` reports each metric's over its sample sets). Interval estimates and the
-comparison of arms are in :mod:`diffkit.sweep.stats` and :mod:`diffkit.sweep.verdicts`."""
+comparison of arms are in `diffkit.sweep.stats` and `diffkit.sweep.verdicts`."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ class Checkerboard(PointDataset):
 
     Args:
         squares: squares per side (4).
-        num_train, num_test, seed: see :class:`PointDataset`.
+        num_train, num_test, seed: see `PointDataset`.
     """
 
     def __init__(self, squares: int = 4, num_train: int = 10000, num_test: int = 2000, seed: int = 0,

@@ -33,7 +33,7 @@ class GaussianMixture(PointDataset, KnownDensity):
         stds: the K standard deviations s_k, or one for all.
         weights: the K weights (normalised); null: equal.
         num_modes, radius: the default means (8 on a circle of radius 1).
-        num_train, num_test, seed: see :class:`PointDataset`.
+        num_train, num_test, seed: see `PointDataset`.
     """
 
     def __init__(self, means: Sequence[Sequence[float]] | None = None, stds: float | list[float] = 0.1,

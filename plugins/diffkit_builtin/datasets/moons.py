@@ -18,7 +18,7 @@ class Moons(PointDataset):
 
     Args:
         noise: the standard deviation of the Gaussian noise added to the moons (0.05).
-        num_train, num_test, seed: see :class:`PointDataset`.
+        num_train, num_test, seed: see `PointDataset`.
     """
 
     def __init__(self, noise: float = 0.05, num_train: int = 10000, num_test: int = 2000, seed: int = 0,

@@ -15,7 +15,7 @@ SPLIT_OFFSET = {"train": 0, "test": 1}
 
 
 class PointDataset(Dataset):
-    """`num_train` / `num_test` points (N, D) float32 drawn by :meth:`draw` from a generator
+    """`num_train` / `num_test` points (N, D) float32 drawn by `draw` from a generator
     seeded by `seed` and the split, so every run (whatever its own ``seed``) sees the same data.
 
     Args:

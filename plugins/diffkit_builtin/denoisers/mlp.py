@@ -28,7 +28,7 @@ class MLPDenoiser(Denoiser):
     """f(x_t, t[, y]) for points x_t: (B, D) -> (B, D).
 
     c = MLP(emb(t)) (+ a label embedding), h_0 = W_in x_t, then `depth` residual blocks
-    that each add their projection of c (:class:`ResidualBlock`), out = W_out SiLU(h).
+    that each add their projection of c (`ResidualBlock`), out = W_out SiLU(h).
     The time embedding is the run's (``time_embedding``), as in the U-Nets.
 
     Args:

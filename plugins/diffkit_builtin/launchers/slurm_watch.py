@@ -19,7 +19,7 @@ RUNNING = ("RUNNING", "COMPLETING")
 
 
 class Watch:
-    """The submitted jobs of one launch; :meth:`poll` reports what changed."""
+    """The submitted jobs of one launch; `poll` reports what changed."""
 
     def __init__(self, cluster: str, jobs: Sequence[RunJob], submitted: Sequence[Any], report: Report) -> None:
         self.cluster, self.report = cluster, report

@@ -58,7 +58,7 @@ def ode_log_likelihood(model: ModelFn, process: NoiseProcess, x0: Tensor, steps:
                        spacing: str = "karras", prior: Prior | None = None) -> Tensor:
     """log p_model(x0) for points x0 (N, D) -> (N,) float64 (see the module docstring).
 
-    `steps` levels of `spacing` (:meth:`NoiseProcess.levels`) from the lowest noise up;
+    `steps` levels of `spacing` (`NoiseProcess.levels`) from the lowest noise up;
     `prior`: log p at the top level (default: the sampler's Gaussian)."""
     prior = prior or gaussian_prior(process)
     levels = [lv for lv in process.levels(steps, spacing) if lv.t is not None][::-1]  # least noisy first

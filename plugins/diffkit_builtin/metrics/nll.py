@@ -14,7 +14,7 @@ from .likelihood import ode_log_likelihood
 class NLL(Metric):
     """``nll`` = -mean log p_model(x_0) in nats per point over up to `num_points` test
     points, where p_model is the density the model's probability-flow ODE carries its
-    prior to (:func:`~diffkit_builtin.metrics.likelihood.ode_log_likelihood`: fixed-step
+    prior to (`ode_log_likelihood`: fixed-step
     Heun on `steps` levels of `spacing`, exact divergence; for points of a few dimensions).
 
     Args:

@@ -15,7 +15,7 @@ class ScoreError(Metric):
     """``score_error`` = E |eps_hat - eps*|^2 / D = E sigma^2 |s_theta - s*|^2 / D, the
     sigma^2-weighted score error (the weighting of EDM2's toy example), where
     eps* = (x_t - alpha x0*) / sigma and x0* = E[x_0 | x_t] are exact
-    (:class:`~diffkit.interfaces.KnownDensity`). The error in x0 is not reported: at the
+    (`KnownDensity`). The error in x0 is not reported: at the
     noisiest levels it is eps's divided by alpha ~ 0 and would drown the rest.
 
     The expectation is over the process's own training noise levels t ~ p(t)
