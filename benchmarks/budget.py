@@ -47,23 +47,52 @@ from diffkit.runner import rundir
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "performance.md"
 PEER_PLUGIN = "benchmarks.peer_denoisers"
-DATA = ["data.name=fashion_mnist", "data.root=/usr/share/datasets/fashion-mnist", "data.image_size=28",
-        "data.batch_size=64", "train.conditional=false", "train.precision=auto", "train.device=cpu"]
+DATA = [
+    "data.name=fashion_mnist",
+    "data.root=/usr/share/datasets/fashion-mnist",
+    "data.image_size=28",
+    "data.batch_size=64",
+    "train.conditional=false",
+    "train.precision=auto",
+    "train.device=cpu",
+]
 SAMPLER = "sampler={name: dpm_solver_pp, steps: 10, clip_sample: true}"
-PEER_COMMON = [f"run.plugins=[{PEER_PLUGIN}]", "scheduler={name: linear, num_timesteps: 1000, prediction_type: eps}", "loss={name: l2}",
-               "optim.lr_schedule=cosine", "optim.warmup_fraction=0.05"]
+PEER_COMMON = [
+    f"run.plugins=[{PEER_PLUGIN}]",
+    "scheduler={name: linear, num_timesteps: 1000, prediction_type: eps}",
+    "loss={name: l2}",
+    "optim.lr_schedule=cosine",
+    "optim.warmup_fraction=0.05",
+]
 #: arm -> (config relative to configs/, overrides).
 ARMS: dict[str, tuple[str, list[str]]] = {
     "recipe": ("cpu/fashion_mnist.yaml", ["train.device=cpu"]),
     "flow": ("cpu/fashion_mnist_flow.yaml", [*DATA, SAMPLER]),
     "edm": ("cpu/fashion_mnist_edm.yaml", [*DATA, SAMPLER]),
     "modern": ("cpu/fashion_mnist_modern.yaml", [*DATA, SAMPLER]),
-    "diffusers": ("default.yaml", [*DATA, SAMPLER, *PEER_COMMON, "denoiser={name: peer_diffusers, width: 32}",
-                                   "optim={name: adamw, lr: 0.0001, weight_decay: 0.000001, betas: [0.95, 0.999]}",
-                                   "ema.decay=0.9999"]),
-    "ddpm_pytorch": ("default.yaml", [*DATA, SAMPLER, *PEER_COMMON, "denoiser={name: peer_ddpm_pytorch, width: 32}",
-                                      "scheduler={name: sigmoid, num_timesteps: 1000, prediction_type: v}",
-                                      "optim={name: adam, lr: 0.00008, betas: [0.9, 0.99]}", "ema.decay=0.995"]),
+    "diffusers": (
+        "default.yaml",
+        [
+            *DATA,
+            SAMPLER,
+            *PEER_COMMON,
+            "denoiser={name: peer_diffusers, width: 32}",
+            "optim={name: adamw, lr: 0.0001, weight_decay: 0.000001, betas: [0.95, 0.999]}",
+            "ema.decay=0.9999",
+        ],
+    ),
+    "ddpm_pytorch": (
+        "default.yaml",
+        [
+            *DATA,
+            SAMPLER,
+            *PEER_COMMON,
+            "denoiser={name: peer_ddpm_pytorch, width: 32}",
+            "scheduler={name: sigmoid, num_timesteps: 1000, prediction_type: v}",
+            "optim={name: adam, lr: 0.00008, betas: [0.9, 0.99]}",
+            "ema.decay=0.995",
+        ],
+    ),
 }
 PEER_ARMS = {"diffusers": "peer_diffusers", "ddpm_pytorch": "peer_ddpm_pytorch"}
 #: the arm every other is compared with in the ratio sentence, and the baseline it must beat.
@@ -76,33 +105,53 @@ def run_arm(arm: str, budget: str, seed: int, samples: int, extra: Sequence[str]
 
     out: dict[str, Any] = {"arm": arm, "budget": budget, "seed": seed}
     if arm in PEER_ARMS and not installed(PEER_ARMS[arm]):
-        return {**out, "skipped": f"{PEER_ARMS[arm]}: its library is not installed (pip install diffusers "
-                                  "denoising-diffusion-pytorch)"}
+        return {
+            **out,
+            "skipped": f"{PEER_ARMS[arm]}: its library is not installed (pip install diffusers "
+            "denoising-diffusion-pytorch)",
+        }
     config, overrides = ARMS[arm]
     run_dir = tmp / f"{arm}-{budget}-s{seed}"
-    composed, plugins = load([*overrides, *extra, f"seed={seed}", "eval.metrics=[fid, precision_recall]",
-                              f"eval.num_samples={samples}", *quiet_overrides(run_dir, None, 25, budget=budget)],
-                             str(ROOT / "configs" / config), specs=[PEER_PLUGIN])
+    composed, plugins = load(
+        [
+            *overrides,
+            *extra,
+            f"seed={seed}",
+            "eval.metrics=[fid, precision_recall]",
+            f"eval.num_samples={samples}",
+            *quiet_overrides(run_dir, None, 25, budget=budget),
+        ],
+        str(ROOT / "configs" / config),
+        specs=[PEER_PLUGIN],
+    )
     t0 = time.perf_counter()
     train(composed, plugins)
     plan = rundir.read_json(run_dir / rundir.STATUS)["plan"]
     scores = rundir.read_json(run_dir / rundir.METRICS)
-    out.update({
-        "config": f"configs/{config}", "overrides": [*overrides, *extra],
-        "planned_steps": plan["planned_steps"], "steps": plan["steps"], "images": plan["images"],
-        "train_seconds": plan["seconds"], "seconds_per_step": plan.get("seconds_per_step"),
-        "wall_seconds": round(time.perf_counter() - t0, 2),
-        "parameters": sum(p.numel() for p in open_run(run_dir).components.denoiser.parameters()),
-        **{k: round(float(scores[f"eval/{k}"]), 3) for k in ("fid", "precision", "recall")},
-    })
+    out.update(
+        {
+            "config": f"configs/{config}",
+            "overrides": [*overrides, *extra],
+            "planned_steps": plan["planned_steps"],
+            "steps": plan["steps"],
+            "images": plan["images"],
+            "train_seconds": plan["seconds"],
+            "seconds_per_step": plan.get("seconds_per_step"),
+            "wall_seconds": round(time.perf_counter() - t0, 2),
+            "parameters": sum(p.numel() for p in open_run(run_dir).components.denoiser.parameters()),
+            **{k: round(float(scores[f"eval/{k}"]), 3) for k in ("fid", "precision", "recall")},
+        }
+    )
     print(f"benchmarks: budget {arm} {budget} seed {seed}: {out['steps']} steps, FID {out['fid']}", file=sys.stderr)
     return out
 
 
 def spread(values: list[float]) -> dict[str, float | None]:
     """Mean and sample standard deviation (None for one value)."""
-    return {"mean": round(statistics.fmean(values), 3),
-            "std": round(statistics.stdev(values), 3) if len(values) > 1 else None}
+    return {
+        "mean": round(statistics.fmean(values), 3),
+        "std": round(statistics.stdev(values), 3) if len(values) > 1 else None,
+    }
 
 
 def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -115,8 +164,9 @@ def summarise(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not done:
             rows.append({**row, "skipped": runs[0]["skipped"]})
             continue
-        row.update({k: spread([float(r[k]) for r in done]) for k in ("fid", "precision", "recall", "steps",
-                                                                    "train_seconds")})
+        row.update(
+            {k: spread([float(r[k]) for r in done]) for k in ("fid", "precision", "recall", "steps", "train_seconds")}
+        )
         row.update(config=done[0]["config"], parameters=done[0]["parameters"])
         rows.append(row)
     return rows
@@ -132,7 +182,9 @@ def ratios(summary: list[dict[str, Any]]) -> list[str]:
         mine = rows[RECIPE]["fid"]["mean"]
         parts = [f"{arm} {r['fid']['mean'] / mine:.2f}x" for arm, r in rows.items() if arm != RECIPE and mine > 0]
         if parts:
-            lines.append(f"At {budget}: the recipe's FID is lower than {', '.join(parts)} (other arm's FID / recipe's).")
+            lines.append(
+                f"At {budget}: the recipe's FID is lower than {', '.join(parts)} (other arm's FID / recipe's)."
+            )
     return lines
 
 
@@ -143,12 +195,14 @@ def _pm(s: dict[str, Any]) -> str:
 def table_md(res: dict[str, Any]) -> str:
     m = res["machine"]
     lines = [
-        "## Quality per CPU-minute: every arm trained for the same budget", "",
+        "## Quality per CPU-minute: every arm trained for the same budget",
+        "",
         f"Measured with `{res['command']}` on {m['cpu_cores']} CPU cores ({m['cpu']}, bf16 {m['cpu_bf16']}), "
         f"torch {m['torch']}, {m['torch_threads']} torch thread(s), load average at start {m['load_average']}. "
         f"Each arm trains for `train.budget` through the runner (seeds {res['seeds']}, interleaved), is sampled "
         f"with DPM-Solver++ 2M at 10 NFE and scored on {res['samples']} samples at 28x28 (FID, precision/recall "
-        "in the offline classifier feature space vs the test split). Mean ± standard deviation over the seeds.", "",
+        "in the offline classifier feature space vs the test split). Mean ± standard deviation over the seeds.",
+        "",
         "| arm | config | budget | params | steps | train s | FID | precision | recall | seeds |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -156,9 +210,11 @@ def table_md(res: dict[str, Any]) -> str:
         if "skipped" in r:
             lines.append(f"| {r['arm']} | | {r['budget']} | | skipped: {r['skipped']} | | | | | |")
             continue
-        lines.append(f"| {r['arm']} | `{r['config']}` | {r['budget']} | {r['parameters'] / 1e6:.2f}M | "
-                     f"{_pm(r['steps'])} | {_pm(r['train_seconds'])} | **{_pm(r['fid'])}** | {_pm(r['precision'])} | "
-                     f"{_pm(r['recall'])} | {r['n']} |")
+        lines.append(
+            f"| {r['arm']} | `{r['config']}` | {r['budget']} | {r['parameters'] / 1e6:.2f}M | "
+            f"{_pm(r['steps'])} | {_pm(r['train_seconds'])} | **{_pm(r['fid'])}** | {_pm(r['precision'])} | "
+            f"{_pm(r['recall'])} | {r['n']} |"
+        )
     return "\n".join([*lines, "", *ratios(res["summary"])])
 
 
@@ -169,11 +225,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seeds", help="comma-separated seeds (default 0,1; quick 0)")
     p.add_argument("--samples", type=int, help="images scored per run (default 1000, quick 200)")
     p.add_argument("--only", help=f"comma-separated arms (default all: {', '.join(ARMS)})")
-    p.add_argument("--long-only", default=f"{RECIPE},{BASELINE}",
-                   help="arms that also run the budgets after the first (default recipe,flow)")
+    p.add_argument(
+        "--long-only",
+        default=f"{RECIPE},{BASELINE}",
+        help="arms that also run the budgets after the first (default recipe,flow)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an override for every run")
-    p.add_argument("--doc", help="Markdown file whose 'budget' section gets the table (default docs/performance.md "
-                   "for full runs, none for --quick; '-' for none)")
+    p.add_argument(
+        "--doc",
+        help="Markdown file whose 'budget' section gets the table (default docs/performance.md "
+        "for full runs, none for --quick; '-' for none)",
+    )
     args = p.parse_args(argv)
     arms = args.only.split(",") if args.only else list(ARMS)
     unknown = sorted(set(arms) - set(ARMS))
@@ -191,9 +253,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if i == 0 or arm in long_only:
                         results.append(run_arm(arm, budget, seed, samples, args.set, Path(tmp)))
     res = {
-        "benchmark": "budget", "command": shlex.join(["python", "-m", "benchmarks.budget", *_flags(argv)]),
-        "quick": args.quick, "budgets": budgets, "seeds": seeds, "samples": samples, "nfe": 10,
-        "results": results, "summary": summarise(results), "machine": machine(),
+        "benchmark": "budget",
+        "command": shlex.join(["python", "-m", "benchmarks.budget", *_flags(argv)]),
+        "quick": args.quick,
+        "budgets": budgets,
+        "seeds": seeds,
+        "samples": samples,
+        "nfe": 10,
+        "results": results,
+        "summary": summarise(results),
+        "machine": machine(),
     }
     json.dump(res, sys.stdout, indent=2)
     print()

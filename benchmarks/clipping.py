@@ -30,24 +30,46 @@ CLIPS: tuple[Any, ...] = (False, True, "dynamic")
 DOC = Path(__file__).resolve().parents[1] / "docs" / "concepts" / "reverse-process.md"
 
 
-def evaluate(run_dir: Path, num: int, steps: int, seeds: int, device: torch.device, samplers: list[str]) -> dict[str, Any]:
+def evaluate(
+    run_dir: Path, num: int, steps: int, seeds: int, device: torch.device, samplers: list[str]
+) -> dict[str, Any]:
     plugins, cfg, denoiser, scheduler, evaluator, state = trained(run_dir, device)
     rows = []
     for sampler, clip in [(name, clip) for name in samplers for clip in CLIPS]:
         s = plugins.registry.build("sampler", {"name": sampler, "clip_sample": clip})
-        fids = [evaluator(denoiser, scheduler, s, num=num, steps=steps, seed=1000 * k)["eval/fid"] for k in range(seeds)]
-        rows.append({"sampler": sampler, "clip_sample": clip, "steps": steps, "fid_mean": round(statistics.mean(fids), 3),
-                     "fid_std": round(statistics.stdev(fids), 3) if seeds > 1 else None, "fids": [round(f, 3) for f in fids]})
-    return {"run_dir": str(run_dir), "prediction_type": cfg.scheduler.prediction_type, "num_images": num,
-            "train_step": state["step"], "feature_space": "classifier", "rows": rows}
+        fids = [
+            evaluator(denoiser, scheduler, s, num=num, steps=steps, seed=1000 * k)["eval/fid"] for k in range(seeds)
+        ]
+        rows.append(
+            {
+                "sampler": sampler,
+                "clip_sample": clip,
+                "steps": steps,
+                "fid_mean": round(statistics.mean(fids), 3),
+                "fid_std": round(statistics.stdev(fids), 3) if seeds > 1 else None,
+                "fids": [round(f, 3) for f in fids],
+            }
+        )
+    return {
+        "run_dir": str(run_dir),
+        "prediction_type": cfg.scheduler.prediction_type,
+        "num_images": num,
+        "train_step": state["step"],
+        "feature_space": "classifier",
+        "rows": rows,
+    }
 
 
 def table(result: dict[str, Any]) -> str:
     """The rows as Markdown: FID (mean +- std over sample sets) per sampler and clip_sample."""
-    lines = [f"FID ({result['feature_space']} features, {result['num_images']} images per set, mean +- std "
-             f"over {len(result['rows'][0]['fids'])} sample sets) of one {result['prediction_type']}-prediction "
-             f"model (`python -m benchmarks.clipping --write-docs`, step {result['train_step']}):", "",
-             "| sampler | steps | `clip_sample: false` | `true` (default) | `dynamic` |", "|---|---:|---:|---:|---:|"]
+    lines = [
+        f"FID ({result['feature_space']} features, {result['num_images']} images per set, mean +- std "
+        f"over {len(result['rows'][0]['fids'])} sample sets) of one {result['prediction_type']}-prediction "
+        f"model (`python -m benchmarks.clipping --write-docs`, step {result['train_step']}):",
+        "",
+        "| sampler | steps | `clip_sample: false` | `true` (default) | `dynamic` |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name in dict.fromkeys(r["sampler"] for r in result["rows"]):
         by = {str(r["clip_sample"]): r for r in result["rows"] if r["sampler"] == name}
         cells = [f"{by[k]['fid_mean']:.1f} +- {by[k]['fid_std']:.1f}" for k in ("False", "True", "dynamic")]

@@ -38,8 +38,11 @@ def quiet_overrides(run_dir: Path, steps: int | None, log_every: int, budget: st
     """Overrides that leave only training steps and logging: no samples, no checkpoint
     before the end, no progress bar. With `budget` (``train.budget``, e.g. ``"2m"``) instead
     of `steps`, the run sizes its own steps."""
-    length = [f"train.budget={budget}", "train.checkpoint_every=0"] if budget else [
-        f"train.steps={steps}", f"train.checkpoint_every={10 * (steps or 1)}"]
+    length = (
+        [f"train.budget={budget}", "train.checkpoint_every=0"]
+        if budget
+        else [f"train.steps={steps}", f"train.checkpoint_every={10 * (steps or 1)}"]
+    )
     return [
         f"run.dir={run_dir}",
         *length,

@@ -40,19 +40,29 @@ def measure(sweep_dir: Path, jobs: int) -> dict[str, Any]:
     start = time.perf_counter()
     diffkit("sweep", str(SWEEP), "--dir", str(sweep_dir), "--jobs", str(jobs))
     seconds = time.perf_counter() - start
-    return {"machine": machine(), "jobs": jobs, "seconds": round(seconds, 1), "table": diffkit("compare", str(sweep_dir))}
+    return {
+        "machine": machine(),
+        "jobs": jobs,
+        "seconds": round(seconds, 1),
+        "table": diffkit("compare", str(sweep_dir)),
+    }
 
 
 def section(res: dict[str, Any]) -> str:
     """The page's section: the machine, the measured time and the compare table."""
     m = res["machine"]
-    return "\n".join([
-        (f"Measured by `python -m benchmarks.exact_tier --jobs {res['jobs']}`: the 12 runs took "
-         f"**{res['seconds']:.0f} s** of wall-clock time on {m['cpu_cores']} CPU cores ({m['cpu']}), load average "
-         f"{m['load_average']} (other jobs shared the CPU, so this time is an upper bound). "
-         "The table is `diffkit compare` of that sweep:"), "",
-        res["table"].rstrip(),
-    ])
+    return "\n".join(
+        [
+            (
+                f"Measured by `python -m benchmarks.exact_tier --jobs {res['jobs']}`: the 12 runs took "
+                f"**{res['seconds']:.0f} s** of wall-clock time on {m['cpu_cores']} CPU cores ({m['cpu']}), load average "
+                f"{m['load_average']} (other jobs shared the CPU, so this time is an upper bound). "
+                "The table is `diffkit compare` of that sweep:"
+            ),
+            "",
+            res["table"].rstrip(),
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,8 +19,8 @@ JSON on stdout; the table replaces the ``formulations`` section of docs/performa
 from __future__ import annotations
 
 import argparse
-import shlex
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -28,9 +28,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-
 from benchmarks import report
-from benchmarks.common import load, machine
+from benchmarks.common import machine
 from benchmarks.recipes import train_budgeted
 from diffkit.api import open_run
 from diffkit.sweep import load_sweep
@@ -59,8 +58,13 @@ def score(config: str, overrides: Sequence[str], run_dir: Path, nfe: int, sample
     t0 = time.perf_counter()
     scores = trained.evaluate(["fid", "precision_recall"], num=samples, seed=1, store=False)
     seconds = time.perf_counter() - t0
-    return {"nfe": nfe, "fid": round(scores["eval/fid"], 3), "precision": round(scores["eval/precision"], 3),
-            "recall": round(scores["eval/recall"], 3), "sample_images_per_sec": round(samples / seconds, 1)}
+    return {
+        "nfe": nfe,
+        "fid": round(scores["eval/fid"], 3),
+        "precision": round(scores["eval/precision"], 3),
+        "recall": round(scores["eval/recall"], 3),
+        "sample_images_per_sec": round(samples / seconds, 1),
+    }
 
 
 def run_formulation(name: str, config: str, overrides: list[str], budget: float, samples: int) -> dict[str, Any]:
@@ -74,26 +78,33 @@ def run_formulation(name: str, config: str, overrides: list[str], budget: float,
 def table_md(res: dict[str, Any]) -> str:
     m = res["machine"]
     lines = [
-        "## Formulations: DDPM, EDM, rectified flow", "",
+        "## Formulations: DDPM, EDM, rectified flow",
+        "",
         f"Measured with `{res.get('command') or 'python -m benchmarks.formulations' + (' --quick' if res['quick'] else '')}`: "
         f"`train.budget={res['budget_seconds']:g}s` of training each on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
         f"load average at start {m['load_average']}; {res['samples']} samples per score. "
         "The variants of `configs/sweeps/formulations.yaml`, unconditional; DPM-Solver++ 2M on each process's grid "
-        "(NFE = steps); FID and precision/recall in the offline classifier feature space vs the test split.", "",
+        "(NFE = steps); FID and precision/recall in the offline classifier feature space vs the test split.",
+        "",
         "| formulation | steps trained | train s | train img/s | NFE | FID | precision | recall | sample img/s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["results"]:
         for s in r["scores"]:
-            lines.append(f"| {r['formulation']} | {r['steps']} | {r['train_seconds']} | {r['images_per_sec']} | "
-                         f"{s['nfe']} | {s['fid']} | "
-                         f"{s['precision']} | {s['recall']} | {s['sample_images_per_sec']} |")
+            lines.append(
+                f"| {r['formulation']} | {r['steps']} | {r['train_seconds']} | {r['images_per_sec']} | "
+                f"{s['nfe']} | {s['fid']} | "
+                f"{s['precision']} | {s['recall']} | {s['sample_images_per_sec']} |"
+            )
     for nfe, best in res["best_fid_per_nfe"].items():
         lines.append("")
         lines.append(f"Best FID at {nfe} NFE: **{best}**.")
-    lines += ["", "Every formulation trained for the same wall-clock budget on the same network, so the best FID "
-              "at an NFE is also the best quality per CPU-minute of training there. One seed each: "
-              "`configs/sweeps/formulations.yaml` runs two seeds and `diffkit compare` marks differences within noise."]
+    lines += [
+        "",
+        "Every formulation trained for the same wall-clock budget on the same network, so the best FID "
+        "at an NFE is also the best quality per CPU-minute of training there. One seed each: "
+        "`configs/sweeps/formulations.yaml` runs two seeds and `diffkit compare` marks differences within noise.",
+    ]
     return "\n".join(lines)
 
 
@@ -114,8 +125,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="15 s per formulation and 200 samples (a smoke run)")
     p.add_argument("--budget", type=float, help="training seconds per formulation (default 120, quick 15)")
     p.add_argument("--samples", type=int, help="images scored per formulation and NFE (default 1000, quick 200)")
-    p.add_argument("--doc", help="the Markdown file whose 'formulations' section gets the table "
-                   "(default docs/performance.md for full runs, none for --quick; '-' for none)")
+    p.add_argument(
+        "--doc",
+        help="the Markdown file whose 'formulations' section gets the table "
+        "(default docs/performance.md for full runs, none for --quick; '-' for none)",
+    )
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an override for every run")
     p.add_argument("--only", help="comma-separated formulations to run (default: all)")
     args = p.parse_args(argv)
@@ -127,14 +141,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
     budget = args.budget or (15.0 if args.quick else 120.0)
     samples = args.samples or (200 if args.quick else 1000)
-    results = [run_formulation(name, config, overrides, budget, samples)
-               for name, (config, overrides) in chosen.items()]
+    results = [
+        run_formulation(name, config, overrides, budget, samples) for name, (config, overrides) in chosen.items()
+    ]
     res = {
-        "benchmark": "formulations", "command": shlex.join(["python", "-m", "benchmarks.formulations", *_flags(argv)]),
-        "quick": args.quick, "budget_seconds": budget, "samples": samples,
-        "sampler": "dpm_solver_pp", "results": results, "machine": machine(),
-        "best_fid_per_nfe": {nfe: min(results, key=lambda r: r["scores"][i]["fid"])["formulation"]
-                             for i, nfe in enumerate(NFES)},
+        "benchmark": "formulations",
+        "command": shlex.join(["python", "-m", "benchmarks.formulations", *_flags(argv)]),
+        "quick": args.quick,
+        "budget_seconds": budget,
+        "samples": samples,
+        "sampler": "dpm_solver_pp",
+        "results": results,
+        "machine": machine(),
+        "best_fid_per_nfe": {
+            nfe: min(results, key=lambda r: r["scores"][i]["fid"])["formulation"] for i, nfe in enumerate(NFES)
+        },
     }
     json.dump(res, sys.stdout, indent=2)
     print()

@@ -22,8 +22,20 @@ from diffkit.runner.device import resolve_device
 
 def measure(kind: str, batch: int, num: int, steps: int) -> dict[str, Any]:
     """In a subprocess: the unet 32x32 of the throughput table."""
-    cmd = [sys.executable, "-m", "benchmarks.memory", kind, "--batch", str(batch), "--num", str(num),
-           "--steps", str(steps), "--threads", str(torch.get_num_threads())]
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.memory",
+        kind,
+        "--batch",
+        str(batch),
+        "--num",
+        str(num),
+        "--steps",
+        str(steps),
+        "--threads",
+        str(torch.get_num_threads()),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -50,8 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with peak_memory(device) as mem:
             case.sample(args.batch, args.num)
-    row = {"kind": args.kind, "batch": args.batch, "num": args.num if args.kind == "sample" else None,
-           "steps": args.steps, **{k: round(v, 1) for k, v in mem.items()}}
+    row = {
+        "kind": args.kind,
+        "batch": args.batch,
+        "num": args.num if args.kind == "sample" else None,
+        "steps": args.steps,
+        **{k: round(v, 1) for k, v in mem.items()},
+    }
     print(json.dumps(row))
     return 0
 

@@ -26,14 +26,24 @@ class DiffusersUNet(Denoiser):
     """``UNet2DModel`` as in diffusers' ``train_unconditional.py`` at CPU size: one ResNet layer
     per block, widths (w, 2w, 4w), attention in the lowest level's down and up blocks."""
 
-    def __init__(self, in_channels: int, time_embedding: TimeEmbedding, num_classes: int = 0,
-                 width: int = 32, sample_size: int = 28) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        time_embedding: TimeEmbedding,
+        num_classes: int = 0,
+        width: int = 32,
+        sample_size: int = 28,
+    ) -> None:
         super().__init__(in_channels, time_embedding, num_classes)
         from diffusers import UNet2DModel
 
         self.net = UNet2DModel(
-            sample_size=sample_size, in_channels=in_channels, out_channels=in_channels, layers_per_block=1,
-            block_out_channels=(width, 2 * width, 4 * width), norm_num_groups=8,
+            sample_size=sample_size,
+            in_channels=in_channels,
+            out_channels=in_channels,
+            layers_per_block=1,
+            block_out_channels=(width, 2 * width, 4 * width),
+            norm_num_groups=8,
             down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
             up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
         )
@@ -47,8 +57,7 @@ class LucidrainsUNet(Denoiser):
     """denoising-diffusion-pytorch's ``Unet(dim=w, dim_mults=(1, 2, 4))``: two ResNet blocks
     per level and linear attention at every level, full attention in the middle."""
 
-    def __init__(self, in_channels: int, time_embedding: TimeEmbedding, num_classes: int = 0,
-                 width: int = 32) -> None:
+    def __init__(self, in_channels: int, time_embedding: TimeEmbedding, num_classes: int = 0, width: int = 32) -> None:
         super().__init__(in_channels, time_embedding, num_classes)
         from denoising_diffusion_pytorch import Unet
 

@@ -44,9 +44,14 @@ def diffusers_case(target: int, size: int, steps: int, device: torch.device) -> 
 
     def build(w: int) -> nn.Module:
         return UNet2DModel(
-            sample_size=size, in_channels=1, out_channels=1, layers_per_block=1,
-            block_out_channels=(w, 2 * w, 4 * w), norm_num_groups=8,
-            down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3,
+            sample_size=size,
+            in_channels=1,
+            out_channels=1,
+            layers_per_block=1,
+            block_out_channels=(w, 2 * w, 4 * w),
+            norm_num_groups=8,
+            down_block_types=("DownBlock2D",) * 3,
+            up_block_types=("UpBlock2D",) * 3,
         )
 
     model = match_width(build, target).to(device)

@@ -27,8 +27,9 @@ from diffkit.runner.posthoc import key, parse_lengths
 from diffkit.sweep.posthoc import RANKED as DIRECTION
 
 
-def one_seed(config: str | None, overrides: list[str], seed: int, lengths: list[float], num: int | None,
-             metric: str, out: Path) -> dict[str, Any]:
+def one_seed(
+    config: str | None, overrides: list[str], seed: int, lengths: list[float], num: int | None, metric: str, out: Path
+) -> dict[str, Any]:
     """Train one run (seed `seed`) and score its own EMA and each post-hoc length."""
     run = diffkit.train(config, [*overrides, f"seed={seed}"], run_dir=out / f"seed{seed}")
     fixed = run.evaluate([metric], num=num, seed=0)
@@ -37,18 +38,30 @@ def one_seed(config: str | None, overrides: list[str], seed: int, lengths: list[
     scores = {s: posthoc[key(name, s)] for s in lengths}
     sign = DIRECTION.get(name, -1)
     best = max(scores, key=lambda s: sign * scores[s])
-    return {"seed": seed, "run_dir": str(run.dir), "step": run.step, "fixed": fixed[name],
-            "posthoc": {f"{s:g}": v for s, v in scores.items()}, "best_length": best, "best": scores[best]}
+    return {
+        "seed": seed,
+        "run_dir": str(run.dir),
+        "step": run.step,
+        "fixed": fixed[name],
+        "posthoc": {f"{s:g}": v for s, v in scores.items()},
+        "best_length": best,
+        "best": scores[best],
+    }
 
 
 def summary(rows: list[dict[str, Any]], sign: int) -> dict[str, Any]:
     """Mean and std over seeds; `sign`: +1 when larger scores are better, -1 when smaller."""
+
     def stats(values: list[float]) -> dict[str, float | None]:
         return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None}
 
-    return {"fixed": stats([r["fixed"] for r in rows]), "best_posthoc": stats([r["best"] for r in rows]),
-            "best_length_per_seed": [r["best_length"] for r in rows],
-            "posthoc_better_in": sum(sign * r["best"] > sign * r["fixed"] for r in rows), "seeds": len(rows)}
+    return {
+        "fixed": stats([r["fixed"] for r in rows]),
+        "best_posthoc": stats([r["best"] for r in rows]),
+        "best_length_per_seed": [r["best_length"] for r in rows],
+        "posthoc_better_in": sum(sign * r["best"] > sign * r["fixed"] for r in rows),
+        "seeds": len(rows),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,9 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     overrides = [*args.set, "ema.name=power", f"ema.snapshot_every={args.snapshot_every}"]
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
-        rows = [one_seed(args.config, overrides, seed, lengths, args.num, args.metric, out) for seed in range(args.seeds)]
-    result = {"benchmark": "posthoc_ema", "config": args.config, "overrides": overrides, "metric": args.metric,
-              "fixed_sigma_rel": 0.05, "lengths": lengths, "rows": rows, "summary": summary(rows, DIRECTION.get(f"eval/{args.metric}", -1))}
+        rows = [
+            one_seed(args.config, overrides, seed, lengths, args.num, args.metric, out) for seed in range(args.seeds)
+        ]
+    result = {
+        "benchmark": "posthoc_ema",
+        "config": args.config,
+        "overrides": overrides,
+        "metric": args.metric,
+        "fixed_sigma_rel": 0.05,
+        "lengths": lengths,
+        "rows": rows,
+        "summary": summary(rows, DIRECTION.get(f"eval/{args.metric}", -1)),
+    }
     print(json.dumps(result, indent=2))
     return 0
 

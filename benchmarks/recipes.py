@@ -31,25 +31,41 @@ import torch
 
 from benchmarks import report
 from benchmarks.common import load, machine, quiet_overrides
+from diffkit.api import open_run
 from diffkit.runner import rundir
 from diffkit.runner.data import fit_size, to_model_range
 from diffkit.runner.evaluate import Evaluator
-from diffkit.api import open_run
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 DOC = CONFIGS.parent / "docs" / "performance.md"
-DATA = ["data.name=fashion_mnist", "data.root=/usr/share/datasets/fashion-mnist", "data.image_size=16",
-        "data.batch_size=64", "train.device=cpu", "seed=0"]
+DATA = [
+    "data.name=fashion_mnist",
+    "data.root=/usr/share/datasets/fashion-mnist",
+    "data.image_size=16",
+    "data.batch_size=64",
+    "train.device=cpu",
+    "seed=0",
+]
 SAMPLING = ["sampler.name=ddim", "sampler.steps=50"]
 RECIPES: dict[str, tuple[str, list[str]]] = {
     # the seed: BatchNorm U-Net without residuals or attention, L1 on eps, Adam 1e-3, linear T=300
     "seed": ("seed_reference.yaml", ["denoiser.channels=[32,64,128]"]),
     # the modern recipe at CPU size; unconditional so that both are scored on the same task
-    "modern": ("fashion_mnist_modern.yaml", [
-        "denoiser.channels=[32,64,64]", "denoiser.num_res_blocks=1", "denoiser.attention_resolutions=[4]",
-        "denoiser.dropout=0.0", "time_embedding.dim=32", "train.precision=fp32", "train.conditional=false",
-        "ema.decay=0.999", "optim.lr=0.001", "optim.warmup_steps=100",
-    ]),
+    "modern": (
+        "fashion_mnist_modern.yaml",
+        [
+            "denoiser.channels=[32,64,64]",
+            "denoiser.num_res_blocks=1",
+            "denoiser.attention_resolutions=[4]",
+            "denoiser.dropout=0.0",
+            "time_embedding.dim=32",
+            "train.precision=fp32",
+            "train.conditional=false",
+            "ema.decay=0.999",
+            "optim.lr=0.001",
+            "optim.warmup_steps=100",
+        ],
+    ),
 }
 
 
@@ -79,8 +95,11 @@ def evaluate(config: str, overrides: Sequence[str], run_dir: Path, samples: int)
     trained = open_run(run_dir, list(SAMPLING), device="cpu")
     t0 = time.perf_counter()
     scores = trained.evaluate(["fid"], num=samples, seed=1, store=False)
-    return {"fid": round(scores["eval/fid"], 3), "sample_seconds": round(time.perf_counter() - t0, 2),
-            "ema": bool(trained.restored.state.get("ema"))}
+    return {
+        "fid": round(scores["eval/fid"], 3),
+        "sample_seconds": round(time.perf_counter() - t0, 2),
+        "ema": bool(trained.restored.state.get("ema")),
+    }
 
 
 def data_floor(samples: int) -> float:
@@ -109,21 +128,27 @@ def section_md(res: dict[str, Any]) -> str:
         f"Measured with `python -m benchmarks.recipes{' --quick' if res.get('quick') else ''}` ({budget} s of "
         f"training per recipe, {res['samples']} samples) on {m['cpu_cores']} CPU cores ({m['cpu']}), "
         f"{m['gpu'] or 'no GPU'}, torch {m['torch']}, {m['torch_threads']} torch thread(s), "
-        f"load average at start {m['load_average']}:", "",
+        f"load average at start {m['load_average']}:",
+        "",
         f"| recipe | steps in {budget} s | train images/s | parameters | FID ({res['samples']} samples, "
         f"{res['sampler']}) | sampling s |",
         "|---|---|---|---|---|---|",
     ]
     for r in res["results"]:
-        lines.append(f"| {r['recipe']} | {r['steps']} | {r['images_per_sec']} | {r['parameters'] / 1e6:.2f}M | "
-                     f"{r['fid']} | {r['sample_seconds']} |")
+        lines.append(
+            f"| {r['recipe']} | {r['steps']} | {r['images_per_sec']} | {r['parameters'] / 1e6:.2f}M | "
+            f"{r['fid']} | {r['sample_seconds']} |"
+        )
     lines.append(f"| floor (train vs test) | | | | {res['fid_floor_train_vs_test']} | |")
     by = {r["recipe"]: r for r in res["results"]}
     if {"seed", "modern"} <= set(by):
         speed = by["modern"]["images_per_sec"] / by["seed"]["images_per_sec"]
         fid = by["seed"]["fid"] / by["modern"]["fid"]
-        lines += ["", f"At the same wall-clock budget the modern recipe trains at {speed:.2f}x the images/s of the "
-                  f"seed recipe and reaches {f'a {fid:.1f}x lower' if fid >= 1 else f'a {1 / fid:.1f}x higher'} FID."]
+        lines += [
+            "",
+            f"At the same wall-clock budget the modern recipe trains at {speed:.2f}x the images/s of the "
+            f"seed recipe and reaches {f'a {fid:.1f}x lower' if fid >= 1 else f'a {1 / fid:.1f}x higher'} FID.",
+        ]
     return "\n".join(lines)
 
 
@@ -132,8 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="20 s per recipe and 200 samples (a smoke run)")
     p.add_argument("--budget", type=float, help="training seconds per recipe (default 75, quick 20)")
     p.add_argument("--samples", type=int, help="images scored per recipe (default 1000, quick 200)")
-    p.add_argument("--doc", help="the Markdown file whose 'recipes' section gets the table "
-                   "(default docs/performance.md for full runs, none for --quick; '-' for none)")
+    p.add_argument(
+        "--doc",
+        help="the Markdown file whose 'recipes' section gets the table "
+        "(default docs/performance.md for full runs, none for --quick; '-' for none)",
+    )
     args = p.parse_args(argv)
     host = machine()
     budget = args.budget or (20.0 if args.quick else 75.0)

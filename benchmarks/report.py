@@ -24,20 +24,25 @@ def replace_section(path: Path, name: str, body: str) -> None:
 def _machine(m: dict[str, Any]) -> str:
     gpu = m["gpu"] or "no GPU"
     bf16 = f", bf16 {m['cpu_bf16']}" if "cpu_bf16" in m else ""
-    return (f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}{bf16}), {gpu}, torch {m['torch']}, "
-            f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']} "
-            f"(other jobs shared the CPU: absolute figures are noisy, ratios of interleaved runs less so). "
-            f"Mode: {'--quick' if m.get('quick') else 'full'}.")
+    return (
+        f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}{bf16}), {gpu}, torch {m['torch']}, "
+        f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']} "
+        f"(other jobs shared the CPU: absolute figures are noisy, ratios of interleaved runs less so). "
+        f"Mode: {'--quick' if m.get('quick') else 'full'}."
+    )
 
 
 def overhead_md(res: dict[str, Any]) -> str:
     lines = [
-        "## Runner overhead", "",
-        _machine(res["machine"]), "",
+        "## Runner overhead",
+        "",
+        _machine(res["machine"]),
+        "",
         "Runner (`diffkit.runner.train.train`, sampling and checkpoints off) vs a bare hand-written loop "
         "on the same model, data, optimizer, batch size, threads, precision and memory format, alternating "
         "blocks inside one run (a `diffkit_log` hook runs the bare block). Ratio = runner s/step / bare "
-        "s/step; spread = min [quartiles] max over the pairs. Target: median ratio in [0.95, 1.03].", "",
+        "s/step; spread = min [quartiles] max over the pairs. Target: median ratio in [0.95, 1.03].",
+        "",
         "| config | precision | block steps | pairs | runner ms/step | bare ms/step | median ratio | spread | "
         "per-pair ratios |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -61,11 +66,14 @@ def _mem(m: dict[str, Any]) -> str:
 
 def throughput_md(res: dict[str, Any]) -> str:
     lines = [
-        "## Throughput per switch", "",
-        _machine(res["machine"]), "",
+        "## Throughput per switch",
+        "",
+        _machine(res["machine"]),
+        "",
         "images/s; memory is peak RSS / its rise during the case in MiB (allocator peak on CUDA). "
         "Sampling: DDPM over a T-step schedule, one batch; its memory rise reads ~0 because it "
-        "reuses memory the training case freed in the same process (fresh-process figures: *Peak memory*).", "",
+        "reuses memory the training case freed in the same process (fresh-process figures: *Peak memory*).",
+        "",
         "| network | params | option (switch) | train batch | train img/s | train mem | "
         "sample batch x steps | sample img/s | sample mem |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -91,10 +99,13 @@ def _ratio(a: float, b: float) -> str:
 def switches_md(res: dict[str, Any]) -> str:
     """Per network, each switch's images/s over the baseline's from the throughput rows."""
     lines = [
-        "## Switches measured", "",
-        _machine(res["machine"]), "",
+        "## Switches measured",
+        "",
+        _machine(res["machine"]),
+        "",
         "From the *Throughput per switch* rows of the same run: images/s with the switch on / images/s of "
-        "the network's baseline (> 1: the switch is faster).", "",
+        "the network's baseline (> 1: the switch is faster).",
+        "",
         "| network | option (switch) | training | sampling |",
         "|---|---|---|---|",
     ]
@@ -107,9 +118,11 @@ def switches_md(res: dict[str, Any]) -> str:
         if "skipped" in r or b is None:
             lines.append(f"| {r['network']} | {option} | skipped: {r.get('skipped', 'no baseline row')} | |")
             continue
-        lines.append(f"| {r['network']} | {option} (`{r['switch']}`) | "
-                     f"**{_ratio(r['train']['images_per_sec'], b['train']['images_per_sec'])}** | "
-                     f"{_ratio(r['sample']['images_per_sec'], b['sample']['images_per_sec'])} |")
+        lines.append(
+            f"| {r['network']} | {option} (`{r['switch']}`) | "
+            f"**{_ratio(r['train']['images_per_sec'], b['train']['images_per_sec'])}** | "
+            f"{_ratio(r['sample']['images_per_sec'], b['sample']['images_per_sec'])} |"
+        )
     return "\n".join(lines)
 
 
@@ -119,8 +132,10 @@ def _peer_sentence(rows: list[dict[str, Any]]) -> str:
 
     def phrase(r: dict[str, Any]) -> str:
         train, sample = word(r["train_ratio"]), word(r["sample_ratio"])
-        return (f"{train} {r['peer']} in training ({r['train_ratio']:.2f}x) and "
-                f"{'' if sample == train else sample + ' it '}in sampling ({r['sample_ratio']:.2f}x)")
+        return (
+            f"{train} {r['peer']} in training ({r['train_ratio']:.2f}x) and "
+            f"{'' if sample == train else sample + ' it '}in sampling ({r['sample_ratio']:.2f}x)"
+        )
 
     parts = [phrase(r) for r in rows if "skipped" not in r]
     return f"In this run diffkit is {'; '.join(parts)}." if parts else "No peer was measured in this run."
@@ -128,10 +143,13 @@ def _peer_sentence(rows: list[dict[str, Any]]) -> str:
 
 def peers_md(res: dict[str, Any]) -> str:
     lines = [
-        "## Against peers", "",
-        _machine(res["machine"]), "",
+        "## Against peers",
+        "",
+        _machine(res["machine"]),
+        "",
         "Each library's own noising, loss and DDPM sampling loop; the peer's base width is chosen "
-        "to match diffkit's parameter count. Ratio = diffkit img/s / peer img/s (> 1: diffkit faster).", "",
+        "to match diffkit's parameter count. Ratio = diffkit img/s / peer img/s (> 1: diffkit faster).",
+        "",
         "| diffkit network | peer | params diffkit / peer | train img/s diffkit / peer | train ratio | "
         "sample img/s diffkit / peer | sample ratio |",
         "|---|---|---|---|---|---|---|",
@@ -150,10 +168,13 @@ def peers_md(res: dict[str, Any]) -> str:
 
 def memory_md(res: dict[str, Any]) -> str:
     lines = [
-        "## Peak memory", "",
-        _machine(res["machine"]), "",
+        "## Peak memory",
+        "",
+        _machine(res["machine"]),
+        "",
         "unet 32x32 (3.7M parameters), each case in a fresh process; MiB of peak resident memory "
-        "(allocator peak on CUDA) and its rise over the process after building the model.", "",
+        "(allocator peak on CUDA) and its rise over the process after building the model.",
+        "",
         "| case | batch | images | peak MiB | rise MiB |",
         "|---|---|---|---|---|",
     ]

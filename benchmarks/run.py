@@ -26,15 +26,38 @@ TINY = ["data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]", "
 #: (name, overrides, train batch, sample batch, options) per network.
 NETWORKS = [
     ("unet 32x32", BASE_32, 16, 16, list(OPTIONS)),
-    ("unet_adm 32x32", ["data.image_size=32", "denoiser.name=unet_adm", "denoiser.channels=[64,128,128]"], 16, 16,
-     list(OPTIONS)),
+    (
+        "unet_adm 32x32",
+        ["data.image_size=32", "denoiser.name=unet_adm", "denoiser.channels=[64,128,128]"],
+        16,
+        16,
+        list(OPTIONS),
+    ),
     ("unet seed full-size 32x32", SEED_FULL, 8, 8, ["baseline", "channels_last", "bf16"]),
 ]
 SETTINGS = {
-    "quick": {"block": 5, "pairs": 6, "tiny": False, "train_steps": 2, "sample_steps": 5, "repeats": 1,
-              "options": ("baseline", "channels_last", "bf16"), "networks": 3, "skip_emulated": True},
-    "full": {"block": 10, "pairs": 10, "tiny": True, "train_steps": 5, "sample_steps": 10, "repeats": 2,
-             "options": tuple(OPTIONS), "networks": 3, "skip_emulated": False},
+    "quick": {
+        "block": 5,
+        "pairs": 6,
+        "tiny": False,
+        "train_steps": 2,
+        "sample_steps": 5,
+        "repeats": 1,
+        "options": ("baseline", "channels_last", "bf16"),
+        "networks": 3,
+        "skip_emulated": True,
+    },
+    "full": {
+        "block": 10,
+        "pairs": 10,
+        "tiny": True,
+        "train_steps": 5,
+        "sample_steps": 10,
+        "repeats": 2,
+        "options": tuple(OPTIONS),
+        "networks": 3,
+        "skip_emulated": False,
+    },
 }
 
 
@@ -67,8 +90,9 @@ def run_throughput(s: dict[str, Any], device: torch.device, registered: set[str]
     return rows
 
 
-def _measure_option(overrides: list[str], option: str, tb: int, sb: int, s: dict[str, Any],
-                    device: torch.device) -> dict[str, Any]:
+def _measure_option(
+    overrides: list[str], option: str, tb: int, sb: int, s: dict[str, Any], device: torch.device
+) -> dict[str, Any]:
     case, ctx = with_option(diffkit_case("diffkit", overrides, s["sample_steps"], device), option, device)
     warmup = 2 if option == "compile" else 1
     return {
@@ -96,17 +120,24 @@ def run_peers(s: dict[str, Any], device: torch.device) -> list[dict[str, Any]]:
             continue
         theirs = build(ours.parameters, 32, steps, device)
         if mine is None:
-            mine = (train_rate(ours, b, s["train_steps"], 1, device, _null()),
-                    sample_rate(ours, b, s["repeats"], device, _null()))
-        other = (train_rate(theirs, b, s["train_steps"], 1, device, _null()),
-                 sample_rate(theirs, b, s["repeats"], device, _null()))
-        row.update({
-            "parameters": [ours.parameters, theirs.parameters],
-            "batch": b, "sample_steps": steps,
-            "train": [mine[0]["images_per_sec"], other[0]["images_per_sec"]],
-            "sample": [mine[1]["images_per_sec"], other[1]["images_per_sec"]],
-            "memory": [{"train": mine[0], "sample": mine[1]}, {"train": other[0], "sample": other[1]}],
-        })
+            mine = (
+                train_rate(ours, b, s["train_steps"], 1, device, _null()),
+                sample_rate(ours, b, s["repeats"], device, _null()),
+            )
+        other = (
+            train_rate(theirs, b, s["train_steps"], 1, device, _null()),
+            sample_rate(theirs, b, s["repeats"], device, _null()),
+        )
+        row.update(
+            {
+                "parameters": [ours.parameters, theirs.parameters],
+                "batch": b,
+                "sample_steps": steps,
+                "train": [mine[0]["images_per_sec"], other[0]["images_per_sec"]],
+                "sample": [mine[1]["images_per_sec"], other[1]["images_per_sec"]],
+                "memory": [{"train": mine[0], "sample": mine[1]}, {"train": other[0], "sample": other[1]}],
+            }
+        )
         row["train_ratio"] = round(row["train"][0] / row["train"][1], 3)
         row["sample_ratio"] = round(row["sample"][0] / row["sample"][1], 3)
         print(f"benchmarks: peers {peer}: train x{row['train_ratio']} sample x{row['sample_ratio']}", file=sys.stderr)
@@ -130,8 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     p.add_argument("--quick", action="store_true", help="fewer steps and cases (about 3 minutes on 2 cores)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--only", choices=("overhead", "throughput", "peers", "memory"), action="append",
-                   help="run only these sections (repeatable)")
+    p.add_argument(
+        "--only",
+        choices=("overhead", "throughput", "peers", "memory"),
+        action="append",
+        help="run only these sections (repeatable)",
+    )
     p.add_argument("--doc", type=Path, default=DOC, help="markdown file to update (default docs/performance.md)")
     p.add_argument("--no-doc", action="store_true", help="print JSON only")
     args = p.parse_args(argv)
@@ -157,10 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     res["cpu_seconds"] = round(time.process_time() - c0, 1)
     print(json.dumps(res, indent=1))
     if not args.no_doc:
-        for name, source, render in (("overhead", "overhead", report.overhead_md),
-                                     ("throughput", "throughput", report.throughput_md),
-                                     ("switches", "throughput", report.switches_md),
-                                     ("peers", "peers", report.peers_md), ("memory", "memory", report.memory_md)):
+        for name, source, render in (
+            ("overhead", "overhead", report.overhead_md),
+            ("throughput", "throughput", report.throughput_md),
+            ("switches", "throughput", report.switches_md),
+            ("peers", "peers", report.peers_md),
+            ("memory", "memory", report.memory_md),
+        ):
             if source in res:
                 report.replace_section(args.doc, name, render(res))
     return 0

@@ -82,7 +82,9 @@ def evaluate(run_dir: Path, num: int, device: torch.device) -> dict[str, Any]:
         sampler = plugins.registry.build("sampler", {"name": name, **SAMPLERS[name]})
         sync(device)
         t0 = time.perf_counter()
-        fake = generate(denoiser, scheduler, sampler, num, tuple(real.shape[1:]), device=device, batch_size=num, steps=steps)
+        fake = generate(
+            denoiser, scheduler, sampler, num, tuple(real.shape[1:]), device=device, batch_size=num, steps=steps
+        )
         sync(device)
         seconds = time.perf_counter() - t0
         fid = evaluator.metrics[0].compute(real, fake)["fid"]
@@ -90,8 +92,14 @@ def evaluate(run_dir: Path, num: int, device: torch.device) -> dict[str, Any]:
 
     rows = [measure(name, n) for name in SAMPLERS for n in STEPS if n < T]
     rows.append(measure("ddpm", T))
-    return {"run_dir": str(run_dir), "num_timesteps": T, "num_images": num, "train_step": state["step"],
-            "feature_space": "classifier", "rows": rows}
+    return {
+        "run_dir": str(run_dir),
+        "num_timesteps": T,
+        "num_images": num,
+        "train_step": state["step"],
+        "feature_space": "classifier",
+        "rows": rows,
+    }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -105,27 +113,34 @@ def table(result: dict[str, Any]) -> str:
 def section_md(result: dict[str, Any]) -> str:
     """The ``sampling`` section: settings and machine, the table, the lowest FID per step count."""
     m, settings = result["machine"], dict(o.split("=", 1) for o in MODEL)
-    model = (f"one {settings['data.name']} model trained through the runner ({settings['data.image_size']}x"
-             f"{settings['data.image_size']}, U-Net channels {settings['denoiser.channels']}, "
-             f"{settings['scheduler.name']} schedule with T = {result['num_timesteps']}, "
-             f"{settings['scheduler.prediction_type']}-prediction, {settings['loss.name']} loss, "
-             f"{result['train_step']} steps, {result['train_seconds']:.0f} s)" if result.get("train_seconds")
-             else f"the model of `{result['run_dir']}` at step {result['train_step']} (T = {result['num_timesteps']})")
+    model = (
+        f"one {settings['data.name']} model trained through the runner ({settings['data.image_size']}x"
+        f"{settings['data.image_size']}, U-Net channels {settings['denoiser.channels']}, "
+        f"{settings['scheduler.name']} schedule with T = {result['num_timesteps']}, "
+        f"{settings['scheduler.prediction_type']}-prediction, {settings['loss.name']} loss, "
+        f"{result['train_step']} steps, {result['train_seconds']:.0f} s)"
+        if result.get("train_seconds")
+        else f"the model of `{result['run_dir']}` at step {result['train_step']} (T = {result['num_timesteps']})"
+    )
     best = {}
     for r in result["rows"]:
         if r["steps"] not in best or r["fid"] < best[r["steps"]]["fid"]:
             best[r["steps"]] = r
     lines = [
-        "## Sampling: quality against steps", "",
+        "## Sampling: quality against steps",
+        "",
         f"Measured with `python -m benchmarks.sampling{' --quick' if result.get('quick') else ''}`: {model}, "
         f"{result['num_images']} images per sampler and step count. Quality is the built-in `fid` metric in its "
         f"`{result['feature_space']}` feature space against the test split (lower is better; "
         f"{result['num_images']} images bias FID upwards, so compare rows, not papers); speed is ms per image at "
         f"batch size {result['num_images']} on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
-        f"load average at start {m['load_average']}.", "",
-        table(result), "",
-        "Lowest FID per step count: " + "; ".join(f"{n}: {r['sampler']} ({r['fid']:.2f})"
-                                                   for n, r in sorted(best.items())) + ".",
+        f"load average at start {m['load_average']}.",
+        "",
+        table(result),
+        "",
+        "Lowest FID per step count: "
+        + "; ".join(f"{n}: {r['sampler']} ({r['fid']:.2f})" for n, r in sorted(best.items()))
+        + ".",
     ]
     return "\n".join(lines)
 
@@ -138,8 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-steps", type=int, help="training steps when training (default 1500, quick 300)")
     p.add_argument("--device", default="auto")
     p.add_argument("--markdown", action="store_true", help="also print the Markdown table to stderr")
-    p.add_argument("--doc", help="the Markdown file whose 'sampling' section gets the table "
-                   "(default docs/performance.md for full runs, none for --quick; '-' for none)")
+    p.add_argument(
+        "--doc",
+        help="the Markdown file whose 'sampling' section gets the table "
+        "(default docs/performance.md for full runs, none for --quick; '-' for none)",
+    )
     args = p.parse_args(argv)
     torch.manual_seed(0)
     device = resolve_device(args.device)

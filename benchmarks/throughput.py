@@ -23,6 +23,7 @@ from diffkit.runner.build import build_components
 from diffkit.runner.device import autocast
 from diffkit.runner.sample import generate
 
+
 @dataclass
 class Case:
     """One network to time: its parameters, a training-step function and a sampler."""
@@ -75,8 +76,15 @@ def batch(case: Case, b: int, device: torch.device, channels_last: bool) -> Tens
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
-def train_rate(case: Case, b: int, steps: int, warmup: int, device: torch.device,
-               ctx: contextlib.AbstractContextManager, channels_last: bool = False) -> dict[str, Any]:
+def train_rate(
+    case: Case,
+    b: int,
+    steps: int,
+    warmup: int,
+    device: torch.device,
+    ctx: contextlib.AbstractContextManager,
+    channels_last: bool = False,
+) -> dict[str, Any]:
     """images/s over `steps` Adam steps after `warmup` untimed ones, and peak memory."""
     case.model.train()
     opt = torch.optim.Adam(case.model.parameters(), lr=1e-4)
@@ -96,8 +104,9 @@ def train_rate(case: Case, b: int, steps: int, warmup: int, device: torch.device
     return {"images_per_sec": round(b * steps / seconds, 3), **_round(mem)}
 
 
-def sample_rate(case: Case, b: int, repeats: int, device: torch.device,
-                ctx: contextlib.AbstractContextManager) -> dict[str, Any]:
+def sample_rate(
+    case: Case, b: int, repeats: int, device: torch.device, ctx: contextlib.AbstractContextManager
+) -> dict[str, Any]:
     """images/s of drawing `b` images (one batch), best of `repeats` after a warm-up."""
     with peak_memory(device) as mem:
         with ctx:

@@ -130,8 +130,13 @@ def hooks() -> str:
     """Every lifecycle hook as Markdown: its signature and the first paragraph of its spec."""
     from diffkit import hookspecs
 
-    lines = ["### Hooks", "", "Implement any of them in a plugin module, marked with `diffkit.hookimpl`; "
-             "an implementation may take any subset of the arguments.", ""]
+    lines = [
+        "### Hooks",
+        "",
+        "Implement any of them in a plugin module, marked with `diffkit.hookimpl`; "
+        "an implementation may take any subset of the arguments.",
+        "",
+    ]
     for name, func in vars(hookspecs).items():
         if name.startswith("diffkit_") and callable(func):
             params = ", ".join(inspect.signature(func).parameters)

@@ -78,14 +78,16 @@ def readable(run_dir: Path, up_to: int | None = None) -> list[tuple[Path, dict[s
     return out
 
 
-def snapshot_weights(run_dir: Path, sigma_rels: Sequence[float], up_to: int | None = None
-                     ) -> tuple[list[tuple[Path, dict[str, Any]]], np.ndarray]:
+def snapshot_weights(
+    run_dir: Path, sigma_rels: Sequence[float], up_to: int | None = None
+) -> tuple[list[tuple[Path, dict[str, Any]]], np.ndarray]:
     """The run's snapshots (those of steps <= `up_to`, when given) and the weights x
     (n_averages, k) that rebuild each target profile (`sigma_rels`) at the last of them."""
     snaps = readable(run_dir, up_to)
     if not snaps:
-        raise CheckpointError(f"no post-hoc EMA snapshots in {Path(run_dir) / SNAPSHOTS}; "
-                              "train with ema.name=power to record them")
+        raise CheckpointError(
+            f"no post-hoc EMA snapshots in {Path(run_dir) / SNAPSHOTS}; train with ema.name=power to record them"
+        )
     steps, gammas = pairs((s["step"], s["gammas"]) for _, s in snaps)
     target = float(snaps[-1][1]["step"])
     x = solve_weights(steps, gammas, target, [sigma_rel_to_gamma(s) for s in sigma_rels])

@@ -18,7 +18,11 @@ def describe(error: BaseException, show_traceback: bool = False) -> tuple[str, i
     """(the line to print after ``diffkit: error:``, the exit code) for a fault a user can
     meet; None for anything else (a bug: its traceback is the report)."""
     if isinstance(error, DiffkitError):
-        hint = f" (full traceback: --traceback or {TRACEBACK_ENV}=1)" if isinstance(error, PluginHookError) and not show_traceback else ""
+        hint = (
+            f" (full traceback: --traceback or {TRACEBACK_ENV}=1)"
+            if isinstance(error, PluginHookError) and not show_traceback
+            else ""
+        )
         return f"{error}{hint}", 1 if isinstance(error, (NonFiniteError, PluginHookError)) else 2
     if isinstance(error, OSError):
         return os_error(error), 1

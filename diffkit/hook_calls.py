@@ -45,8 +45,13 @@ class Hooks:
     pm: the plugin manager; loaded: the loaded plugins, for the names in error lines;
     on_error: ``run.on_hook_error``. One object per run: a plugin that failed stays off."""
 
-    def __init__(self, pm: pluggy.PluginManager, loaded: Sequence[Described] = (),
-                 on_error: Mapping[str, str] | None = None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        loaded: Sequence[Described] = (),
+        on_error: Mapping[str, str] | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
         self._pm = pm
         self._loaded = list(loaded)
         self._on_error = dict(on_error or {})
@@ -65,7 +70,9 @@ class Hooks:
             raise AttributeError(hook)
         return lambda **kwargs: self.call(hook, kwargs)
 
-    def call(self, hook: str, kwargs: Mapping[str, Any], per_plugin: Mapping[str, Mapping[str, Any]] | None = None) -> list[Any]:
+    def call(
+        self, hook: str, kwargs: Mapping[str, Any], per_plugin: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> list[Any]:
         """Call `hook`'s implementations in pluggy's order; `per_plugin` adds arguments for one plugin."""
         results = []
         for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):

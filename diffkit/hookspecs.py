@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
     from torch import Tensor
 
-    from diffkit.registry import Registry
     from diffkit.interfaces.run import RunContext
+    from diffkit.registry import Registry
 
 hookspec = pluggy.HookspecMarker("diffkit")
 hookimpl = pluggy.HookimplMarker("diffkit")

@@ -31,8 +31,12 @@ class Bounded:
     positive: bool = False
 
     def accepts(self, value: Any) -> bool:
-        return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-                and (not self.positive or value > 0))
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and (not self.positive or value > 0)
+        )
 
 
 #: a float that is not inf or nan (``density_loc: FiniteFloat = 0.0``).
@@ -45,6 +49,8 @@ def _bound(annotation: Any) -> Bounded | None:
     if typing.get_origin(annotation) is Annotated:
         return next((m for m in annotation.__metadata__ if isinstance(m, Bounded)), None)
     return None
+
+
 _SEQUENCES = (list, tuple, collections.abc.Sequence)
 
 

@@ -236,9 +236,7 @@ def _name_clash(plugins: Plugins, module: ModuleType, info: PluginInfo) -> str:
 def _run_registration(plugins: Plugins, info: PluginInfo) -> None:
     """Call one plugin's `diffkit_register_components`; on error undo what it added."""
     impls = [
-        impl
-        for impl in plugins.pm.hook.diffkit_register_components.get_hookimpls()
-        if impl.plugin_name == info.name
+        impl for impl in plugins.pm.hook.diffkit_register_components.get_hookimpls() if impl.plugin_name == info.name
     ]
     for impl in impls:
         try:

@@ -37,9 +37,11 @@ def sigma_rel_to_gamma(sigma_rel: float) -> float:
     (the equation above squared and multiplied out)."""
     s = float(sigma_rel)
     if not 0 < s <= MAX_SIGMA_REL:
-        raise ConfigError(f"sigma_rel={sigma_rel!r} is not allowed; use a number in (0, {MAX_SIGMA_REL:.4f}] "
-                          "(0.05-0.2 are typical; larger means a longer average)")
-    k = s ** -2
+        raise ConfigError(
+            f"sigma_rel={sigma_rel!r} is not allowed; use a number in (0, {MAX_SIGMA_REL:.4f}] "
+            "(0.05-0.2 are typical; larger means a longer average)"
+        )
+    k = s**-2
     roots = np.roots([1.0, 7.0, 16.0 - k, 12.0 - k])
     return float(roots[np.abs(roots.imag) < 1e-9].real.max())
 
@@ -64,8 +66,13 @@ def profile_dot(t_a: np.ndarray, g_a: np.ndarray, t_b: np.ndarray, g_b: np.ndarr
     return (g_a + 1) * (g_b + 1) * ratio / ((g_a + g_b + 1) * t_min)
 
 
-def solve_weights(steps: Sequence[float], gammas: Sequence[float], target_step: float,
-                  target_gammas: Sequence[float], sum_to_one: bool = True) -> np.ndarray:
+def solve_weights(
+    steps: Sequence[float],
+    gammas: Sequence[float],
+    target_step: float,
+    target_gammas: Sequence[float],
+    sum_to_one: bool = True,
+) -> np.ndarray:
     """Least-squares weights x (n, k) of n snapshot profiles (steps[i], gammas[i]) whose sum
     is closest in L2 to each of k target profiles (target_step, target_gammas[j]).
 
@@ -86,8 +93,9 @@ def solve_weights(steps: Sequence[float], gammas: Sequence[float], target_step: 
     return np.linalg.lstsq(kkt, rhs, rcond=None)[0][:n]
 
 
-def profile_error(steps: Sequence[float], gammas: Sequence[float], weights: np.ndarray,
-                  target_step: float, target_gamma: float) -> float:
+def profile_error(
+    steps: Sequence[float], gammas: Sequence[float], weights: np.ndarray, target_step: float, target_gamma: float
+) -> float:
     """||sum_i x_i p_i - p_target||_2 / ||p_target||_2, from the inner products alone."""
     t = np.asarray(steps, dtype=np.float64)
     g = np.asarray(gammas, dtype=np.float64)

@@ -162,8 +162,7 @@ class Registry:
         if entry.conflicts:
             who = " and ".join(str(o) for o in [entry.origin, *entry.conflicts])
             raise ConfigError(
-                f"{kind} {name!r} is registered by both {who}; uninstall one or block it "
-                f"with `-p no:PLUGIN`"
+                f"{kind} {name!r} is registered by both {who}; uninstall one or block it with `-p no:PLUGIN`"
             )
         return entry
 
@@ -186,9 +185,7 @@ class Registry:
         for key in node:
             if key not in settable:
                 accepted = ", ".join(sorted(settable)) or "(none)"
-                raise ConfigError(
-                    f"{where}.{key}: {kind} {name!r} has no parameter {key!r}; it accepts: {accepted}"
-                )
+                raise ConfigError(f"{where}.{key}: {kind} {name!r} has no parameter {key!r}; it accepts: {accepted}")
         check_params(where, entry.cls, node)
         try:
             obj = entry.cls(**node, **{k: v for k, v in injected.items() if k in params})
@@ -196,9 +193,7 @@ class Registry:
             raise
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{where}: {kind} {name!r} rejected its parameters: {e}") from e
-        resolved = {
-            k: p.default for k, p in settable.items() if p.default is not p.empty
-        }
+        resolved = {k: p.default for k, p in settable.items() if p.default is not p.empty}
         resolved.update(node)
         try:
             obj.build_config = {"name": name, **resolved}

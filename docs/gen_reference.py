@@ -23,10 +23,10 @@ from pathlib import Path
 
 import yaml
 
+from diffkit import contract, interfaces
 from diffkit.cli.main import build_parser
 from diffkit.config import schema
 from diffkit.config.validate import RULES
-from diffkit import contract, interfaces
 from diffkit.interfaces import KINDS
 from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
 from diffkit.registry import Registry, accepted_params, injected_params
@@ -80,10 +80,14 @@ def config_page() -> str:
     ]
     hints = typing.get_type_hints(schema.DiffkitConfig)
     top = [f for f in dataclasses.fields(schema.DiffkitConfig)]
-    scalars = [f for f in top if not dataclasses.is_dataclass(hints[f.name]) and f.name not in schema.COMPONENT_SECTIONS]
+    scalars = [
+        f for f in top if not dataclasses.is_dataclass(hints[f.name]) and f.name not in schema.COMPONENT_SECTIONS
+    ]
     lines += ["## Top level\n", "| key | type | default | meaning |", "|---|---|---|---|"]
     for f in scalars:
-        lines.append(f"| `{f.name}` | {cell(type_name(hints[f.name]))} | {fmt(f.default)} | {cell(help_of(f, f.name))} |")
+        lines.append(
+            f"| `{f.name}` | {cell(type_name(hints[f.name]))} | {fmt(f.default)} | {cell(help_of(f, f.name))} |"
+        )
     lines.append("")
 
     lines += [
@@ -125,7 +129,9 @@ def config_page() -> str:
     ]
     ema_default = next(f for f in top if f.name == "ema").default_factory()
     for key, typ in schema.EMA_RUNNER_KEYS.items():
-        lines.append(f"| `ema.{key}` | {typ.__name__} | {fmt(ema_default.get(key))} | {cell(schema.EMA_RUNNER_HELP[key])} |")
+        lines.append(
+            f"| `ema.{key}` | {typ.__name__} | {fmt(ema_default.get(key))} | {cell(schema.EMA_RUNNER_HELP[key])} |"
+        )
     lines.append("")
 
     for f in top:
@@ -174,7 +180,11 @@ def components_page(registry: Registry) -> str:
         lines.append(
             f"Base class `diffkit.{base.__name__}` (`{source_path(base)}`)."
             + (f" Config section: `{section}`." if section else "")
-            + (f" Passed by the runner, not parameters of the component: {', '.join(f'`{n}`' for n in injected)}." if injected else "")
+            + (
+                f" Passed by the runner, not parameters of the component: {', '.join(f'`{n}`' for n in injected)}."
+                if injected
+                else ""
+            )
             + "\n"
         )
         entries = registry.entries(kind)
@@ -245,19 +255,21 @@ def api_page() -> str:
 
 
 def hooks_page() -> str:
-    return HEADER + "\n".join([
-        "# Hook reference\n",
-        "Every hook a plugin can implement, with when `diffkit train` calls it relative to "
-        "checkpoints and evaluation. Mark an implementation with `diffkit.hookimpl`; it may take "
-        "any subset of the hook's arguments. `diffkit plugins --api hooks` prints the list below; "
-        "the full text of each hook follows it.\n",
-        "\n".join(contract.hooks().splitlines()[4:]) + "\n",
-        "::: diffkit.hookspecs",
-        "    options:",
-        "      show_root_heading: false",
-        "      members_order: source",
-        "",
-    ])
+    return HEADER + "\n".join(
+        [
+            "# Hook reference\n",
+            "Every hook a plugin can implement, with when `diffkit train` calls it relative to "
+            "checkpoints and evaluation. Mark an implementation with `diffkit.hookimpl`; it may take "
+            "any subset of the hook's arguments. `diffkit plugins --api hooks` prints the list below; "
+            "the full text of each hook follows it.\n",
+            "\n".join(contract.hooks().splitlines()[4:]) + "\n",
+            "::: diffkit.hookspecs",
+            "    options:",
+            "      show_root_heading: false",
+            "      members_order: source",
+            "",
+        ]
+    )
 
 
 # -- CLI -----------------------------------------------------------------------
@@ -291,7 +303,11 @@ def cli_page() -> str:
                 continue
             names = ", ".join(a.option_strings) if a.option_strings else (a.metavar or a.dest)
             metavar = "" if not a.option_strings or a.nargs == 0 else f" {a.metavar or a.dest.upper()}"
-            default = "" if a.default is None or a.default is False or a.default == [] or not a.option_strings else fmt(a.default)
+            default = (
+                ""
+                if a.default is None or a.default is False or a.default == [] or not a.option_strings
+                else fmt(a.default)
+            )
             lines.append(f"| `{names}{metavar}` | {default} | {cell(a.help or '')} |")
         lines.append("")
     return HEADER + "\n".join(lines)
@@ -301,8 +317,11 @@ def render() -> dict[str, str]:
     """Page file name -> Markdown text."""
     registry = load_plugins(autoload=False).registry
     return {
-        "config.md": config_page(), "components.md": components_page(registry), "cli.md": cli_page(),
-        "plugin-api.md": api_page(), "hooks.md": hooks_page(),
+        "config.md": config_page(),
+        "components.md": components_page(registry),
+        "cli.md": cli_page(),
+        "plugin-api.md": api_page(),
+        "hooks.md": hooks_page(),
     }
 
 

@@ -74,8 +74,12 @@ def prose(c: Comparison) -> list[str]:
         return ["No metric with a known direction has values in two arms: nothing to conclude."]
     resolved = [v for v in verdicts if v.resolved]
     n = max(v.diff.n for v in verdicts)
-    lines = [(f"**What this sweep shows on {m}** (written from the verdicts above): {len(resolved)} of the "
-              f"{len(verdicts)} pairs of arms are resolved at n = {n} seeds after Holm's correction.")]
+    lines = [
+        (
+            f"**What this sweep shows on {m}** (written from the verdicts above): {len(resolved)} of the "
+            f"{len(verdicts)} pairs of arms are resolved at n = {n} seeds after Holm's correction."
+        )
+    ]
     lines.append("")  # a Markdown list needs a blank line before it
     values = {a.name: a.values for a in c.arms}
     for key, vs in one_key_pairs(c, verdicts).items():
@@ -84,9 +88,12 @@ def prose(c: Comparison) -> list[str]:
             where = ", ".join(f"{k}={values[v.first][k]}" for k in c.keys if k != key)
             a, b = values[v.first][key], values[v.second][key]
             lo, hi = sorted((abs(v.diff.lo), abs(v.diff.hi)))
-            said = (f"{a} beats {b} by {abs(v.diff.value):.3g} [{lo:.3g}, {hi:.3g}]"
-                    if v.resolved else f"{a} vs {b}: not resolved ({v.diff.value:+.3g} [{v.diff.lo:.3g}, "
-                    f"{v.diff.hi:.3g}]" + (f", ~{v.needed} seeds would resolve it)" if v.needed else ")"))
+            said = (
+                f"{a} beats {b} by {abs(v.diff.value):.3g} [{lo:.3g}, {hi:.3g}]"
+                if v.resolved
+                else f"{a} vs {b}: not resolved ({v.diff.value:+.3g} [{v.diff.lo:.3g}, "
+                f"{v.diff.hi:.3g}]" + (f", ~{v.needed} seeds would resolve it)" if v.needed else ")")
+            )
             parts.append(f"{said}" + (f" with {where}" if where else ""))
         lines.append(f"- **{key}**: " + "; ".join(parts) + ".")
     lines.append("")
@@ -96,8 +103,10 @@ def prose(c: Comparison) -> list[str]:
     if not rest:
         lines.append(f"{best} has the best mean {m} and is resolved against every other arm.")
     else:
-        lines.append(f"{best} has the best mean {m}, but it is not resolved against {', '.join(rest)}: "
-                     "do not call it the winner from this sweep.")
+        lines.append(
+            f"{best} has the best mean {m}, but it is not resolved against {', '.join(rest)}: "
+            "do not call it the winner from this sweep."
+        )
     return lines
 
 
@@ -113,7 +122,8 @@ def section(sweep: Path, records: list[RunRecord]) -> str:
         markdown(c, verdict_limit=50).rstrip(),
         "",
         f"For scale: {num} images of pure noise (N(0, I) clamped to [-1, 1]) score "
-        + ", ".join(f"{k} {v:.4g}" for k, v in noise.items()) + " under the same metrics.",
+        + ", ".join(f"{k} {v:.4g}" for k, v in noise.items())
+        + " under the same metrics.",
         "",
         *prose(c),
     ]

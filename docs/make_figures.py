@@ -22,7 +22,16 @@ from diffkit.registry import Registry
 from diffkit.runner.sample import forward_process
 
 OUT = Path(__file__).resolve().parent / "img"
-PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75), (227, 119, 194), (23, 190, 207)]
+PALETTE = [
+    (31, 119, 180),
+    (214, 39, 40),
+    (44, 160, 44),
+    (255, 127, 14),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (23, 190, 207),
+]
 COLUMNS = 10
 
 
@@ -105,7 +114,12 @@ def embedding_heatmap(registry: Registry, dim: int = 128, steps: int = 400) -> t
     img = Image.new("RGB", (im.width + 70, im.height + 40), "white")
     img.paste(im, (60, 30))
     draw = ImageDraw.Draw(img)
-    draw.text((60, 6), f"feature 0 .. {dim // 2 - 1}: sin      feature {dim // 2} .. {dim - 1}: cos", fill="black", font=font(13))
+    draw.text(
+        (60, 6),
+        f"feature 0 .. {dim // 2 - 1}: sin      feature {dim // 2} .. {dim - 1}: cos",
+        fill="black",
+        font=font(13),
+    )
     for t in range(0, steps, 100):
         draw.text((8, 30 + t - 7), f"t={t}", fill="black", font=font(12))
     return img, {"name": "sinusoidal", "dim": dim, "t": [0, steps - 1]}

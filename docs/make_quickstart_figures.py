@@ -26,8 +26,14 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "img"
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
 ]
 #: TensorBoard views: file name -> URL fragment.
 VIEWS = {"quickstart_tensorboard_scalars.png": "#scalars", "quickstart_tensorboard_images.png": "#images"}
@@ -35,8 +41,9 @@ VIEWS = {"quickstart_tensorboard_scalars.png": "#scalars", "quickstart_tensorboa
 
 def diffkit(*args: str, cwd: Path) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    return subprocess.run([sys.executable, "-m", "diffkit", *args], cwd=cwd, env=env, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-m", "diffkit", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def sample_grid(work: Path, out: Path) -> Path:
@@ -60,16 +67,30 @@ def screenshot(url: str, path: Path, size: str = "960,720") -> None:
     """A headless Chromium picture of `url`, after 15 s of (virtual) time for its scripts;
     960 px wide, so that its text stays legible in the docs' column."""
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([shutil.which("chromium") or "chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                        f"--window-size={size}", "--virtual-time-budget=15000", f"--screenshot={path}", url],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                shutil.which("chromium") or "chromium",
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--window-size={size}",
+                "--virtual-time-budget=15000",
+                f"--screenshot={path}",
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 def tensorboard_views(logdir: Path, out: Path) -> list[Path]:
     """Start TensorBoard on `logdir`, photograph each of VIEWS, stop it."""
     port = free_port()
-    server = subprocess.Popen(["tensorboard", "--logdir", str(logdir), "--port", str(port), "--bind_all"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        ["tensorboard", "--logdir", str(logdir), "--port", str(port), "--bind_all"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -51,12 +51,17 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300,
-            check: bool = True) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300, check: bool = True
+) -> subprocess.CompletedProcess:
     """Run ``python -m diffkit ARGS`` in a subprocess; `check` asserts exit code 0."""
     proc = subprocess.run(
         [sys.executable, "-m", "diffkit", *args],
-        cwd=cwd, env=env or cli_env(), capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if check:
         assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"

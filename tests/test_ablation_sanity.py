@@ -11,19 +11,31 @@ import json
 import pytest
 import torch
 
+from diffkit.api import open_run
 from diffkit.config import compose
 from diffkit.runner.data import fit_size, to_model_range
 from diffkit.runner.evaluate import Evaluator
-from diffkit.api import open_run
 from diffkit.runner.sample import as_saved
 from diffkit.runner.train import train
 from diffkit_builtin.metrics.classifier import CACHE_ENV
 from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
 
-RUN = ["data.image_size=8", "data.batch_size=32", "denoiser.channels=[16,32]", "time_embedding.dim=16",
-       "scheduler.num_timesteps=100", "train.steps=250", "train.log_every=250", "train.sample_every=0",
-       "train.checkpoint_every=0", "train.num_samples=1", "train.progress=false", "train.precision=fp32",
-       "eval.metrics=[fid]", "eval.num_samples=100"]
+RUN = [
+    "data.image_size=8",
+    "data.batch_size=32",
+    "denoiser.channels=[16,32]",
+    "time_embedding.dim=16",
+    "scheduler.num_timesteps=100",
+    "train.steps=250",
+    "train.log_every=250",
+    "train.sample_every=0",
+    "train.checkpoint_every=0",
+    "train.num_samples=1",
+    "train.progress=false",
+    "train.precision=fp32",
+    "eval.metrics=[fid]",
+    "eval.num_samples=100",
+]
 SCHEDULES = {"linear": ["scheduler.beta_start=0.001", "scheduler.beta_end=0.2"], "cosine": ["scheduler.name=cosine"]}
 
 

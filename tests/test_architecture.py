@@ -17,8 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 def lint_imports(root: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(root)}
     command = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
-    return subprocess.run([sys.executable, "-c", command, "--config", str(root / "pyproject.toml")],
-                          cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", command, "--config", str(root / "pyproject.toml")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_layers_never_reach_up() -> None:
@@ -27,11 +33,14 @@ def test_layers_never_reach_up() -> None:
     assert "broken" not in proc.stdout.lower().replace("0 broken", "")
 
 
-@pytest.mark.parametrize(("module", "upward"), [
-    ("diffkit/interfaces/run.py", "import diffkit.runner.train"),  # the core reaching the runner
-    ("diffkit/runner/step.py", "import diffkit.sweep.job"),  # the runner reaching sweeps
-    ("diffkit/sweep/job.py", "import diffkit.cli.main"),  # sweeps reaching the CLI
-])
+@pytest.mark.parametrize(
+    ("module", "upward"),
+    [
+        ("diffkit/interfaces/run.py", "import diffkit.runner.train"),  # the core reaching the runner
+        ("diffkit/runner/step.py", "import diffkit.sweep.job"),  # the runner reaching sweeps
+        ("diffkit/sweep/job.py", "import diffkit.cli.main"),  # sweeps reaching the CLI
+    ],
+)
 def test_an_upward_import_breaks_a_contract(tmp_path: Path, module: str, upward: str) -> None:
     shutil.copytree(REPO / "diffkit", tmp_path / "diffkit", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")

@@ -53,16 +53,37 @@ def test_the_bare_loop_autocasts_like_the_runner(monkeypatch):
     """fp32 config: no autocast; bf16: the bare loop's forward runs under bf16 autocast (the runner's)."""
     seen = []
     for precision in ("fp32", "bf16"):
-        bare = overhead.BareLoop([*TINY, "scheduler.num_timesteps=50", "train.device=cpu",
-                                  f"train.precision={precision}", "train.channels_last=true"])
+        bare = overhead.BareLoop(
+            [
+                *TINY,
+                "scheduler.num_timesteps=50",
+                "train.device=cpu",
+                f"train.precision={precision}",
+                "train.channels_last=true",
+            ]
+        )
         bare.model.register_forward_hook(lambda m, i, o: seen.append((torch.is_autocast_enabled("cpu"), o.dtype)))
         bare.step()
         assert bare.precision == precision and bare.channels_last
     assert seen == [(False, torch.float32), (True, torch.bfloat16)]
 
 
-@pytest.mark.parametrize("name", ["run", "overhead", "throughput", "peers", "memory", "sampling", "recipes", "formulations",
-                                  "budget", "peer_denoisers", "exact_tier"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "run",
+        "overhead",
+        "throughput",
+        "peers",
+        "memory",
+        "sampling",
+        "recipes",
+        "formulations",
+        "budget",
+        "peer_denoisers",
+        "exact_tier",
+    ],
+)
 def test_every_benchmark_command_imports(name):
     module = importlib.import_module(f"benchmarks.{name}")
     assert module.__doc__
@@ -79,8 +100,15 @@ def test_formulations_quick_runs_at_tiny_size(tmp_path, capsys, feature_cache, m
     from diffkit_builtin.metrics.classifier import CACHE_ENV
 
     monkeypatch.setenv(CACHE_ENV, str(feature_cache))
-    tiny = ["data.name=digits", "data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]",
-            "denoiser.attention_resolutions=[]", "denoiser.num_heads=1", "time_embedding.dim=8"]
+    tiny = [
+        "data.name=digits",
+        "data.image_size=8",
+        "data.batch_size=16",
+        "denoiser.channels=[8,16]",
+        "denoiser.attention_resolutions=[]",
+        "denoiser.num_heads=1",
+        "time_embedding.dim=8",
+    ]
     doc = tmp_path / "perf.md"
     args = ["--quick", "--budget", "0.5", "--samples", "16", "--doc", str(doc), "--only", "edm"]
     assert formulations.main([*args, *(f"--set={o}" for o in tiny)]) == 0
@@ -91,45 +119,105 @@ def test_formulations_quick_runs_at_tiny_size(tmp_path, capsys, feature_cache, m
     assert "<!-- BEGIN formulations -->" in text and "| edm | " in text and "Best FID at 10 NFE" in text
 
 
-MACHINE = {"cpu": "Test CPU 9000", "cpu_bf16": "emulated", "cpu_cores": 2, "torch_threads": 1, "torch": "2.x",
-           "gpu": None, "load_average": [0.1, 0.1, 0.1], "quick": True}
+MACHINE = {
+    "cpu": "Test CPU 9000",
+    "cpu_bf16": "emulated",
+    "cpu_cores": 2,
+    "torch_threads": 1,
+    "torch": "2.x",
+    "gpu": None,
+    "load_average": [0.1, 0.1, 0.1],
+    "quick": True,
+}
 
 
 def test_switches_and_peer_ratios_are_computed_from_the_measured_rows():
     def row(network, option, train, sample, **extra):
-        return {"network": network, "option": option, "switch": f"s.{option}", "train": {"images_per_sec": train},
-                "sample": {"images_per_sec": sample}, **extra}
+        return {
+            "network": network,
+            "option": option,
+            "switch": f"s.{option}",
+            "train": {"images_per_sec": train},
+            "sample": {"images_per_sec": sample},
+            **extra,
+        }
 
-    res = {"machine": MACHINE, "throughput": [
-        row("net", "baseline", 10.0, 20.0), row("net", "channels_last", 15.0, 10.0),
-        {"network": "net", "option": "bf16", "emulated": True, "skipped": "bf16 is emulated"},
-    ]}
+    res = {
+        "machine": MACHINE,
+        "throughput": [
+            row("net", "baseline", 10.0, 20.0),
+            row("net", "channels_last", 15.0, 10.0),
+            {"network": "net", "option": "bf16", "emulated": True, "skipped": "bf16 is emulated"},
+        ],
+    }
     text = report.switches_md(res)
     assert "Test CPU 9000, bf16 emulated" in text
     assert "| net | channels_last (`s.channels_last`) | **1.50x** | 0.50x |" in text
     assert "| net | bf16 (emulated bf16) | skipped: bf16 is emulated | |" in text
-    peers = [{"network": "n", "peer": "p", "train_ratio": 0.8, "sample_ratio": 1.25, "parameters": [1e6, 1e6],
-              "train": [8, 10], "sample": [5, 4]}, {"network": "n", "peer": "q", "skipped": "not installed"}]
+    peers = [
+        {
+            "network": "n",
+            "peer": "p",
+            "train_ratio": 0.8,
+            "sample_ratio": 1.25,
+            "parameters": [1e6, 1e6],
+            "train": [8, 10],
+            "sample": [5, 4],
+        },
+        {"network": "n", "peer": "q", "skipped": "not installed"},
+    ]
     assert report.peers_md({"machine": MACHINE, "peers": peers}).endswith(
-        "In this run diffkit is slower than p in training (0.80x) and faster than it in sampling (1.25x).")
+        "In this run diffkit is slower than p in training (0.80x) and faster than it in sampling (1.25x)."
+    )
 
 
 def test_sampling_and_recipes_sections_are_generated_from_their_results(tmp_path):
     from benchmarks import recipes, sampling
 
-    rows = [{"sampler": s, "steps": n, "fid": fid, "seconds_per_image": 0.01}
-            for s, n, fid in (("ddim", 10, 30.0), ("heun", 10, 25.0), ("ddim", 20, 27.0))]
-    result = {"run_dir": "r", "num_timesteps": 200, "num_images": 500, "train_step": 1500,
-              "feature_space": "classifier", "rows": rows, "train_seconds": 91.2, "quick": False, "machine": MACHINE}
+    rows = [
+        {"sampler": s, "steps": n, "fid": fid, "seconds_per_image": 0.01}
+        for s, n, fid in (("ddim", 10, 30.0), ("heun", 10, 25.0), ("ddim", 20, 27.0))
+    ]
+    result = {
+        "run_dir": "r",
+        "num_timesteps": 200,
+        "num_images": 500,
+        "train_step": 1500,
+        "feature_space": "classifier",
+        "rows": rows,
+        "train_seconds": 91.2,
+        "quick": False,
+        "machine": MACHINE,
+    }
     text = sampling.section_md(result)
     assert "(Test CPU 9000)" in text and "1500 steps, 91 s" in text and "| heun | 10 | 25.00 | 10.0 |" in text
     assert text.endswith("Lowest FID per step count: 10: heun (25.00); 20: ddim (27.00).")
-    res = {"quick": False, "budget_seconds_per_recipe": 75.0, "samples": 1000, "sampler": "ddim, 50 steps",
-           "fid_floor_train_vs_test": 0.45, "machine": MACHINE, "results": [
-               {"recipe": "seed", "steps": 491, "images_per_sec": 500.0, "parameters": 930000, "fid": 50.0,
-                "sample_seconds": 30.0},
-               {"recipe": "modern", "steps": 278, "images_per_sec": 250.0, "parameters": 1190000, "fid": 10.0,
-                "sample_seconds": 45.8}]}
+    res = {
+        "quick": False,
+        "budget_seconds_per_recipe": 75.0,
+        "samples": 1000,
+        "sampler": "ddim, 50 steps",
+        "fid_floor_train_vs_test": 0.45,
+        "machine": MACHINE,
+        "results": [
+            {
+                "recipe": "seed",
+                "steps": 491,
+                "images_per_sec": 500.0,
+                "parameters": 930000,
+                "fid": 50.0,
+                "sample_seconds": 30.0,
+            },
+            {
+                "recipe": "modern",
+                "steps": 278,
+                "images_per_sec": 250.0,
+                "parameters": 1190000,
+                "fid": 10.0,
+                "sample_seconds": 45.8,
+            },
+        ],
+    }
     doc = tmp_path / "perf.md"
     report.replace_section(doc, "recipes", recipes.section_md(res))
     text = doc.read_text()
@@ -149,27 +237,51 @@ def test_sampling_command_writes_its_section(tmp_path, capsys, feature_cache, mo
     from diffkit_builtin.metrics.classifier import CACHE_ENV
 
     monkeypatch.setenv(CACHE_ENV, str(feature_cache))
-    tiny = ["data.name=digits", "data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]",
-            "time_embedding.dim=8", "scheduler.num_timesteps=20", "train.device=cpu"]
+    tiny = [
+        "data.name=digits",
+        "data.image_size=8",
+        "data.batch_size=16",
+        "denoiser.channels=[8,16]",
+        "time_embedding.dim=8",
+        "scheduler.num_timesteps=20",
+        "train.device=cpu",
+    ]
     run_dir = train(*load([*tiny, *quiet_overrides(tmp_path / "run", 4, 2)]))
     doc = tmp_path / "perf.md"
     assert sampling.main(["--run-dir", str(run_dir), "--num", "16", "--device", "cpu", "--doc", str(doc)]) == 0
     res = json.loads(capsys.readouterr().out)
     assert [(r["sampler"], r["steps"]) for r in res["rows"]] == [
-        ("ddim", 10), ("dpm_solver_pp", 10), ("heun", 10), ("ddpm", 10), ("ddpm", 20)]
+        ("ddim", 10),
+        ("dpm_solver_pp", 10),
+        ("heun", 10),
+        ("ddpm", 10),
+        ("ddpm", 20),
+    ]
     text = doc.read_text()
     assert "<!-- BEGIN sampling -->" in text and "| ddpm | 20 | " in text and "Lowest FID per step count: 10: " in text
 
 
 #: the budget benchmark's arms shrunk to 8x8 digits (the recipe's patch stem and 2 levels need a multiple of 4).
-BUDGET_TINY = ["data.name=digits", "data.root=null", "data.image_size=8", "data.batch_size=16",
-               "denoiser.channels=[8,16]", "denoiser.attention_resolutions=[]", "denoiser.num_heads=1",
-               "time_embedding.dim=8", "train.precision=fp32"]
+BUDGET_TINY = [
+    "data.name=digits",
+    "data.root=null",
+    "data.image_size=8",
+    "data.batch_size=16",
+    "denoiser.channels=[8,16]",
+    "denoiser.attention_resolutions=[]",
+    "denoiser.num_heads=1",
+    "time_embedding.dim=8",
+    "train.precision=fp32",
+]
 
 
 @pytest.mark.slow
-def test_budget_quick_trains_each_arm_for_its_budget_and_writes_the_table(tmp_path, capsys, feature_cache,
-                                                                          monkeypatch):  # noqa: F811
+def test_budget_quick_trains_each_arm_for_its_budget_and_writes_the_table(
+    tmp_path,
+    capsys,
+    feature_cache,  # noqa: F811
+    monkeypatch,
+):  # noqa: F811
     """`benchmarks.budget --quick` through the real runner on 8x8 digits: the recipe and the flow
     config each train for a 2 s budget (planned after warm-up), are scored, and the table with the
     ratio sentence lands in the given file."""
@@ -195,12 +307,37 @@ def test_budget_quick_trains_each_arm_for_its_budget_and_writes_the_table(tmp_pa
 def test_budget_summary_has_the_seed_spread_and_skips_missing_peers():
     from benchmarks import budget
 
-    runs = [{"arm": "recipe", "budget": "2m", "seed": s, "fid": fid, "precision": 0.5, "recall": 0.4, "steps": 100,
-             "train_seconds": 120.0, "config": "c", "parameters": 1e6} for s, fid in ((0, 10.0), (1, 12.0))]
-    runs += [{"arm": "flow", "budget": "2m", "seed": 0, "fid": 33.0, "precision": 0.5, "recall": 0.4, "steps": 90,
-              "train_seconds": 120.0, "config": "f", "parameters": 1e6},
-             {"arm": "diffusers", "budget": "2m", "seed": 0, "skipped": "not installed"}]
+    runs = [
+        {
+            "arm": "recipe",
+            "budget": "2m",
+            "seed": s,
+            "fid": fid,
+            "precision": 0.5,
+            "recall": 0.4,
+            "steps": 100,
+            "train_seconds": 120.0,
+            "config": "c",
+            "parameters": 1e6,
+        }
+        for s, fid in ((0, 10.0), (1, 12.0))
+    ]
+    runs += [
+        {
+            "arm": "flow",
+            "budget": "2m",
+            "seed": 0,
+            "fid": 33.0,
+            "precision": 0.5,
+            "recall": 0.4,
+            "steps": 90,
+            "train_seconds": 120.0,
+            "config": "f",
+            "parameters": 1e6,
+        },
+        {"arm": "diffusers", "budget": "2m", "seed": 0, "skipped": "not installed"},
+    ]
     summary = budget.summarise(runs)
-    assert summary[0]["fid"] == {"mean": 11.0, "std": round(2 ** 0.5, 3)} and summary[0]["n"] == 2
+    assert summary[0]["fid"] == {"mean": 11.0, "std": round(2**0.5, 3)} and summary[0]["n"] == 2
     assert summary[2] == {"arm": "diffusers", "budget": "2m", "n": 0, "skipped": "not installed"}
     assert budget.ratios(summary) == ["At 2m: the recipe's FID is lower than flow 3.00x (other arm's FID / recipe's)."]

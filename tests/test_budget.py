@@ -15,10 +15,18 @@ from diffkit.runner.optim import build_lr_schedule, lr_factor
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("text, kind, amount", [
-    ("90s", "seconds", 90.0), ("2m", "seconds", 120.0), ("1.5h", "seconds", 5400.0), ("4 s", "seconds", 4.0),
-    ("2min", "seconds", 120.0), ("300000img", "images", 300000.0), ("3e5img", "images", 300000.0),
-])
+@pytest.mark.parametrize(
+    "text, kind, amount",
+    [
+        ("90s", "seconds", 90.0),
+        ("2m", "seconds", 120.0),
+        ("1.5h", "seconds", 5400.0),
+        ("4 s", "seconds", 4.0),
+        ("2min", "seconds", 120.0),
+        ("300000img", "images", 300000.0),
+        ("3e5img", "images", 300000.0),
+    ],
+)
 def test_parse_budget_reads_durations_and_images(text, kind, amount):
     budget = parse_budget(text)
     assert (budget.kind, budget.amount, budget.text) == (kind, amount, text.strip())
@@ -106,8 +114,16 @@ def test_a_time_budget_leaves_out_the_first_steps_and_ends_on_time():
     assert plan.elapsed() == pytest.approx(10.0)
     assert len(plan._marks) == SKIP + 1  # bounded: a long run keeps no per-step history
     rec = plan.record(steps)
-    assert rec == {"planned_steps": 32, "steps": 32, "images": 32 * 16, "seconds": 10.0, "budget": "10s",
-                   "kind": "seconds", "seconds_per_step": 0.25, "planned_at": 10}
+    assert rec == {
+        "planned_steps": 32,
+        "steps": 32,
+        "images": 32 * 16,
+        "seconds": 10.0,
+        "budget": "10s",
+        "kind": "seconds",
+        "seconds_per_step": 0.25,
+        "planned_at": 10,
+    }
 
 
 def test_a_budget_shorter_than_the_measurement_stops_right_after_it():
@@ -189,7 +205,7 @@ def test_a_resume_with_another_budget_plans_anew_counting_the_seconds_done():
 def test_the_ema_half_life_is_a_fraction_of_the_planned_steps():
     plan = Plan.from_config(cfg_for("train.budget=64000img"), 64)  # 1000 steps
     decay = plan.ema_decay(0.999, 0.1)
-    assert decay ** 100 == pytest.approx(0.5) and plan.ema_decay(0.999, None) == 0.999
+    assert decay**100 == pytest.approx(0.5) and plan.ema_decay(0.999, None) == 0.999
 
 
 def test_the_candidate_cpu_recipe_composes_to_a_budget_and_builds(plugins):

@@ -21,7 +21,11 @@ from tests.conftest import TINY, run_cli
 
 #: TINY without its train.steps (a budget on the same command line would be refused), cosine lr.
 BUDGETED = [o for o in TINY if not o.startswith("train.steps=")] + [
-    "train.checkpoint_every=0", "optim.lr_schedule=cosine", "optim.warmup_fraction=0.1", "train.device=cpu"]
+    "train.checkpoint_every=0",
+    "optim.lr_schedule=cosine",
+    "optim.warmup_fraction=0.1",
+    "train.device=cpu",
+]
 
 
 def last_checkpoint(run: Path) -> dict[str, Any]:
@@ -88,7 +92,10 @@ def test_a_resumed_budget_run_continues_the_same_plan(tmp_path: Path, capsys):
     kept = done["plan"]
     # not measured again: the same total, the speed and the step it was planned at
     assert (kept["planned_steps"], kept["planned_at"], kept["seconds_per_step"]) == (
-        plan["planned_steps"], plan["planned_at"], plan["seconds_per_step"])
+        plan["planned_steps"],
+        plan["planned_at"],
+        plan["seconds_per_step"],
+    )
     assert kept["seconds"] > plan["seconds"]  # both sessions' training time
     state = last_checkpoint(run)
     assert all(g["lr"] == pytest.approx(0.0, abs=1e-12) for g in state["optimizer"]["param_groups"])

@@ -74,10 +74,13 @@ def test_truncated_checkpoint_is_named(tmp_path: Path, capsys, command: str) -> 
     damaged = tmp_path / "half.pt"
     damaged.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
     if command == "sample":
-        line = _one_line_error(cli(capsys, "sample", str(run_dir), "--checkpoint", str(damaged),
-                                   "--out", str(tmp_path / "x.png")))
-        assert line == f"diffkit: error: {damaged} is truncated or corrupt: not a complete PyTorch archive " \
-                       "(File is not a zip file)"
+        line = _one_line_error(
+            cli(capsys, "sample", str(run_dir), "--checkpoint", str(damaged), "--out", str(tmp_path / "x.png"))
+        )
+        assert (
+            line == f"diffkit: error: {damaged} is truncated or corrupt: not a complete PyTorch archive "
+            "(File is not a zip file)"
+        )
     else:  # the only checkpoint is damaged: resume says so and names it on the warning line
         damaged.rename(run_dir / rundir.CHECKPOINTS / "last.pt")
         proc = cli(capsys, "train", "--resume", str(run_dir))
@@ -89,8 +92,9 @@ def test_truncated_checkpoint_is_named(tmp_path: Path, capsys, command: str) -> 
 
 
 @pytest.mark.parametrize("command", ["sample", "resume"])
-def test_checkpoint_that_does_not_fit_the_overridden_model_is_named(tmp_path: Path, capsys, plugins,
-                                                                    command: str) -> None:
+def test_checkpoint_that_does_not_fit_the_overridden_model_is_named(
+    tmp_path: Path, capsys, plugins, command: str
+) -> None:
     run_dir = tmp_path / "run"
     train(compose(None, [*TINY, "train.steps=1", f"run.dir={run_dir}"], plugins.registry), plugins)
     last = run_dir / rundir.CHECKPOINTS / "step_0000001.pt"

@@ -16,14 +16,25 @@ from tests.conftest import TINY, run_cli
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("e2e") / "run"
-    proc = run_cli("train", *TINY, "train.steps=40", "train.log_every=10", "train.checkpoint_every=20",
-                   "train.sample_every=20", f"run.dir={run_dir}")
+    proc = run_cli(
+        "train",
+        *TINY,
+        "train.steps=40",
+        "train.log_every=10",
+        "train.checkpoint_every=20",
+        "train.sample_every=20",
+        f"run.dir={run_dir}",
+    )
     assert proc.stdout.strip() == str(run_dir)
     return run_dir
 
 
 def test_train_writes_checkpoints_samples_config_and_status(trained: Path):
-    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["last.pt", "step_0000020.pt", "step_0000040.pt"]
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == [
+        "last.pt",
+        "step_0000020.pt",
+        "step_0000040.pt",
+    ]
     assert (trained / "config.yaml").read_text().startswith("seed: 0")
     assert '"status": "completed"' in (trained / "status.json").read_text()
     grid = Image.open(trained / "samples" / "step_0000040.png")
@@ -62,9 +73,19 @@ def test_sample_png_grid(trained: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_loss_falls_on_real_digits(tmp_path: Path):
     run_dir = tmp_path / "run"
-    run_cli("train", "data.image_size=8", "denoiser.channels=[16,32]", "time_embedding.dim=16",
-            "scheduler.num_timesteps=100", "train.steps=120", "train.log_every=20", "train.sample_every=0",
-            "train.checkpoint_every=0", "train.progress=false", f"run.dir={run_dir}")
+    run_cli(
+        "train",
+        "data.image_size=8",
+        "denoiser.channels=[16,32]",
+        "time_embedding.dim=16",
+        "scheduler.num_timesteps=100",
+        "train.steps=120",
+        "train.log_every=20",
+        "train.sample_every=0",
+        "train.checkpoint_every=0",
+        "train.progress=false",
+        f"run.dir={run_dir}",
+    )
     acc = EventAccumulator(str(run_dir))
     acc.Reload()
     losses = [e.value for e in acc.Scalars("train/loss")]

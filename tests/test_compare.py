@@ -18,8 +18,13 @@ from tests.conftest import run_cli
 
 def make_run(path: Path, loss: str, seed: int, fid: float | None, status: str = "completed", **extra) -> Path:
     path.mkdir(parents=True)
-    config = {"seed": seed, "run": {"dir": str(path)}, "loss": {"name": loss}, "train": {"steps": 100},
-              **extra.pop("config", {})}
+    config = {
+        "seed": seed,
+        "run": {"dir": str(path)},
+        "loss": {"name": loss},
+        "train": {"steps": 100},
+        **extra.pop("config", {}),
+    }
     (path / "config.yaml").write_text(yaml.safe_dump(config))
     (path / "status.json").write_text(json.dumps({"status": status, "step": 100}))
     if fid is not None:
@@ -41,7 +46,13 @@ def sweep(tmp_path: Path) -> Path:
 def test_markdown_table_shows_only_differing_hparams_sorted_by_a_metric(sweep: Path):
     out = run_cli("compare", str(sweep), "--runs", "--sort", "eval/fid").stdout.strip().splitlines()
     assert [c.strip() for c in out[0].split("|")[1:-1]] == [
-        "run", "status", "loss.name", "seed", "eval/fid", "train/loss"]  # step: the same in every run
+        "run",
+        "status",
+        "loss.name",
+        "seed",
+        "eval/fid",
+        "train/loss",
+    ]  # step: the same in every run
     runs = [line.split("|")[1].strip() for line in out[2:]]
     assert runs == ["loss.name=l1,seed=1", "loss.name=l2,seed=0", "loss.name=l1,seed=0", "loss.name=l2,seed=1"]
     assert "train.steps" not in out[0] and "run.dir" not in out[0]
@@ -52,8 +63,10 @@ def test_csv_and_json_formats_and_descending_sort(sweep: Path, capsys):
     assert main(["compare", str(sweep), "--runs", "--format", "csv", "--sort", "eval/fid", "--descending"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [float(r["eval/fid"]) for r in rows[:3]] == [30.0, 20.0, 10.0] and rows[3]["eval/fid"] == ""
-    assert main(["compare", str(sweep / "loss.name=l1,seed=0"), str(sweep / "loss.name=l2,seed=0"),
-                 "--format", "json"]) == 0
+    assert (
+        main(["compare", str(sweep / "loss.name=l1,seed=0"), str(sweep / "loss.name=l2,seed=0"), "--format", "json"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert [(r["loss.name"], r["eval/fid"], r["n"]) for r in data["arms"]] == [("l2", 20.0, 1), ("l1", 30.0, 1)]
     assert data["group_keys"] == ["loss.name"] and data["primary"] == "eval/fid"  # seed: equal in both
@@ -62,7 +75,9 @@ def test_csv_and_json_formats_and_descending_sort(sweep: Path, capsys):
 def test_unknown_sort_column_and_empty_dirs_are_one_line_errors(sweep: Path, tmp_path: Path, capsys):
     assert main(["compare", str(sweep), "--sort", "eval/fd"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("diffkit: error: --sort 'eval/fd' is not a metric or key of these runs; did you mean 'eval/fid'")
+    assert err.startswith(
+        "diffkit: error: --sort 'eval/fd' is not a metric or key of these runs; did you mean 'eval/fid'"
+    )
     (tmp_path / "empty").mkdir()
     assert main(["compare", str(tmp_path / "empty")]) == 2
     assert "no runs (directories with config.yaml) under" in capsys.readouterr().err
@@ -90,7 +105,10 @@ def test_runs_differing_only_in_seed_form_arms_with_intervals_and_verdicts(seeds
     assert list(arms) == ["l1", "l1b", "l2"] and arms["l1"]["n"] == 3 and "seed" not in data["group_keys"]
     half = sps.t.ppf(0.975, 2) * 2.0 / 3**0.5  # l1: mean 12, sd 2: the t interval (wider than the bootstrap's)
     assert (arms["l1"]["eval/fid"], arms["l1"]["eval/fid_lo"], arms["l1"]["eval/fid_hi"]) == (
-        pytest.approx(12.0), pytest.approx(12.0 - half), pytest.approx(12.0 + half))
+        pytest.approx(12.0),
+        pytest.approx(12.0 - half),
+        pytest.approx(12.0 + half),
+    )
     assert data["metrics"]["eval/fid"]["higher_is_better"] is False
     verdicts = {(v["first"], v["second"]): v for v in data["verdicts"] if v["metric"] == "eval/fid"}
     assert verdicts[("l1", "l2")]["resolved"] and verdicts[("l1", "l2")]["difference"] == pytest.approx(-19.0)
@@ -109,8 +127,14 @@ def test_runs_differing_only_in_seed_form_arms_with_intervals_and_verdicts(seeds
 
 def test_by_chooses_the_grouping_and_a_setting_is_not_shown_next_to_its_result(tmp_path: Path, capsys):
     for i, (lr, samples) in enumerate([(0.1, 200), (0.2, 200), (0.1, 300), (0.2, 300)]):
-        make_run(tmp_path / "sw" / f"r{i}", "l2", 0, 10.0 + i, config={"optim": {"lr": lr}, "eval": {"num_samples": samples}},
-                 **{"eval/num_samples": samples})
+        make_run(
+            tmp_path / "sw" / f"r{i}",
+            "l2",
+            0,
+            10.0 + i,
+            config={"optim": {"lr": lr}, "eval": {"num_samples": samples}},
+            **{"eval/num_samples": samples},
+        )
     assert main(["compare", str(tmp_path / "sw"), "--runs"]) == 0
     header = [c.strip() for c in capsys.readouterr().out.splitlines()[0].split("|")[1:-1]]
     assert header == ["run", "status", "optim.lr", "eval/num_samples", "eval/fid", "train/loss"]
@@ -120,13 +144,13 @@ def test_by_chooses_the_grouping_and_a_setting_is_not_shown_next_to_its_result(t
     assert main(["compare", str(tmp_path / "sw"), "--by", "optim.lrr"]) == 2
     assert capsys.readouterr().err.strip() == (
         "diffkit: error: --by 'optim.lrr' is not a hyperparameter of these runs; did you mean 'optim.lr'? "
-        "see diffkit compare --all for every key")
+        "see diffkit compare --all for every key"
+    )
     assert main(["compare", str(tmp_path / "sw"), "--all", "--by", "optim.lr"]) == 2
     assert "--all shows one row per run; --by groups them" in capsys.readouterr().err
 
 
 def test_the_comparison_goes_to_tensorboards_text_and_image_dashboards(seeds: Path, capsys):
-    from tensorboard.backend.event_processing import plugin_event_accumulator
 
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
@@ -149,8 +173,13 @@ def test_the_comparison_goes_to_tensorboards_text_and_image_dashboards(seeds: Pa
 def test_parameters_that_follow_a_component_name_do_not_split_or_widen_groups(tmp_path: Path, capsys):
     for name, extra in (("linear", {"beta_start": 0.0001}), ("cosine", {})):
         for seed in (0, 1):
-            make_run(tmp_path / "sw" / f"{name}-s{seed}", "l2", seed, 10.0 + seed + (name == "linear"),
-                     config={"scheduler": {"name": name, **extra}})
+            make_run(
+                tmp_path / "sw" / f"{name}-s{seed}",
+                "l2",
+                seed,
+                10.0 + seed + (name == "linear"),
+                config={"scheduler": {"name": name, **extra}},
+            )
     assert main(["compare", str(tmp_path / "sw"), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [(r["scheduler.name"], r["n"]) for r in data["arms"]] == [("cosine", 2), ("linear", 2)]
@@ -158,10 +187,19 @@ def test_parameters_that_follow_a_component_name_do_not_split_or_widen_groups(tm
 
 
 def with_provenance(run: Path, **fields) -> None:
-    metric = {"feature_space": "classifier", "reference": "abc", "nfe": 20.0, "num_samples": 300,
-              "sampler": "ddim", "higher_is_better": False, "description": "FID", **fields}
-    (run / "provenance.json").write_text(json.dumps({"diffkit": "0.1.0", "torch": "2.4.0",
-                                                     "metrics": {"eval/fid": metric}}))
+    metric = {
+        "feature_space": "classifier",
+        "reference": "abc",
+        "nfe": 20.0,
+        "num_samples": 300,
+        "sampler": "ddim",
+        "higher_is_better": False,
+        "description": "FID",
+        **fields,
+    }
+    (run / "provenance.json").write_text(
+        json.dumps({"diffkit": "0.1.0", "torch": "2.4.0", "metrics": {"eval/fid": metric}})
+    )
 
 
 def test_metrics_of_different_feature_spaces_are_refused_unless_allowed(seeds: Path, capsys):
@@ -171,8 +209,10 @@ def test_metrics_of_different_feature_spaces_are_refused_unless_allowed(seeds: P
     captured = capsys.readouterr()
     err = captured.err.strip().splitlines()
     assert captured.out == "" and len(err) == 1
-    assert err[0].startswith("diffkit: error: metrics.eval/fid.feature_space differs between the runs "
-                             "(classifier in 6 runs, inception in 3 runs)")
+    assert err[0].startswith(
+        "diffkit: error: metrics.eval/fid.feature_space differs between the runs "
+        "(classifier in 6 runs, inception in 3 runs)"
+    )
     assert "--allow-incomparable" in err[0]
     assert main(["compare", str(seeds), "--allow-incomparable"]) == 0
     out = capsys.readouterr().out
@@ -183,8 +223,13 @@ def test_metrics_of_different_feature_spaces_are_refused_unless_allowed(seeds: P
 def test_nfe_may_differ_between_arms_only_when_a_sampler_setting_is_compared(tmp_path: Path, capsys):
     for steps in (10, 20):
         for seed in (0, 1):
-            run = make_run(tmp_path / "sw" / f"s{steps}-{seed}", "l2", seed, 10.0 + steps + seed,
-                           config={"sampler": {"name": "ddim", "steps": steps}})
+            run = make_run(
+                tmp_path / "sw" / f"s{steps}-{seed}",
+                "l2",
+                seed,
+                10.0 + steps + seed,
+                config={"sampler": {"name": "ddim", "steps": steps}},
+            )
             with_provenance(run, nfe=float(steps))
     assert main(["compare", str(tmp_path / "sw")]) == 0  # sampler.steps is what is compared
     assert "metrics.eval/fid.nfe differs" in capsys.readouterr().out

@@ -88,8 +88,15 @@ def test_sampling_produces_the_requested_class(toy_plugins, toy_run, guidance):
     means = {}
     for label in (0, 1):
         images = generate(
-            parts.denoiser, parts.scheduler, parts.sampler, 8, (1, 8, 8),
-            device=torch.device("cpu"), seed=1, class_label=label, guidance_scale=guidance,
+            parts.denoiser,
+            parts.scheduler,
+            parts.sampler,
+            8,
+            (1, 8, 8),
+            device=torch.device("cpu"),
+            seed=1,
+            class_label=label,
+            guidance_scale=guidance,
         )
         means[label] = images.flatten(1).mean(1)
     # class 0 was trained on values in [-1, -0.68], class 1 on [0.69, 1]
@@ -124,8 +131,9 @@ def test_cli_samples_a_class_with_guidance(toy_run, tmp_path):
 def test_guidance_without_a_class_is_rejected(toy_plugins, toy_run):
     parts, _ = load_denoiser(toy_plugins, toy_run)
     with pytest.raises(ConfigError, match="--guidance 2.0 needs --class"):
-        generate(parts.denoiser, parts.scheduler, parts.sampler, 1, (1, 8, 8),
-                 device=torch.device("cpu"), guidance_scale=2.0)
+        generate(
+            parts.denoiser, parts.scheduler, parts.sampler, 1, (1, 8, 8), device=torch.device("cpu"), guidance_scale=2.0
+        )
 
 
 def test_conditional_training_needs_labels(toy_plugins, tmp_path):

@@ -12,10 +12,27 @@ from diffkit.errors import ConfigError
 from tests.conftest import REPO
 
 CONTRACT_KEYS = [
-    "seed", "run.dir", "data.name", "data.root", "data.batch_size", "data.image_size", "scheduler.name",
-    "scheduler.num_timesteps", "scheduler.beta_start", "scheduler.beta_end", "time_embedding.name",
-    "time_embedding.dim", "denoiser.name", "loss.name", "sampler.name", "optim.name", "optim.lr", "train.steps",
-    "train.log_every", "train.sample_every", "train.checkpoint_every",
+    "seed",
+    "run.dir",
+    "data.name",
+    "data.root",
+    "data.batch_size",
+    "data.image_size",
+    "scheduler.name",
+    "scheduler.num_timesteps",
+    "scheduler.beta_start",
+    "scheduler.beta_end",
+    "time_embedding.name",
+    "time_embedding.dim",
+    "denoiser.name",
+    "loss.name",
+    "sampler.name",
+    "optim.name",
+    "optim.lr",
+    "train.steps",
+    "train.log_every",
+    "train.sample_every",
+    "train.checkpoint_every",
 ]
 
 
@@ -40,7 +57,9 @@ def test_seed_reference_is_the_blog_setup(plugins):
 
 
 def test_overrides_parse_values_and_reach_components(plugins):
-    cfg = compose(None, ["scheduler.num_timesteps=300", "denoiser.channels=[8,16]", "train.steps=5"], plugins.registry).cfg
+    cfg = compose(
+        None, ["scheduler.num_timesteps=300", "denoiser.channels=[8,16]", "train.steps=5"], plugins.registry
+    ).cfg
     assert cfg.scheduler.num_timesteps == 300 and list(cfg.denoiser.channels) == [8, 16] and cfg.train.steps == 5
 
 
@@ -102,6 +121,11 @@ def test_a_file_naming_another_component_replaces_the_section(tmp_path: Path, pl
     path = tmp_path / "c.yaml"
     path.write_text("data: {name: fashion_mnist, root: /somewhere}\nloss: {name: l1}\n")
     composed = compose(path, registry=plugins.registry)
-    assert dict(composed.cfg.data) == {"name": "fashion_mnist", "root": "/somewhere", "batch_size": 64,
-                                       "image_size": 16, "num_workers": 0}
+    assert dict(composed.cfg.data) == {
+        "name": "fashion_mnist",
+        "root": "/somewhere",
+        "batch_size": 64,
+        "image_size": 16,
+        "num_workers": 0,
+    }
     assert composed.notes == []

@@ -11,9 +11,9 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from diffkit.config import compose
-from diffkit.runner.checks import ABAR_T_MAX, check
 from diffkit.errors import ConfigError
 from diffkit.runner import device as device_mod
+from diffkit.runner.checks import ABAR_T_MAX, check
 from tests.conftest import TINY
 from tests.test_checkpoint_cli import cli
 
@@ -23,11 +23,18 @@ UNREADABLE = ["data.name=fashion_mnist", "data.root=/nonexistent/fmnist"]
 QUIET = [*TINY, "scheduler.beta_end=0.3"]
 
 REFUSED = [
-    (["scheduler.rescale_zero_terminal_snr=true"],
-     "scheduler.rescale_zero_terminal_snr=true needs scheduler.prediction_type=v"),
-    (["scheduler.name=cosine", "scheduler.rescale_zero_terminal_snr=true"],
-     "scheduler.rescale_zero_terminal_snr=true needs scheduler.prediction_type=v"),
-    (["loss.name=l1", "loss.weighting=min_snr"], "loss.weighting=min_snr is derived for the squared error, not loss.name=l1"),
+    (
+        ["scheduler.rescale_zero_terminal_snr=true"],
+        "scheduler.rescale_zero_terminal_snr=true needs scheduler.prediction_type=v",
+    ),
+    (
+        ["scheduler.name=cosine", "scheduler.rescale_zero_terminal_snr=true"],
+        "scheduler.rescale_zero_terminal_snr=true needs scheduler.prediction_type=v",
+    ),
+    (
+        ["loss.name=l1", "loss.weighting=min_snr"],
+        "loss.weighting=min_snr is derived for the squared error, not loss.name=l1",
+    ),
     (["loss.name=huber", "loss.weighting=min_snr"], "use loss.name=l2 or loss.weighting=none"),
 ]
 
@@ -49,14 +56,19 @@ def test_train_refuses_before_the_data_is_read(capsys, tmp_path):
     overrides, message = REFUSED[0]
     assert message in error_line(cli(capsys, "train", *TINY, *UNREADABLE, f"run.dir={run_dir}", *overrides))
     assert not run_dir.exists()
-    assert "not found in /nonexistent/fmnist" in error_line(cli(capsys, "train", *TINY, *UNREADABLE))  # the data's own error
+    assert "not found in /nonexistent/fmnist" in error_line(
+        cli(capsys, "train", *TINY, *UNREADABLE)
+    )  # the data's own error
 
 
-@pytest.mark.parametrize("overrides", [
-    ["scheduler.rescale_zero_terminal_snr=true", "scheduler.prediction_type=v"],
-    ["scheduler.rescale_zero_terminal_snr=true", "scheduler.prediction_type=x0"],
-    ["loss.name=l2", "loss.weighting=min_snr"],
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["scheduler.rescale_zero_terminal_snr=true", "scheduler.prediction_type=v"],
+        ["scheduler.rescale_zero_terminal_snr=true", "scheduler.prediction_type=x0"],
+        ["loss.name=l2", "loss.weighting=min_snr"],
+    ],
+)
 def test_the_fixed_configs_pass(capsys, overrides):
     result = cli(capsys, "config", *QUIET, *overrides)
     assert result.returncode == 0 and "warning" not in result.stderr, result.stderr
@@ -67,7 +79,9 @@ def test_seed_schedule_warns_that_x_T_is_not_noise(plugins, capsys):
     abar = math.prod(1 - b for b in torch.linspace(1e-4, 0.02, 300, dtype=torch.float64).tolist())
     assert abar == pytest.approx(0.0480, abs=1e-3) and abar > ABAR_T_MAX
     [line] = check(composed.cfg, plugins)
-    assert line.startswith(f"scheduler: abar at t=T-1 is {abar:.3g}, so x_T keeps 0.22 of the image") and "N(0, I)" in line
+    assert (
+        line.startswith(f"scheduler: abar at t=T-1 is {abar:.3g}, so x_T keeps 0.22 of the image") and "N(0, I)" in line
+    )
     assert check(compose(None, [], plugins.registry).cfg, plugins) == []  # T=1000 leaves abar ~4e-5
     result = cli(capsys, "config", "scheduler.num_timesteps=300")
     assert result.returncode == 0 and result.stderr.count("diffkit: warning: scheduler: abar at t=T-1") == 1
@@ -88,13 +102,17 @@ def test_a_run_keeps_its_warnings_in_the_run_dir_and_tensorboard(capsys, tmp_pat
 
 # -- precision ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("flags", "native"), [
-    ("flags\t\t: fpu sse2 avx2 fma", False),
-    ("flags\t\t: fpu avx2 avx512f avx512_bf16", True),
-    ("flags\t\t: fpu avx2 amx_bf16 amx_tile", True),
-    ("Features\t: fp asimd bf16 i8mm", True),
-    ("model name\t: bf16 in a name is not a flag", False),
-])
+
+@pytest.mark.parametrize(
+    ("flags", "native"),
+    [
+        ("flags\t\t: fpu sse2 avx2 fma", False),
+        ("flags\t\t: fpu avx2 avx512f avx512_bf16", True),
+        ("flags\t\t: fpu avx2 amx_bf16 amx_tile", True),
+        ("Features\t: fp asimd bf16 i8mm", True),
+        ("model name\t: bf16 in a name is not a flag", False),
+    ],
+)
 def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
     path = tmp_path / "cpuinfo"
     path.write_text(f"processor\t: 0\n{flags}\n\n")

@@ -18,8 +18,10 @@ from diffkit.cli.main import main
         (["sampler.name=ddim", "sampler.eta=fast"], "sampler.eta"),
         (["eval.metrics=[fdi]"], "unknown metric 'fdi'; did you mean 'fid'?"),
         (["data.name=digitz"], "unknown dataset 'digitz'"),
-        (["-p", "no:losses", "loss.name=l1"],
-         "loss 'l1' is provided by plugin 'losses' from diffkit 0.1.0, blocked with -p no:losses; drop that option"),
+        (
+            ["-p", "no:losses", "loss.name=l1"],
+            "loss 'l1' is provided by plugin 'losses' from diffkit 0.1.0, blocked with -p no:losses; drop that option",
+        ),
     ],
 )
 def test_config_exits_2_on_a_mistake_in_any_component(
@@ -32,16 +34,21 @@ def test_config_exits_2_on_a_mistake_in_any_component(
 
 def test_a_block_matching_no_plugin_is_a_warning_with_the_closest_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "-p", "no:tensorbord"]) == 0
-    assert "diffkit: warning: -p no:tensorbord matches no plugin; did you mean 'tensorboard'?" in capsys.readouterr().err
+    assert (
+        "diffkit: warning: -p no:tensorbord matches no plugin; did you mean 'tensorboard'?" in capsys.readouterr().err
+    )
 
 
 def test_plugins_lists_blocked_plugins_and_typed_parameters(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins", "-v", "-p", "no:tensorboard"]) == 0
     out = capsys.readouterr().out
     assert "BLOCKED plugin 'tensorboard' from diffkit 0.1.0, not loaded: -p no:tensorboard" in out
-    metric = out[out.index("metric          fid"):].splitlines()
-    assert metric[1:4] == ["        features: str = 'classifier'", "        weights: str | None = None",
-                           "        batch_size: int = 256"]
-    embedding = out[out.index("time_embedding  fourier"):].splitlines()[1:4]
+    metric = out[out.index("metric          fid") :].splitlines()
+    assert metric[1:4] == [
+        "        features: str = 'classifier'",
+        "        weights: str | None = None",
+        "        batch_size: int = 256",
+    ]
+    embedding = out[out.index("time_embedding  fourier") :].splitlines()[1:4]
     assert embedding == ["        dim: int = 32", "        scale: float = 16.0", "        seed: int = 0"]
     assert "context" not in out and "in_channels" not in out and "image_size:" not in out

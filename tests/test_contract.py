@@ -19,7 +19,8 @@ from diffkit.interfaces import KINDS
 def test_a_continuous_process_lists_what_a_plugin_really_implements() -> None:
     assert implements_cell("scheduler") == (
         "`__init__` (`diffkit.Scheduler`); or `alpha_sigma`, `alpha_sigma_derivative`, `t_from_log_snr` "
-        "(`diffkit.ContinuousProcess`)")
+        "(`diffkit.ContinuousProcess`)"
+    )
     text = contract("scheduler")
     assert "- `t_from_log_snr(lam)` **(implement)**" in text and "- `alpha_sigma_derivative(t)` **(implement)**" in text
     assert "`evenly_spaced_t(n, device)` **(implement)**" not in text  # the base has it
@@ -53,7 +54,9 @@ def docstrings() -> list[tuple[str, str]]:
         module = __import__(f"diffkit.interfaces.{info.name}", fromlist=["_"])
         found.append((module.__name__, module.__doc__ or ""))
         for name, obj in vars(module).items():
-            if getattr(obj, "__module__", None) == module.__name__ and (inspect.isclass(obj) or inspect.isfunction(obj)):
+            if getattr(obj, "__module__", None) == module.__name__ and (
+                inspect.isclass(obj) or inspect.isfunction(obj)
+            ):
                 found.append((f"{module.__name__}.{name}", obj.__doc__ or ""))
                 for member, value in vars(obj).items() if inspect.isclass(obj) else ():
                     if inspect.isfunction(value):

@@ -55,10 +55,14 @@ def test_missing_dataset_names_the_path_and_how_to_get_it(plugins, tmp_path: Pat
     with pytest.raises(DataError) as e:
         plugins.registry.build("dataset", {"name": "fashion_mnist", "root": str(tmp_path / "nope")}).load("train")
     msg = str(e.value)
-    assert str(tmp_path / "nope") in msg and "apt-get install dataset-fashion-mnist" in msg and "data.download=true" in msg
+    assert (
+        str(tmp_path / "nope") in msg and "apt-get install dataset-fashion-mnist" in msg and "data.download=true" in msg
+    )
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="Debian's dataset-fashion-mnist is not installed"
+)
 def test_debian_fashion_mnist(plugins):
     data = plugins.registry.build("dataset", {"name": "fashion_mnist"}).load("test")
     assert data.images.shape == (10000, 1, 28, 28) and data.labels.bincount().tolist() == [1000] * 10

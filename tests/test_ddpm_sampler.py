@@ -22,7 +22,9 @@ def test_step_mean_is_the_posterior_mean_of_the_predicted_x0(plugins):
     n = 4000
     outs = ddpm.step(eps_hat.repeat(n, 1, 1, 1), t.repeat(n), x_t.repeat(n, 1, 1, 1), s, g)
     mean_emp = outs.view(n, 3, 1, 4, 4).mean(0)
-    x0_hat = (x_t - s.sqrt_one_minus_alphas_cumprod[t].view(-1, 1, 1, 1) * eps_hat) / s.sqrt_alphas_cumprod[t].view(-1, 1, 1, 1)
+    x0_hat = (x_t - s.sqrt_one_minus_alphas_cumprod[t].view(-1, 1, 1, 1) * eps_hat) / s.sqrt_alphas_cumprod[t].view(
+        -1, 1, 1, 1
+    )
     mean, var, _ = s.posterior(x0_hat, x_t, t)
     # the seed's formula: (x_t - beta_t / sqrt(1 - abar_t) eps) / sqrt(alpha_t)
     seed_mean = s.sqrt_recip_alphas[t].view(-1, 1, 1, 1) * (

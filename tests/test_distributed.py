@@ -27,7 +27,7 @@ DDP = [*TINY, "denoiser.norm=group", "data.batch_size=8", "train.steps=4", "trai
 GLOBAL = "data.batch_size=16"
 
 #: a -p plugin: a loss whose rank-1 copy kills its own process (SIGKILL) on its third call.
-DYING_PLUGIN = '''
+DYING_PLUGIN = """
 import os, signal
 from diffkit import hookimpl
 from diffkit.interfaces import Loss
@@ -46,7 +46,7 @@ class DieOnRank1(Loss):
 @hookimpl
 def diffkit_register_components(registry):
     registry.add("loss", "die_on_rank1", DieOnRank1)
-'''
+"""
 
 
 def free_port() -> int:
@@ -57,8 +57,15 @@ def free_port() -> int:
 
 def torchrun_cmd(*args: str, nproc: int = 2, port: int | None = None, launcher: tuple[str, ...] = ()) -> list[str]:
     return [
-        sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
-        f"--master_port={port or free_port()}", *launcher, "-m", "diffkit", *args,
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        f"--master_port={port or free_port()}",
+        *launcher,
+        "-m",
+        "diffkit",
+        *args,
     ]
 
 
@@ -151,8 +158,14 @@ class Runs:
 def runs(tmp_path_factory) -> Runs:
     """Every step checkpointed (SGD: its first momentum buffer is the first gradient)."""
     root = tmp_path_factory.mktemp("ddp")
-    common = [*DDP, "optim.name=sgd", "optim.lr=0.1", "ema.decay=0.9", "train.checkpoint_every=1",
-              "run.keep_checkpoints=10"]
+    common = [
+        *DDP,
+        "optim.name=sgd",
+        "optim.lr=0.1",
+        "ema.decay=0.9",
+        "train.checkpoint_every=1",
+        "run.keep_checkpoints=10",
+    ]
     ddp, single = root / "ddp", root / "single"
     first = torchrun("train", *common, f"run.dir={ddp}", cwd=root)
     files = sorted(str(p.relative_to(ddp)) for p in ddp.rglob("*") if p.is_file())
@@ -213,14 +226,27 @@ def test_a_dying_rank_makes_the_others_exit_with_a_clear_error(tmp_path: Path):
     SIGKILLed; node 0's agent cannot see that, so its rank must notice and stop."""
     (tmp_path / "die_rank1.py").write_text(DYING_PLUGIN)
     env = cli_env(PYTHONPATH=str(tmp_path))
-    args = ["train", "-p", "die_rank1", *DDP, "train.steps=50", "loss.name=die_on_rank1",
-            "train.dist_timeout=600", f"run.dir={tmp_path / 'run'}"]
+    args = [
+        "train",
+        "-p",
+        "die_rank1",
+        *DDP,
+        "train.steps=50",
+        "loss.name=die_on_rank1",
+        "train.dist_timeout=600",
+        f"run.dir={tmp_path / 'run'}",
+    ]
     port = free_port()
     procs = [
         subprocess.Popen(
-            torchrun_cmd(*args, nproc=1, port=port,
-                         launcher=("--nnodes=2", f"--node_rank={node}", "--master_addr=127.0.0.1")),
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            torchrun_cmd(
+                *args, nproc=1, port=port, launcher=("--nnodes=2", f"--node_rank={node}", "--master_addr=127.0.0.1")
+            ),
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for node in (0, 1)
     ]

@@ -4,9 +4,9 @@ image or nav entry, and no warning of any kind (the build's log is read, not sil
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
-import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,11 @@ REPO = Path(__file__).resolve().parents[1]
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
-        cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
@@ -38,12 +42,23 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     fonts = tmp_path / "site" / "javascripts" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
     assert (tmp_path / "site" / "javascripts" / "mathjax" / "tex-chtml.js").is_file() and any(fonts.glob("*.woff"))
     # placeholders are text, not swallowed as HTML tags
-    assert "runs/&lt;time&gt;-&lt;config name&gt;" in (tmp_path / "site" / "reference" / "config" / "index.html").read_text()
+    assert (
+        "runs/&lt;time&gt;-&lt;config name&gt;"
+        in (tmp_path / "site" / "reference" / "config" / "index.html").read_text()
+    )
     # the plugin API is rendered by mkdocstrings from the code: every kind's base and every hook
     api = (tmp_path / "site" / "reference" / "plugin-api" / "index.html").read_text()
     for name in ("Scheduler", "TimeEmbedding", "Denoiser", "Loss", "Sampler", "Dataset", "Metric"):
-        assert f'id="diffkit.interfaces.' in api and f'.{name}"' in api
+        assert 'id="diffkit.interfaces.' in api and f'.{name}"' in api
     hooks = (tmp_path / "site" / "reference" / "hooks" / "index.html").read_text()
-    for hook in ("register_components", "run_start", "log", "images", "checkpoint_save", "checkpoint_load",
-                 "eval", "run_end"):
+    for hook in (
+        "register_components",
+        "run_start",
+        "log",
+        "images",
+        "checkpoint_save",
+        "checkpoint_load",
+        "eval",
+        "run_end",
+    ):
         assert f'id="diffkit.hookspecs.diffkit_{hook}"' in hooks

@@ -13,8 +13,13 @@ import diffkit
 from diffkit.plugin_manager import Plugins
 
 #: the method whose docstring is each kind's contract (its shapes).
-CONTRACT = {"scheduler": "add_noise", "time_embedding": "forward", "denoiser": "forward", "loss": "forward",
-            "sampler": "sample"}
+CONTRACT = {
+    "scheduler": "add_noise",
+    "time_embedding": "forward",
+    "denoiser": "forward",
+    "loss": "forward",
+    "sampler": "sample",
+}
 
 
 def own_docstring(cls: type) -> str:
@@ -31,8 +36,11 @@ def public_classes() -> list[type]:
         if info.name.endswith("__main__"):
             continue
         module = importlib.import_module(info.name)
-        classes += [c for n, c in vars(module).items()
-                    if inspect.isclass(c) and c.__module__ == module.__name__ and not n.startswith("_")]
+        classes += [
+            c
+            for n, c in vars(module).items()
+            if inspect.isclass(c) and c.__module__ == module.__name__ and not n.startswith("_")
+        ]
     return classes
 
 

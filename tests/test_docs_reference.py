@@ -71,7 +71,7 @@ def test_config_reference_covers_every_key(pages: dict[str, str]) -> None:
     for key in schema.DATA_RUNNER_KEYS:
         assert f"| `data.{key}` |" in page
     steps = defaults["train"]["steps"]
-    assert f"| `train.steps` | int \\| None | `{steps}` | an integer >= 1 |" in page   # type, default, rule, in order
+    assert f"| `train.steps` | int \\| None | `{steps}` | an integer >= 1 |" in page  # type, default, rule, in order
 
 
 def test_components_reference_covers_every_component_and_parameter(pages: dict[str, str], plugins: Plugins) -> None:
@@ -105,6 +105,6 @@ def test_figures_are_current(tmp_path: Path) -> None:
     fresh = docs_module("make_figures").main(tmp_path)
     committed = json.loads((REPO / "docs" / "img" / "figures.json").read_text())
     assert fresh == committed, "docs/img is stale; regenerate with `python docs/make_figures.py`"
-    for name, meta in fresh.items():
+    for name in fresh:
         assert (REPO / "docs" / "img" / name).is_file()
         assert (tmp_path / name).stat().st_size > 1000

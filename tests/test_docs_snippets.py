@@ -34,11 +34,11 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from diffkit.api import compose
 from diffkit.cli.common import split_config_and_overrides
@@ -103,13 +103,13 @@ def commands(body: str) -> list[list[str]]:
         for token in lex:
             if token in (">", ">>", "<"):
                 if current and current[-1].isdigit():
-                    current.pop()                       # 2> file
+                    current.pop()  # 2> file
                 redirect = True
             elif token in OPERATORS:
                 out.append(current)
                 current = []
             elif redirect:
-                redirect = False                        # the file name, not an argument
+                redirect = False  # the file name, not an argument
             else:
                 current.append(token)
         out.append(current)
@@ -218,8 +218,9 @@ def run_shell(block: Block, cwd: Path) -> str:
             logs.append(log)
         return "\n".join(logs)
     env = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.body], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.body], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == expected, (
         f"{block.where}: exit {proc.returncode} (a block that cannot run in a test needs "
         f"<!-- check-only: REASON --> or <!-- not-run: REASON -->)\n{proc.stdout}\n{proc.stderr}"

@@ -9,8 +9,8 @@ import torch
 from omegaconf import OmegaConf
 from torch import nn
 
-from diffkit_builtin.ema.exponential import ExponentialEMA as EMA
 from diffkit.runner.optim import build_lr_schedule, build_optimizer, lr_factor, param_groups
+from diffkit_builtin.ema.exponential import ExponentialEMA as EMA
 
 
 class Tiny(nn.Module):
@@ -89,11 +89,19 @@ def test_lr_factor_warmup_then_cosine(step, schedule, expected):
 
 
 def test_lr_schedule_drives_the_optimizer():
-    cfg = OmegaConf.create({
-        "optim": {"name": "adamw", "lr": 0.1, "weight_decay": 0.0, "betas": [0.9, 0.999],
-                  "warmup_steps": 2, "lr_schedule": "cosine"},
-        "train": {"steps": 6},
-    })
+    cfg = OmegaConf.create(
+        {
+            "optim": {
+                "name": "adamw",
+                "lr": 0.1,
+                "weight_decay": 0.0,
+                "betas": [0.9, 0.999],
+                "warmup_steps": 2,
+                "lr_schedule": "cosine",
+            },
+            "train": {"steps": 6},
+        }
+    )
     opt = build_optimizer(cfg, nn.Linear(2, 2))
     sched = build_lr_schedule(cfg, opt)
     lrs = []

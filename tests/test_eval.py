@@ -16,7 +16,10 @@ from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 featur
 
 @pytest.mark.slow
 def test_eval_writes_metrics_with_sampler_and_steps_and_logs_them(
-    tmp_path: Path, feature_cache, monkeypatch, capsys  # noqa: F811
+    tmp_path: Path,
+    feature_cache,  # noqa: F811
+    monkeypatch,
+    capsys,
 ):
     env = cli_env(**{CACHE_ENV: str(feature_cache)})
     run_dir = tmp_path / "run"

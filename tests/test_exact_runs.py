@@ -20,9 +20,14 @@ from diffkit.sweep.spec import load_sweep
 from tests.conftest import REPO, run_cli
 
 #: a run of a few seconds on the mixture: a short training and cheap metrics.
-QUICK = ["train.steps=40", "train.log_every=20", "eval.num_samples=300", "eval.batch_size=300",
-         "eval.metrics=[w2, {name: score_error, num_points: 256}, {name: nll, steps: 4, num_points: 64}]",
-         "train.precision=fp32"]
+QUICK = [
+    "train.steps=40",
+    "train.log_every=20",
+    "eval.num_samples=300",
+    "eval.batch_size=300",
+    "eval.metrics=[w2, {name: score_error, num_points: 256}, {name: nll, steps: 4, num_points: 64}]",
+    "train.precision=fp32",
+]
 
 
 def blue_pixels(picture: np.ndarray) -> int:

@@ -8,6 +8,10 @@ import math
 
 import pytest
 import torch
+from torch import Tensor
+
+from diffkit.interfaces import MetricContext
+from diffkit.interfaces.known_density import oracle
 from diffkit_builtin.datasets.checkerboard import Checkerboard
 from diffkit_builtin.datasets.gmm2d import GaussianMixture
 from diffkit_builtin.datasets.moons import Moons
@@ -17,10 +21,6 @@ from diffkit_builtin.metrics.w2 import wasserstein2
 from diffkit_builtin.schedulers.edm import EDMProcess
 from diffkit_builtin.schedulers.linear import LinearScheduler
 from diffkit_builtin.schedulers.rectified_flow import RectifiedFlow
-from torch import Tensor
-
-from diffkit.interfaces import MetricContext
-from diffkit.interfaces.known_density import oracle
 
 MIXTURE = {"means": [[1.0, 0.0], [-0.5, 0.8], [0.0, -1.0]], "stds": [0.1, 0.3, 0.2], "weights": [0.5, 0.3, 0.2]}
 #: noise levels (alpha, sigma) the density checks visit: the data, a VP level, a VE level, pure noise.
@@ -64,7 +64,9 @@ def mixture_moments(density: GaussianMixture) -> tuple[Tensor, Tensor]:
     """The data's mean sum_k w_k mu_k and covariance sum_k w_k (s_k^2 I + mu_k mu_k^T) - m m^T."""
     w, mu, s2 = density.weights, density.means, density.stds.square()
     mean = (w[:, None] * mu).sum(0)
-    second = (w[:, None, None] * (s2[:, None, None] * torch.eye(2, dtype=torch.float64) + mu[:, :, None] * mu[:, None, :])).sum(0)
+    second = (
+        w[:, None, None] * (s2[:, None, None] * torch.eye(2, dtype=torch.float64) + mu[:, :, None] * mu[:, None, :])
+    ).sum(0)
     return mean, second - mean[:, None] * mean[None, :]
 
 
@@ -79,8 +81,11 @@ def density_errors(density: GaussianMixture) -> dict[str, float]:
         total, first, second = moments(density, a, s)
         cov_t = second - first[:, None] * first[None, :]
         errors["normalised"] = max(errors["normalised"], abs(total - 1))
-        errors["noised_moments"] = max(errors["noised_moments"], float((first - a * mean).abs().max()),
-                                       float((cov_t - a**2 * cov - s**2 * torch.eye(2, dtype=torch.float64)).abs().max()))
+        errors["noised_moments"] = max(
+            errors["noised_moments"],
+            float((first - a * mean).abs().max()),
+            float((cov_t - a**2 * cov - s**2 * torch.eye(2, dtype=torch.float64)).abs().max()),
+        )
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     worst = 0.0
     for a, s in LEVELS[1:]:
@@ -104,16 +109,20 @@ def test_the_mixture_is_exact():
         assert value < TOLERANCE[key], (key, value)
 
 
-@pytest.mark.parametrize("mutant, caught", [(WrongVariance, "noised_moments"), (ComponentMeansOnly, "score"),
-                                            (Unnormalised, "normalised")])
+@pytest.mark.parametrize(
+    "mutant, caught", [(WrongVariance, "noised_moments"), (ComponentMeansOnly, "score"), (Unnormalised, "normalised")]
+)
 def test_the_mixture_checks_catch_a_broken_formula(mutant, caught):
     errors = density_errors(mutant(**MIXTURE))
     assert errors[caught] > TOLERANCE[caught], errors
 
 
 def test_point_datasets_are_deterministic_splits():
-    for dataset in (GaussianMixture(num_train=300, num_test=100), Moons(num_train=300, num_test=100),
-                    Checkerboard(num_train=300, num_test=100)):
+    for dataset in (
+        GaussianMixture(num_train=300, num_test=100),
+        Moons(num_train=300, num_test=100),
+        Checkerboard(num_train=300, num_test=100),
+    ):
         train, again, test = dataset.load("train"), dataset.load("train"), dataset.load("test")
         assert train.kind == "points" and train.sample_shape == (2,) and train.points.dtype == torch.float32
         assert torch.equal(train.points, again.points)
@@ -194,8 +203,9 @@ def test_score_error_is_zero_for_the_exact_model_and_the_offset_squared_for_a_bi
     real = density.load("test").points
     scores = []
     for model in (exact, biased):
-        metric = ScoreError(num_points=2048, context=MetricContext("gmm", lambda: None, source=density,
-                                                                    model=model, process=process))
+        metric = ScoreError(
+            num_points=2048, context=MetricContext("gmm", lambda: None, source=density, model=model, process=process)
+        )
         scores.append(metric.compute(real, real)["score_error"])
     assert scores[0] < 1e-8
     assert scores[1] == pytest.approx(float(c.square().sum()) / 2, rel=1e-3)

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 
 from diffkit import checkpoint as ckpt
-from diffkit.runner.scores import merge_scores
 from diffkit.cli.main import main
 from diffkit.config import compose
 from diffkit.runner import rundir
 from diffkit.runner import setup as runner_setup
+from diffkit.runner.scores import merge_scores
 from diffkit.runner.train import train
 from tests.conftest import TINY, cli_env
 
@@ -39,8 +39,10 @@ USER_FILE = "notes.txt"
 @pytest.fixture(scope="module")
 def trained(plugins, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("faults") / "trained"
-    train(compose(None, [*TINY, "train.steps=4", "train.checkpoint_every=2", f"run.dir={run_dir}"],
-                  plugins.registry), plugins)
+    train(
+        compose(None, [*TINY, "train.steps=4", "train.checkpoint_every=2", f"run.dir={run_dir}"], plugins.registry),
+        plugins,
+    )
     (run_dir / USER_FILE).write_text("the user's own notes\n")
     return run_dir
 
@@ -52,8 +54,11 @@ def run(trained: Path, tmp_path: Path) -> Path:
 
 
 def digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def call(capsys, *args: str) -> tuple[int, str]:
@@ -85,48 +90,107 @@ Case = tuple[str, Callable[[Path, Path], list], int, list[str]]
 CASES: list[Case] = [
     # -- options and resource bounds
     ("out-is-a-directory", lambda r, t: ["sample", r, "--out", t], 2, ["--out", "is a directory"]),
-    ("out-name-too-long", lambda r, t: ["sample", r, "--num", 1, "--out", t / ("x" * 300 + ".npz")], 1,
-     ["File name too long", "x" * 300]),
-    ("run-dir-name-too-long", lambda r, t: ["train", *TINY, f"run.dir={t / ('r' * 300)}"], 1,
-     ["File name too long", "r" * 300]),
+    (
+        "out-name-too-long",
+        lambda r, t: ["sample", r, "--num", 1, "--out", t / ("x" * 300 + ".npz")],
+        1,
+        ["File name too long", "x" * 300],
+    ),
+    (
+        "run-dir-name-too-long",
+        lambda r, t: ["train", *TINY, f"run.dir={t / ('r' * 300)}"],
+        1,
+        ["File name too long", "r" * 300],
+    ),
     ("seed-beyond-64-bits", lambda r, t: ["sample", r, "--out", t / "a.npz", "--seed", 2**64], 2, ["--seed"]),
     ("eval-seed-negative", lambda r, t: ["eval", r, "--seed", -1], 2, ["--seed -1"]),
     ("guidance-nan", lambda r, t: ["sample", r, "--out", t / "a.npz", "--guidance", "nan"], 2, ["--guidance nan"]),
     ("guidance-inf", lambda r, t: ["sample", r, "--out", t / "a.npz", "--guidance", "inf"], 2, ["--guidance inf"]),
-    ("sample-device", lambda r, t: ["sample", r, "--out", t / "a.npz", "--device", "gpu"], 2,
-     ["--device gpu is not a device"]),
+    (
+        "sample-device",
+        lambda r, t: ["sample", r, "--out", t / "a.npz", "--device", "gpu"],
+        2,
+        ["--device gpu is not a device"],
+    ),
     ("num-too-large", lambda r, t: ["sample", r, "--out", t / "a.npz", "--num", 10**9], 2, ["--num"]),
-    ("batch-beyond-memory", lambda r, t: ["sample", r, "--out", t / "a.npz", "--batch-size", 10**12], 2,
-     ["--batch-size", "needs about", "GiB", "available"]),
-    ("image-size-bound", lambda r, t: ["train", *TINY, "data.image_size=100000", f"run.dir={t / 'new'}"], 2,
-     ["data.image_size=100000"]),
-    ("timesteps-bound", lambda r, t: ["train", *TINY, "scheduler.num_timesteps=1000000000", f"run.dir={t / 'new'}"],
-     2, ["scheduler.num_timesteps=1000000000"]),
+    (
+        "batch-beyond-memory",
+        lambda r, t: ["sample", r, "--out", t / "a.npz", "--batch-size", 10**12],
+        2,
+        ["--batch-size", "needs about", "GiB", "available"],
+    ),
+    (
+        "image-size-bound",
+        lambda r, t: ["train", *TINY, "data.image_size=100000", f"run.dir={t / 'new'}"],
+        2,
+        ["data.image_size=100000"],
+    ),
+    (
+        "timesteps-bound",
+        lambda r, t: ["train", *TINY, "scheduler.num_timesteps=1000000000", f"run.dir={t / 'new'}"],
+        2,
+        ["scheduler.num_timesteps=1000000000"],
+    ),
     # -- hostile or malformed inputs
-    ("duplicate-yaml-key", lambda r, t: ["train", _write(t / "c.yaml", "train:\n  steps: 5\n  steps: 6\n")], 2,
-     ["c.yaml:3", "duplicate key 'steps'", "line 2"]),
+    (
+        "duplicate-yaml-key",
+        lambda r, t: ["train", _write(t / "c.yaml", "train:\n  steps: 5\n  steps: 6\n")],
+        2,
+        ["c.yaml:3", "duplicate key 'steps'", "line 2"],
+    ),
     ("billion-laughs", lambda r, t: ["config", _write(t / "lol.yaml", BILLION_LAUGHS)], 2, ["lol.yaml", "expands"]),
     ("name-not-a-string", lambda r, t: ["train", *TINY, "loss.name=[1, 2]"], 2, ["loss.name", "must be a string"]),
-    ("status-json-a-list", lambda r, t: [_write(r / rundir.STATUS, "[1, 2]\n") and "train", "--resume", r], 2,
-     ["status.json", "holds a JSON list"]),
-    ("metrics-json-malformed", lambda r, t: [_write(r / rundir.METRICS, "{oops") and "eval", r, "--num", 4], 2,
-     ["metrics.json", "not valid JSON"]),
+    (
+        "status-json-a-list",
+        lambda r, t: [_write(r / rundir.STATUS, "[1, 2]\n") and "train", "--resume", r],
+        2,
+        ["status.json", "holds a JSON list"],
+    ),
+    (
+        "metrics-json-malformed",
+        lambda r, t: [_write(r / rundir.METRICS, "{oops") and "eval", r, "--num", 4],
+        2,
+        ["metrics.json", "not valid JSON"],
+    ),
     ("plugin-name-keyword", lambda r, t: ["new-plugin", "class", "--dir", t], 2, ["'class'", "keyword"]),
-    ("plugin-dir-a-file", lambda r, t: ["new-plugin", "my-loss", "--dir", _write(t / "f", "")], 2,
-     ["--dir", "is a file"]),
+    (
+        "plugin-dir-a-file",
+        lambda r, t: ["new-plugin", "my-loss", "--dir", _write(t / "f", "")],
+        2,
+        ["--dir", "is a file"],
+    ),
     # -- metrics: counts they cannot use, resources checked before the work
     ("fid-one-image", lambda r, t: ["eval", r, "--num", 1, "--metric", "fid"], 2, ["--num 1", "fid", "at least 2"]),
-    ("pr-k-images", lambda r, t: ["eval", r, "--num", 3, "--metric", "precision_recall"], 2,
-     ["--num 3", "precision_recall", "at least 4"]),
-    ("inception-weights-before-training",
-     lambda r, t: ["train", *TINY, f"run.dir={t / 'new'}",
-                   f"eval.metrics=[{{name: fid, features: inception, weights: {t / 'nope.pt'}}}]"], 2,
-     ["weights=", "nope.pt", "not found"]),
+    (
+        "pr-k-images",
+        lambda r, t: ["eval", r, "--num", 3, "--metric", "precision_recall"],
+        2,
+        ["--num 3", "precision_recall", "at least 4"],
+    ),
+    (
+        "inception-weights-before-training",
+        lambda r, t: [
+            "train",
+            *TINY,
+            f"run.dir={t / 'new'}",
+            f"eval.metrics=[{{name: fid, features: inception, weights: {t / 'nope.pt'}}}]",
+        ],
+        2,
+        ["weights=", "nope.pt", "not found"],
+    ),
     # -- resume
-    ("resume-changes-T", lambda r, t: ["train", "--resume", r, "scheduler.num_timesteps=60"], 2,
-     ["scheduler.num_timesteps=60", "was trained with scheduler.num_timesteps=50", "--allow-changes"]),
-    ("resume-changes-denoiser", lambda r, t: ["train", "--resume", r, "denoiser.channels=[4,8]"], 2,
-     ["denoiser.channels", "--allow-changes"]),
+    (
+        "resume-changes-T",
+        lambda r, t: ["train", "--resume", r, "scheduler.num_timesteps=60"],
+        2,
+        ["scheduler.num_timesteps=60", "was trained with scheduler.num_timesteps=50", "--allow-changes"],
+    ),
+    (
+        "resume-changes-denoiser",
+        lambda r, t: ["train", "--resume", r, "denoiser.channels=[4,8]"],
+        2,
+        ["denoiser.channels", "--allow-changes"],
+    ),
     ("resume-changes-data", lambda r, t: ["train", "--resume", r, "data.name=fashion_mnist"], 2, ["data.name"]),
 ]
 
@@ -162,8 +226,14 @@ def test_decompression_bomb_names_the_file(tmp_path: Path, capsys, monkeypatch) 
     (tmp_path / "images").mkdir()
     Image.new("L", (16, 16)).save(tmp_path / "images" / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # PIL refuses > 2x this: the 256 pixels here
-    code, stderr = call(capsys, "train", *TINY, "data.name=image_folder", f"data.root={tmp_path / 'images'}",
-                        f"run.dir={tmp_path / 'run'}")
+    code, stderr = call(
+        capsys,
+        "train",
+        *TINY,
+        "data.name=image_folder",
+        f"data.root={tmp_path / 'images'}",
+        f"run.dir={tmp_path / 'run'}",
+    )
     line = one_line(stderr)
     assert code == 2 and f"refused image {tmp_path / 'images' / 'big.png'}" in line and "decompression bomb" in line
     assert not (tmp_path / "run").exists()
@@ -197,8 +267,14 @@ def test_full_disk_fails_the_run_and_keeps_the_last_good_checkpoint(run: Path) -
     """A disk that fills up is simulated with RLIMIT_FSIZE in the child: the checkpoint
     (~190 KB) cannot be written (EFBIG), while the small status file still can."""
     checkpoints = digest(run / rundir.CHECKPOINTS)
-    proc = subprocess.run([sys.executable, "-m", "diffkit", "train", "--resume", str(run), "train.steps=6"],
-                          env=cli_env(), capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
+    proc = subprocess.run(
+        [sys.executable, "-m", "diffkit", "train", "--resume", str(run), "train.steps=6"],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limit_file_size,
+    )
     line = one_line(proc.stderr)
     assert proc.returncode == 1, line
     assert "File too large; free some space and resume" in line and "step_0000006.pt" in line
@@ -213,9 +289,21 @@ def test_one_writer_and_readers_while_training(run: Path, tmp_path: Path, capsys
     """A resumed run holds the lock: a second --resume exits 2 naming it; `sample` reads
     checkpoints that the run rotates away (keep_checkpoints=1) without failing."""
     writer = subprocess.Popen(
-        [sys.executable, "-m", "diffkit", "train", "--resume", str(run), "train.steps=100000",
-         "train.checkpoint_every=1", "run.keep_checkpoints=1"],
-        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "diffkit",
+            "train",
+            "--resume",
+            str(run),
+            "train.steps=100000",
+            "train.checkpoint_every=1",
+            "run.keep_checkpoints=1",
+        ],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -247,8 +335,9 @@ def test_stale_lock_of_a_dead_process_is_taken_over(run: Path, capsys) -> None:
 
 
 def test_allow_changes_resumes_and_records_the_change(run: Path, capsys) -> None:
-    code, stderr = call(capsys, "train", "--resume", run, "scheduler.num_timesteps=60", "train.steps=5",
-                        "--allow-changes")
+    code, stderr = call(
+        capsys, "train", "--resume", run, "scheduler.num_timesteps=60", "train.steps=5", "--allow-changes"
+    )
     assert code == 0, stderr
     (entry,) = rundir.read_json(run / rundir.HISTORY)["resumes"]
     assert entry["step"] == 4 and entry["allow_changes"] is True
@@ -258,6 +347,7 @@ def test_allow_changes_resumes_and_records_the_change(run: Path, capsys) -> None
 
 def _signal_self(*signums: int, after: bool = False) -> Callable:
     """Wrap a function so that this process gets `signums` before (or `after`) it runs."""
+
     def send() -> None:
         for signum in signums:
             os.kill(os.getpid(), signum)
@@ -271,12 +361,17 @@ def _signal_self(*signums: int, after: bool = False) -> Callable:
             if after:
                 send()
             return out
+
         return call_with_signals
+
     return wrap
 
 
-@pytest.mark.parametrize("signums", [(signal.SIGINT,), (signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)],
-                         ids=["ctrl-c", "double-ctrl-c", "sigterm"])
+@pytest.mark.parametrize(
+    "signums",
+    [(signal.SIGINT,), (signal.SIGINT, signal.SIGINT), (signal.SIGTERM,)],
+    ids=["ctrl-c", "double-ctrl-c", "sigterm"],
+)
 def test_signal_during_start_up_leaves_no_run_dir(signums: tuple, tmp_path: Path, capsys, monkeypatch) -> None:
     monkeypatch.setattr(runner_setup, "build_dataset", _signal_self(*signums)(runner_setup.build_dataset))
     code, stderr = call(capsys, "train", *TINY, f"run.dir={tmp_path / 'run'}")
@@ -323,8 +418,12 @@ def test_files_respect_the_umask(run: Path, tmp_path: Path, capsys) -> None:
 
 
 def test_closed_stdout_pipe_is_quiet() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "diffkit", "plugins", "-v"], env=cli_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diffkit", "plugins", "-v"],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()  # like `| head` that has read its lines
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
@@ -332,15 +431,18 @@ def test_closed_stdout_pipe_is_quiet() -> None:
 
 
 def test_nan_never_replaces_a_finite_stored_metric(capsys) -> None:
-    merged = merge_scores({"eval/fid": 3.5, "eval/recall": float("nan")},
-                          {"eval/fid": float("nan"), "eval/recall": 0.5, "eval/precision": float("nan")})
+    merged = merge_scores(
+        {"eval/fid": 3.5, "eval/recall": float("nan")},
+        {"eval/fid": float("nan"), "eval/recall": 0.5, "eval/precision": float("nan")},
+    )
     assert merged["eval/fid"] == 3.5 and merged["eval/recall"] == 0.5
     assert np.isnan(merged["eval/precision"])  # nothing finite to keep
     assert "eval/fid is NaN; kept the stored value 3.5" in capsys.readouterr().err
 
 
-def test_sample_falls_back_when_the_newest_checkpoint_is_rotated_away(run: Path, tmp_path: Path, capsys,
-                                                                       monkeypatch) -> None:
+def test_sample_falls_back_when_the_newest_checkpoint_is_rotated_away(
+    run: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
     """The worst moment of a training run's rotation (keep_checkpoints=1): the newest file
     is deleted between listing and loading. `sample` loads the next one, silently."""
     newest = ckpt.numbered(run / rundir.CHECKPOINTS)[-1]

@@ -21,17 +21,37 @@ from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 featur
 
 #: the CPU recipes shrunk to seconds on the 8x8 digits (same keys the sweep test overrides)
 TINY_RECIPE = [
-    "data.name=digits", "data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]",
-    "denoiser.attention_resolutions=[]", "denoiser.num_heads=1", "time_embedding.dim=8",
-    "train.steps=6", "train.log_every=2", "train.sample_every=0", "train.checkpoint_every=3",
-    "train.num_samples=4", "train.progress=false", "optim.warmup_steps=2",
+    "data.name=digits",
+    "data.image_size=8",
+    "data.batch_size=16",
+    "denoiser.channels=[8,16]",
+    "denoiser.attention_resolutions=[]",
+    "denoiser.num_heads=1",
+    "time_embedding.dim=8",
+    "train.steps=6",
+    "train.log_every=2",
+    "train.sample_every=0",
+    "train.checkpoint_every=3",
+    "train.num_samples=4",
+    "train.progress=false",
+    "optim.warmup_steps=2",
 ]
 FORMULATIONS = ["edm", "flow"]
 
 
 def _train(config: str, run_dir: Path, *extra: str) -> None:
-    assert main(["train", str(REPO / "configs" / "cpu" / f"fashion_mnist_{config}.yaml"), *TINY_RECIPE,
-                 *extra, f"run.dir={run_dir}"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(REPO / "configs" / "cpu" / f"fashion_mnist_{config}.yaml"),
+                *TINY_RECIPE,
+                *extra,
+                f"run.dir={run_dir}",
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.fixture(scope="module", params=FORMULATIONS)
@@ -85,8 +105,15 @@ def test_eval_scores_the_run(trained, feature_cache, monkeypatch, capsys):  # no
 
 
 def test_learned_embedding_is_refused_on_a_continuous_process(tmp_path, capsys):
-    code = main(["train", str(REPO / "configs/cpu/fashion_mnist_flow.yaml"), *TINY_RECIPE,
-                 "time_embedding.name=learned", f"run.dir={tmp_path / 'run'}"])
+    code = main(
+        [
+            "train",
+            str(REPO / "configs/cpu/fashion_mnist_flow.yaml"),
+            *TINY_RECIPE,
+            "time_embedding.name=learned",
+            f"run.dir={tmp_path / 'run'}",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert "time_embedding.name='learned' needs integer timesteps" in err[0] and "rectified_flow" in err[0]
@@ -99,8 +126,9 @@ def test_the_formulations_sweep_runs_end_to_end(tmp_path, feature_cache, monkeyp
     spec = yaml.safe_load((REPO / "configs/sweeps/formulations.yaml").read_text())
     tiny = dict(arg.split("=", 1) for arg in TINY_RECIPE)
     tiny = {k: yaml.safe_load(v) for k, v in tiny.items()}
-    spec.update(base=str(REPO / "configs/cpu/fashion_mnist_modern.yaml"), dir=str(tmp_path / "sweep"),
-                grid={"seed": [0]})
+    spec.update(
+        base=str(REPO / "configs/cpu/fashion_mnist_modern.yaml"), dir=str(tmp_path / "sweep"), grid={"seed": [0]}
+    )
     spec["overrides"].update(tiny)
     spec["overrides"]["eval"] = {"metrics": ["fid"], "num_samples": 16}
     spec["overrides"]["sampler"] = {"name": "dpm_solver_pp", "steps": 4}
@@ -117,8 +145,16 @@ def test_the_formulations_sweep_runs_end_to_end(tmp_path, feature_cache, monkeyp
         assert saved["scheduler"]["name"] == spec["variants"][variant]["scheduler"]["name"]
 
 
-@pytest.mark.parametrize("path", ["fashion_mnist_edm.yaml", "fashion_mnist_flow.yaml", "cpu/fashion_mnist_modern.yaml",
-                                  "cpu/fashion_mnist_edm.yaml", "cpu/fashion_mnist_flow.yaml"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "fashion_mnist_edm.yaml",
+        "fashion_mnist_flow.yaml",
+        "cpu/fashion_mnist_modern.yaml",
+        "cpu/fashion_mnist_edm.yaml",
+        "cpu/fashion_mnist_flow.yaml",
+    ],
+)
 def test_the_shipped_configs_build_with_the_modern_network(plugins, path):
     """Each formulation's config composes, on the same network as the modern recipe of its size; the
     CPU sizes build (the GPU sizes differ only in the widths)."""
@@ -126,8 +162,9 @@ def test_the_shipped_configs_build_with_the_modern_network(plugins, path):
     from diffkit.runner.build import build_components
 
     cfg = compose(str(REPO / "configs" / path), [], plugins.registry).cfg
-    modern = compose(str(REPO / "configs" / path.replace("edm", "modern").replace("flow", "modern")), [],
-                     plugins.registry).cfg
+    modern = compose(
+        str(REPO / "configs" / path.replace("edm", "modern").replace("flow", "modern")), [], plugins.registry
+    ).cfg
     assert cfg.denoiser == modern.denoiser and cfg.time_embedding == modern.time_embedding and cfg.optim == modern.optim
     if path.startswith("cpu/"):
         parts = build_components(plugins.registry, cfg, in_channels=1, num_classes=10)

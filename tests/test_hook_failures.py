@@ -111,7 +111,9 @@ def test_warn_policy_switches_the_tracker_off_and_training_goes_on(
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
     assert not (run / "flaky_end.txt").exists()
     assert main(["config", "run.on_hook_error.flaky=ignore"]) == 2
-    assert "run.on_hook_error={'flaky': 'ignore'} is not allowed; use {PLUGIN: raise or warn}" in capsys.readouterr().err
+    assert (
+        "run.on_hook_error={'flaky': 'ignore'} is not allowed; use {PLUGIN: raise or warn}" in capsys.readouterr().err
+    )
 
 
 def test_state_versions_and_a_failing_load_hook(modules: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,8 +18,8 @@ def build(plugins, **node):
 
 def scheduler(plugins, prediction_type="eps"):
     return plugins.registry.build(
-        "scheduler", {"name": "linear", "num_timesteps": 10, "beta_start": 0.1, "beta_end": 0.5,
-                      "prediction_type": prediction_type},
+        "scheduler",
+        {"name": "linear", "num_timesteps": 10, "beta_start": 0.1, "beta_end": 0.5, "prediction_type": prediction_type},
     )
 
 

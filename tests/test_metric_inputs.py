@@ -37,11 +37,31 @@ def test_scoring_a_saved_npz_equals_scoring_in_process(tmp_path, capsys, monkeyp
     monkeypatch.setenv(CACHE_ENV, str(feature_cache))
     run_dir = tmp_path / "run"
     # cosine, unclipped: the model's samples leave [-1, 1], so clamping and quantising change the scores
-    overrides = [*TINY, "scheduler.name=cosine", "sampler.clip_sample=false", "train.steps=2",
-                 "train.checkpoint_every=0", f"run.dir={run_dir}"]
+    overrides = [
+        *TINY,
+        "scheduler.name=cosine",
+        "sampler.clip_sample=false",
+        "train.steps=2",
+        "train.checkpoint_every=0",
+        f"run.dir={run_dir}",
+    ]
     assert cli(capsys, "train", *overrides).returncode == 0
-    assert cli(capsys, "sample", str(run_dir), "--num", "40", "--seed", "3", "--batch-size", "250",
-               "--out", str(tmp_path / "x.npz")).returncode == 0
+    assert (
+        cli(
+            capsys,
+            "sample",
+            str(run_dir),
+            "--num",
+            "40",
+            "--seed",
+            "3",
+            "--batch-size",
+            "250",
+            "--out",
+            str(tmp_path / "x.npz"),
+        ).returncode
+        == 0
+    )
     cfg = compose(None, [], plugins.registry, base=_yaml(run_dir / "config.yaml")).cfg
     scorer = Evaluator(plugins.registry, cfg, torch.device("cpu"), ["fid", "precision_recall"])
     real = as_saved(to_model_range(fit_size(scorer.dataset.load("test"), 8).images))
@@ -50,8 +70,22 @@ def test_scoring_a_saved_npz_equals_scoring_in_process(tmp_path, capsys, monkeyp
     saved = {f"eval/{k}": v for m in scorer.metrics for k, v in m.compute(real, fake).items()}
 
     def in_process() -> dict:
-        assert cli(capsys, "eval", str(run_dir), "--num", "40", "--seed", "3", "--metric", "fid",
-                   "--metric", "precision_recall").returncode == 0
+        assert (
+            cli(
+                capsys,
+                "eval",
+                str(run_dir),
+                "--num",
+                "40",
+                "--seed",
+                "3",
+                "--metric",
+                "fid",
+                "--metric",
+                "precision_recall",
+            ).returncode
+            == 0
+        )
         scores = json.loads((run_dir / "metrics.json").read_text())
         return {k: scores[k] for k in saved}
 
@@ -69,20 +103,39 @@ def _yaml(path: Path) -> dict:
 
 # -- feature spaces ---------------------------------------------------------------
 
+
 def test_missing_tf_inception_weights_stop_a_run_before_training(tmp_path, capsys):
     pytest.importorskip("pytorch_fid", reason='features=tf_inception needs pip install "diffkit[fid]"')
     run_dir = tmp_path / "run"
-    result = cli(capsys, "train", *TINY, f"run.dir={run_dir}",
-                 f"eval.metrics=[{{name: fid, features: tf_inception, weights: {tmp_path / 'pt_inception.pth'}}}]")
+    result = cli(
+        capsys,
+        "train",
+        *TINY,
+        f"run.dir={run_dir}",
+        f"eval.metrics=[{{name: fid, features: tf_inception, weights: {tmp_path / 'pt_inception.pth'}}}]",
+    )
     assert result.returncode == 2 and not run_dir.exists()
     lines = result.stderr.strip().splitlines()
-    assert lines == [f"diffkit: error: features=tf_inception weights={tmp_path / 'pt_inception.pth'}: file not found "
-                     "(the TF-FID pt_inception-2015-12-05-6726825d.pth)"]
-    assert "needs weights" in cli(capsys, "train", *TINY, f"run.dir={run_dir}",
-                                  "eval.metrics=[{name: fid, features: tf_inception}]").stderr
-    assert "inception weights=/nowhere.pth: file not found" in cli(
-        capsys, "train", *TINY, f"run.dir={run_dir}",
-        "eval.metrics=[{name: fid, features: inception, weights: /nowhere.pth}]").stderr
+    assert lines == [
+        f"diffkit: error: features=tf_inception weights={tmp_path / 'pt_inception.pth'}: file not found "
+        "(the TF-FID pt_inception-2015-12-05-6726825d.pth)"
+    ]
+    assert (
+        "needs weights"
+        in cli(
+            capsys, "train", *TINY, f"run.dir={run_dir}", "eval.metrics=[{name: fid, features: tf_inception}]"
+        ).stderr
+    )
+    assert (
+        "inception weights=/nowhere.pth: file not found"
+        in cli(
+            capsys,
+            "train",
+            *TINY,
+            f"run.dir={run_dir}",
+            "eval.metrics=[{name: fid, features: inception, weights: /nowhere.pth}]",
+        ).stderr
+    )
 
 
 def test_tf_inception_download_offline_is_one_clear_error(tmp_path, monkeypatch):
@@ -104,12 +157,18 @@ def test_tf_inception_features_from_a_local_weights_file(tmp_path, plugins):
     torch.manual_seed(0)
     path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
     torch.save(tf_inception_network().state_dict(), path)  # the real file's keys and shapes, random values
-    fid = plugins.registry.build("metric", {"name": "fid", "features": "tf_inception", "weights": str(path)},
-                                 context=MetricContext("any", lambda: None))
+    fid = plugins.registry.build(
+        "metric",
+        {"name": "fid", "features": "tf_inception", "weights": str(path)},
+        context=MetricContext("any", lambda: None),
+    )
     assert fid.embed(torch.rand(3, 1, 8, 8) * 2 - 1).shape == (3, 2048)
     torch.save({"fc.weight": torch.zeros(1)}, path)
-    broken = plugins.registry.build("metric", {"name": "fid", "features": "tf_inception", "weights": str(path)},
-                                    context=MetricContext("any2", lambda: None))
+    broken = plugins.registry.build(
+        "metric",
+        {"name": "fid", "features": "tf_inception", "weights": str(path)},
+        context=MetricContext("any2", lambda: None),
+    )
     with pytest.raises(CheckpointError, match="does not match the TF-FID InceptionV3"):
         broken.embed(torch.zeros(1, 1, 8, 8))
     with pytest.raises(ConfigError, match="is not a feature space; use one of classifier, inception, tf_inception"):

@@ -86,7 +86,7 @@ def test_fid_of_held_out_digits_is_far_below_fid_of_noise(plugins, feature_cache
     fid = plugins.registry.build("metric", {"name": "fid"}, context=context)
     pr = plugins.registry.build("metric", {"name": "precision_recall"}, context=context)
     test = to_model_range(fit_size(DigitsDataset().load("test"), SIZE).images)
-    held_out = context.train().images[-len(test):]  # real digits the test split does not contain
+    held_out = context.train().images[-len(test) :]  # real digits the test split does not contain
     real = to_model_range(held_out)
     noise = torch.rand(test.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
     fid_real, fid_noise = fid.compute(test, real)["fid"], fid.compute(test, noise)["fid"]
@@ -123,8 +123,9 @@ def test_inception_features_from_a_local_weights_file(tmp_path, plugins):
     torch.manual_seed(0)
     torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
     context = MetricContext("any", lambda: None)
-    fid = plugins.registry.build("metric", {"name": "fid", "features": "inception", "weights": str(path)},
-                                 context=context)
+    fid = plugins.registry.build(
+        "metric", {"name": "fid", "features": "inception", "weights": str(path)}, context=context
+    )
     images = torch.rand(3, 1, 8, 8) * 2 - 1
     assert fid.embed(images).shape == (3, 2048)
     missing = plugins.registry.build("metric", {"name": "fid", "features": "inception"}, context=context)

@@ -61,8 +61,11 @@ def errors(plugins, sampler_cfg: dict, process, steps: int, seed: int = 1) -> tu
     first = process.levels(steps, sampler.spacing)[0]
     x_start = first.alpha * M + math.sqrt(first.alpha**2 * S**2 + first.sigma**2) * standard_noise()
     x = sampler.sample(
-        process_oracle(process, M, S), process, x_start / process.prior_scale(first),
-        steps=steps, generator=torch.Generator().manual_seed(seed),
+        process_oracle(process, M, S),
+        process,
+        x_start / process.prior_scale(first),
+        steps=steps,
+        generator=torch.Generator().manual_seed(seed),
     )
     assert torch.isfinite(x).all()
     return x.mean().item() - M, x.std().item() - S
@@ -164,8 +167,12 @@ MUTANTS = {
         lambda pl: check_order(pl, "edm", {"name": "dpm_solver_pp", "spacing": "log_snr"}, 2),
     ),
     "ancestral step to a 2% too high noise level": (
-        _patch("diffkit_builtin.samplers.ddpm.level_step",
-               lambda x0, eps, cur, nxt, eta, g: REAL_STEP(x0, eps, cur, Level(nxt.t, nxt.alpha, 1.02 * nxt.sigma), eta, g)),
+        _patch(
+            "diffkit_builtin.samplers.ddpm.level_step",
+            lambda x0, eps, cur, nxt, eta, g: REAL_STEP(
+                x0, eps, cur, Level(nxt.t, nxt.alpha, 1.02 * nxt.sigma), eta, g
+            ),
+        ),
         lambda pl: check_reproduces(pl, "edm", "ddpm"),
     ),
     "churn adds twice the noise": (
@@ -173,8 +180,10 @@ MUTANTS = {
         lambda pl: check_reproduces(pl, "edm", "heun_churn"),
     ),
     "velocity read as x0 - eps": (
-        _patch("diffkit.interfaces.prediction.target",
-               lambda kind, c, x0, eps: -(c.da * x0 + c.ds * eps) if kind == "velocity" else REAL_TARGET(kind, c, x0, eps)),
+        _patch(
+            "diffkit.interfaces.prediction.target",
+            lambda kind, c, x0, eps: -(c.da * x0 + c.ds * eps) if kind == "velocity" else REAL_TARGET(kind, c, x0, eps),
+        ),
         check_same_ode,
     ),
 }

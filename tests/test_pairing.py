@@ -26,6 +26,7 @@ def record_first_step(monkeypatch) -> dict[str, dict]:
     seen: dict[str, dict] = {}
     current: dict = {}
     from diffkit.runner import data as data_mod
+
     original_batch = data_mod.Batches.__call__
 
     def batch(self, step):
@@ -34,6 +35,7 @@ def record_first_step(monkeypatch) -> dict[str, dict]:
         return out
 
     from diffkit.runner import setup as train_mod
+
     original_build = train_mod.build_components
 
     def build(*args, **kwargs):
@@ -59,8 +61,17 @@ def test_arms_with_the_same_seed_share_init_first_batch_and_noise(tmp_path: Path
     for name, overrides in ARMS.items():
         current.clear()
         run = tmp_path / name
-        args = ["train", "configs/tiny.yaml", *(o for o in TINY if not o.startswith("scheduler.")), f"seed={seed}", f"run.dir={run}", "train.steps=2", "data.batch_size=8",
-                "time_embedding.name=sinusoidal", *overrides]
+        args = [
+            "train",
+            "configs/tiny.yaml",
+            *(o for o in TINY if not o.startswith("scheduler.")),
+            f"seed={seed}",
+            f"run.dir={run}",
+            "train.steps=2",
+            "data.batch_size=8",
+            "time_embedding.name=sinusoidal",
+            *overrides,
+        ]
         assert main(args) == 0
         seen[name] = dict(current)
         check_provenance(run)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 from PIL import Image
 
 from diffkit import hookspecs
@@ -41,8 +41,14 @@ def walkthrough() -> str:
 
 def test_the_walkthrough_names_every_step_and_its_snippets_parse() -> None:
     script = walkthrough()
-    for step in ("diffkit new-plugin my-loss", "python -m pytest -q my-loss", "pip install ./my-loss",
-                 "diffkit plugins --kind loss", "diffkit train my-run.yaml", "diffkit sample"):
+    for step in (
+        "diffkit new-plugin my-loss",
+        "python -m pytest -q my-loss",
+        "pip install ./my-loss",
+        "diffkit plugins --kind loss",
+        "diffkit train my-run.yaml",
+        "diffkit sample",
+    ):
         assert step in script
     assert tomllib.loads(blocks("toml")[0]) == {"project": {"entry-points": {"diffkit": {"my_loss": "my_loss"}}}}
     for source in blocks("python"):
@@ -56,7 +62,7 @@ def test_the_walkthrough_runs(tmp_path: Path) -> None:
     site = tmp_path / "site"
     env = cli_env(SITE=str(site), PYTHONPATH=str(site))
     env.pop(AUTOLOAD_ENV, None)
-    script = PRELUDE + walkthrough() + "\necho \"RUN=$RUN\"\n"
+    script = PRELUDE + walkthrough() + '\necho "RUN=$RUN"\n'
     proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     assert "1 passed" in proc.stdout  # the scaffold's own test

@@ -57,7 +57,10 @@ def test_the_documented_sampler_registers_with_the_base_config_keys(plugins) -> 
 @pytest.mark.parametrize("process", PROCESSES)
 def test_the_documented_sampler_reproduces_gaussian_data(plugins, process: str) -> None:
     d_mean, d_std = sample_errors(plugins, process)
-    assert abs(d_mean) < 0.005 and abs(d_std) < 0.035, (d_mean, d_std)  # Euler: first order, as DDIM in test_oracle_processes
+    assert abs(d_mean) < 0.005 and abs(d_std) < 0.035, (
+        d_mean,
+        d_std,
+    )  # Euler: first order, as DDIM in test_oracle_processes
 
 
 def test_the_check_fails_when_the_prior_scale_is_ignored(plugins, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from diffkit import ConfigError, Registry
-from diffkit.plugin_manager import Plugins
 from diffkit.interfaces.run import RunContext
+from diffkit.plugin_manager import Plugins
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "plugins" / "example"
 
@@ -39,7 +39,9 @@ def test_one_component_of_each_kind(example: Registry) -> None:
 
 
 def test_geometric_betas_are_log_linear(example: Registry) -> None:
-    s = example.build("scheduler", {"name": "example_geometric", "num_timesteps": 5, "beta_start": 1e-4, "beta_end": 1e-2})
+    s = example.build(
+        "scheduler", {"name": "example_geometric", "num_timesteps": 5, "beta_start": 1e-4, "beta_end": 1e-2}
+    )
     expected = torch.tensor([1e-4 * 100 ** (k / 4) for k in range(5)], dtype=torch.float64)
     assert torch.allclose(s.betas.double(), expected, rtol=1e-6)
     assert torch.allclose(s.alphas_cumprod.double(), torch.cumprod(1 - expected, 0), rtol=1e-6)
@@ -55,15 +57,18 @@ def test_rbf_is_one_on_its_centres_and_gaussian_between(example: Registry) -> No
     between = emb(torch.tensor([1]))[0]
     assert between[0].item() == pytest.approx(math.exp(-0.125), rel=1e-6)
     assert between[1].item() == pytest.approx(math.exp(-0.125), rel=1e-6)
-    assert between[4].item() == pytest.approx(math.exp(-3.5**2 / 2), rel=1e-5)
+    assert between[4].item() == pytest.approx(math.exp(-(3.5**2) / 2), rel=1e-5)
 
 
 def test_convnet_keeps_the_shape_and_sees_time_and_labels(example: Registry) -> None:
     torch.manual_seed(0)
     emb = example.build("time_embedding", {"name": "example_rbf", "dim": 8}, num_timesteps=50)
     net = example.build(
-        "denoiser", {"name": "example_convnet", "width": 8, "depth": 2},
-        in_channels=3, time_embedding=emb, num_classes=10,
+        "denoiser",
+        {"name": "example_convnet", "width": 8, "depth": 2},
+        in_channels=3,
+        time_embedding=emb,
+        num_classes=10,
     )
     x = torch.randn(2, 3, 6, 10)
     t = torch.tensor([3, 3])
@@ -173,16 +178,19 @@ def test_vp_linear_is_a_continuous_process_the_builtin_samplers_run(example: Reg
     p = example.build("scheduler", {"name": "example_vp_linear", "prediction_type": "velocity"}).double()
     t = torch.linspace(0.01, 0.99, 33, dtype=torch.float64)
     alpha, sigma = p.alpha_sigma(t)
-    assert torch.allclose(alpha.log(), -t**2 * (20 - 0.1) / 4 - t * 0.1 / 2)
+    assert torch.allclose(alpha.log(), -(t**2) * (20 - 0.1) / 4 - t * 0.1 / 2)
     assert torch.allclose(alpha**2 + sigma**2, torch.ones_like(t))
     assert torch.allclose(p.t_from_log_snr(p.log_snr(t)), t)
     h = 1e-6
-    assert torch.allclose(p.alpha_sigma_derivative(t)[0], (p.alpha_sigma(t + h)[0] - p.alpha_sigma(t - h)[0]) / (2 * h),
-                          atol=1e-6)
+    assert torch.allclose(
+        p.alpha_sigma_derivative(t)[0], (p.alpha_sigma(t + h)[0] - p.alpha_sigma(t - h)[0]) / (2 * h), atol=1e-6
+    )
     z = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     z = (z - z.mean()) / z.std()  # standardised: the deterministic sampler's error is discretisation alone
     m, s = 0.2, 0.5
     first = p.levels(50, "uniform_t")[0]
     x_start = first.alpha * m + (first.alpha**2 * s**2 + first.sigma**2) ** 0.5 * z
-    x = plugins.registry.build("sampler", {"name": "ddim", "clip_sample": False}).sample(process_oracle(p, m, s), p, x_start, steps=50)
+    x = plugins.registry.build("sampler", {"name": "ddim", "clip_sample": False}).sample(
+        process_oracle(p, m, s), p, x_start, steps=50
+    )
     assert abs(x.mean().item() - m) < 0.002 and abs(x.std().item() - s) < 0.03

@@ -25,12 +25,24 @@ pytestmark = pytest.mark.slow
 
 #: tiny runs built only from the example package's components, chosen by name.
 EXAMPLE_RUN = [
-    "scheduler.name=example_geometric", "scheduler.num_timesteps=40",
-    "time_embedding.name=example_rbf", "time_embedding.dim=8",
-    "denoiser.name=example_convnet", "denoiser.width=8", "denoiser.depth=1",
-    "loss.name=example_pseudo_huber", "sampler.name=example_strided", "sampler.steps=8",
-    "data.image_size=8", "data.batch_size=16", "train.steps=4", "train.log_every=2",
-    "train.checkpoint_every=2", "train.sample_every=0", "train.num_samples=4", "train.progress=false",
+    "scheduler.name=example_geometric",
+    "scheduler.num_timesteps=40",
+    "time_embedding.name=example_rbf",
+    "time_embedding.dim=8",
+    "denoiser.name=example_convnet",
+    "denoiser.width=8",
+    "denoiser.depth=1",
+    "loss.name=example_pseudo_huber",
+    "sampler.name=example_strided",
+    "sampler.steps=8",
+    "data.image_size=8",
+    "data.batch_size=16",
+    "train.steps=4",
+    "train.log_every=2",
+    "train.checkpoint_every=2",
+    "train.sample_every=0",
+    "train.num_samples=4",
+    "train.progress=false",
 ]
 
 BROKEN = {
@@ -117,7 +129,8 @@ def write_package(root: Path, dist: str, source: str, entry_point: str) -> Path:
     module = dist.replace("-", "_")
     (root / module).mkdir(parents=True)
     (root / module / f"{module}.py").write_text(textwrap.dedent(source))
-    (root / module / "pyproject.toml").write_text(textwrap.dedent(f"""
+    (root / module / "pyproject.toml").write_text(
+        textwrap.dedent(f"""
         [build-system]
         requires = ["setuptools>=70.1"]
         build-backend = "setuptools.build_meta"
@@ -131,14 +144,27 @@ def write_package(root: Path, dist: str, source: str, entry_point: str) -> Path:
 
         [tool.setuptools]
         py-modules = ["{module}"]
-    """))
+    """)
+    )
     return root / module
 
 
 def pip_install(target: Path, *packages: Path) -> None:
     """A real, offline pip install (no dependencies, no isolated build env) into `target`."""
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-           "--disable-pip-version-check", "--no-warn-script-location", "--target", str(target), *map(str, packages)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--no-build-isolation",
+        "--disable-pip-version-check",
+        "--no-warn-script-location",
+        "--target",
+        str(target),
+        *map(str, packages),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -148,8 +174,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The target directory holding the five installed distributions."""
     src = tmp_path_factory.mktemp("src")
     example = src / "example"
-    shutil.copytree(REPO / "plugins" / "example", example,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    shutil.copytree(
+        REPO / "plugins" / "example", example, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
     broken = [write_package(src, dist, source, ep) for dist, (source, ep) in BROKEN.items()]
     target = tmp_path_factory.mktemp("site")
     pip_install(target, example, *broken)
@@ -176,14 +203,18 @@ def env_for(site: Path) -> dict[str, str]:
 
 def test_pip_install_produced_the_entry_points(site: Path) -> None:
     text = (site / "diffkit_example-0.1.0.dist-info" / "entry_points.txt").read_text()
-    assert "[diffkit]" in text and "example = diffkit_example" in text and "example_csv = diffkit_example.csv_logger" in text
+    assert (
+        "[diffkit]" in text
+        and "example = diffkit_example" in text
+        and "example_csv = diffkit_example.csv_logger" in text
+    )
 
 
 def test_plugins_lists_the_example_and_reports_each_broken_one(site: Path) -> None:
     out = run_cli("plugins", env=env_for(site)).stdout
     lines = out.splitlines()
     start = lines.index("diffkit-example 0.1.0")
-    assert lines[start + 1:start + 10] == [
+    assert lines[start + 1 : start + 10] == [
         "  example",
         "    scheduler       example_geometric      diffkit_example.geometric.GeometricScheduler",
         "    scheduler       example_vp_linear      diffkit_example.vp_linear.VPLinearProcess",
@@ -220,7 +251,10 @@ def test_kind_filter_and_blocking_from_the_command_line(on_path: None, capsys: p
     assert "    scheduler       example_geometric      diffkit_example.geometric.GeometricScheduler" in out
     assert "example_rbf" not in out and "example_csv" not in out and "CONFLICT" not in out  # a loss conflict
     assert "FAILED plugin 'broken_import'" not in out and "FAILED plugin 'broken_register'" in out
-    assert "BLOCKED plugin 'broken_import' from diffkit-broken-import 0.1.0, not loaded: -p no:diffkit-broken-import" in out
+    assert (
+        "BLOCKED plugin 'broken_import' from diffkit-broken-import 0.1.0, not loaded: -p no:diffkit-broken-import"
+        in out
+    )
 
 
 def test_a_conflicting_name_in_a_config_is_an_error_naming_both(
@@ -242,16 +276,29 @@ def test_train_resume_and_sample_with_the_example_components(site: Path, tmp_pat
         assert dist in proc.stderr  # one warning each; the run goes on
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert [saved[k]["name"] for k in ("scheduler", "time_embedding", "denoiser", "loss", "sampler")] == [
-        "example_geometric", "example_rbf", "example_convnet", "example_pseudo_huber", "example_strided"
+        "example_geometric",
+        "example_rbf",
+        "example_convnet",
+        "example_pseudo_huber",
+        "example_strided",
     ]
     calls = [json.loads(line) for line in (run / "hooks.jsonl").read_text().splitlines()]
     assert [(c["hook"], c["step"]) for c in calls] == [
-        ("run_start", 0), ("images", 0), ("log", 2), ("checkpoint_save", 2), ("log", 4),
-        ("checkpoint_save", 4), ("images", 4), ("run_end", 4),
+        ("run_start", 0),
+        ("images", 0),
+        ("log", 2),
+        ("checkpoint_save", 2),
+        ("log", 4),
+        ("checkpoint_save", 4),
+        ("images", 4),
+        ("run_end", 4),
     ]
     strip, samples = calls[1], calls[6]
     assert (strip["tag"], strip["shape"], samples["tag"], samples["shape"]) == (
-        "forward_process", [10, 1, 8, 8], "samples", [4, 1, 8, 8]
+        "forward_process",
+        [10, 1, 8, 8],
+        "samples",
+        [4, 1, 8, 8],
     )
     assert 0 <= samples["lo"] <= samples["hi"] <= 1 and "train/loss" in calls[2]["keys"]
     assert calls[-1]["status"] == "completed"
@@ -262,7 +309,7 @@ def test_train_resume_and_sample_with_the_example_components(site: Path, tmp_pat
     with (run / "metrics.csv").open("a") as f:
         f.write("5,train/loss,123.0\n")
     run_cli("train", "--resume", str(run), "train.steps=6", env=env)
-    resumed = [json.loads(line) for line in (run / "hooks.jsonl").read_text().splitlines()][len(calls):]
+    resumed = [json.loads(line) for line in (run / "hooks.jsonl").read_text().splitlines()][len(calls) :]
     assert resumed[0] == {"hook": "checkpoint_load", "step": 4, "tensor": [0, 4, 8]}
     assert [(c["hook"], c["step"]) for c in resumed[1:3]] == [("run_start", 4), ("log", 6)]
     rows = (run / "metrics.csv").read_text().splitlines()

@@ -26,17 +26,40 @@ pytestmark = pytest.mark.slow
 DOC = REPO / "docs" / "writing-a-plugin.md"
 FILE_BLOCK = re.compile(r"^<!-- file: (?P<path>\S+) -->\n```\w+\n(?P<body>.*?)^```", re.M | re.S)
 NAMES = {
-    "scheduler": "my_quadratic", "time_embedding": "my_octaves", "denoiser": "my_tiny", "loss": "my_logcosh",
-    "sampler": "my_euler", "dataset": "my_blobs", "metric": "my_mean_gap", "launcher": "my_in_process",
+    "scheduler": "my_quadratic",
+    "time_embedding": "my_octaves",
+    "denoiser": "my_tiny",
+    "loss": "my_logcosh",
+    "sampler": "my_euler",
+    "dataset": "my_blobs",
+    "metric": "my_mean_gap",
+    "launcher": "my_in_process",
     "ema": "my_running_mean",
 }
 RUN = [
-    "scheduler.name=my_quadratic", "scheduler.num_timesteps=20", "time_embedding.name=my_octaves",
-    "time_embedding.dim=8", "denoiser.name=my_tiny", "loss.name=my_logcosh", "sampler.name=my_euler",
-    "sampler.steps=4", "data.name=my_blobs", "data.image_size=8", "data.batch_size=16",
-    "eval.metrics=[my_mean_gap]", "eval.num_samples=8", "eval.batch_size=8", "train.steps=4",
-    "train.log_every=2", "train.checkpoint_every=2", "train.sample_every=0", "train.num_samples=4",
-    "train.progress=false", "ema.name=my_running_mean", "-p", "no:tensorboard",
+    "scheduler.name=my_quadratic",
+    "scheduler.num_timesteps=20",
+    "time_embedding.name=my_octaves",
+    "time_embedding.dim=8",
+    "denoiser.name=my_tiny",
+    "loss.name=my_logcosh",
+    "sampler.name=my_euler",
+    "sampler.steps=4",
+    "data.name=my_blobs",
+    "data.image_size=8",
+    "data.batch_size=16",
+    "eval.metrics=[my_mean_gap]",
+    "eval.num_samples=8",
+    "eval.batch_size=8",
+    "train.steps=4",
+    "train.log_every=2",
+    "train.checkpoint_every=2",
+    "train.sample_every=0",
+    "train.num_samples=4",
+    "train.progress=false",
+    "ema.name=my_running_mean",
+    "-p",
+    "no:tensorboard",
 ]
 
 
@@ -76,8 +99,14 @@ def test_each_kind_by_name_in_a_run_evaluated_and_resumed(
     run = tmp_path / "run"
     assert main(["train", *RUN, f"run.dir={run}"]) == 0
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    sections = {"scheduler": "scheduler", "time_embedding": "time_embedding", "denoiser": "denoiser",
-                "loss": "loss", "sampler": "sampler", "dataset": "data"}
+    sections = {
+        "scheduler": "scheduler",
+        "time_embedding": "time_embedding",
+        "denoiser": "denoiser",
+        "loss": "loss",
+        "sampler": "sampler",
+        "dataset": "data",
+    }
     assert {k: saved[s]["name"] for k, s in sections.items()} == {k: NAMES[k] for k in sections}
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [2, 4, 4] and "train/loss" in rows[0]
@@ -108,10 +137,16 @@ def test_each_kind_by_name_in_a_run_evaluated_and_resumed(
 def test_the_launcher_by_name_in_a_sweep_file(on_path: None, tmp_path: Path) -> None:
     sweep = tmp_path / "sweep.yaml"
     overrides = dict(a.split("=", 1) for a in RUN if "=" in a and not a.startswith("eval."))
-    sweep.write_text(yaml.safe_dump({
-        "overrides": {k: yaml.safe_load(v) for k, v in overrides.items()},
-        "grid": {"seed": [0, 1]}, "dir": str(tmp_path / "sweep"), "launcher": {"name": "my_in_process"},
-    }))
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "overrides": {k: yaml.safe_load(v) for k, v in overrides.items()},
+                "grid": {"seed": [0, 1]},
+                "dir": str(tmp_path / "sweep"),
+                "launcher": {"name": "my_in_process"},
+            }
+        )
+    )
     assert main(["sweep", str(sweep), "-p", "no:tensorboard"]) == 0
     summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert [r["status"] for r in summary["runs"]] == ["completed", "completed"]

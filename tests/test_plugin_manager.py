@@ -135,14 +135,18 @@ def test_an_import_error_is_isolated_and_names_the_distribution(make_dist: MakeD
     assert "good_loss" in plugins.registry.names("loss")
     stream = io.StringIO()
     warn_failures(plugins, stream)
-    assert "plugin 'boom' from diffkit-boom 0.2 was not loaded: import failed: ImportError: needs libfoo" in stream.getvalue()
+    assert (
+        "plugin 'boom' from diffkit-boom 0.2 was not loaded: import failed: ImportError: needs libfoo"
+        in stream.getvalue()
+    )
     with pytest.raises(UnknownComponentError, match=r"boom \(diffkit-boom\)"):
         plugins.registry.get("loss", "boom_loss")
 
 
 def test_a_failed_registration_removes_what_it_added(make_dist: MakeDist) -> None:
     half = loss_plugin("half_loss").replace(
-        'registry.add("loss", "half_loss", Zero)', 'registry.add("loss", "half_loss", Zero)\n    raise ValueError("oops")'
+        'registry.add("loss", "half_loss", Zero)',
+        'registry.add("loss", "half_loss", Zero)\n    raise ValueError("oops")',
     )
     make_dist("diffkit-half", {"half_mod": half}, {"half": "half_mod"})
     plugins = load_plugins()
@@ -170,7 +174,10 @@ def test_a_name_registered_twice_is_a_conflict_naming_both(make_dist: MakeDist) 
     plugins = load_plugins()
     stream = io.StringIO()
     warn_failures(plugins, stream)
-    assert "loss 'shared' is registered by both plugin 'one' (diffkit-one 1.1) and plugin 'two' (diffkit-two 2.2)" in stream.getvalue()
+    assert (
+        "loss 'shared' is registered by both plugin 'one' (diffkit-one 1.1) and plugin 'two' (diffkit-two 2.2)"
+        in stream.getvalue()
+    )
     with pytest.raises(ConfigError, match=r"diffkit-one 1\.1.*diffkit-two 2\.2.*-p no:"):
         plugins.registry.get("loss", "shared")
     assert load_plugins(["no:diffkit-two"]).registry.get("loss", "shared").origin.dist == "diffkit-one"
@@ -189,7 +196,10 @@ def test_an_entry_point_name_taken_by_another_distribution_names_both(make_dist:
     make_dist("diffkit-bbb", {"bbb_mod": loss_plugin("bbb_loss")}, {"tools": "bbb_mod"})
     plugins = load_plugins()
     assert [(i.dist, i.error) for i in plugins.failed] == [
-        ("diffkit-bbb", "its name 'tools' is already used by plugin 'tools' from diffkit-aaa 1.0; block one with `-p no:NAME`")
+        (
+            "diffkit-bbb",
+            "its name 'tools' is already used by plugin 'tools' from diffkit-aaa 1.0; block one with `-p no:NAME`",
+        )
     ]
     assert "aaa_loss" in plugins.registry.names("loss")
 
@@ -204,19 +214,26 @@ def test_a_misspelt_hook_is_reported_with_the_closest_name(make_dist: MakeDist) 
     """
     make_dist("diffkit-typo", {"typo_mod": source}, {"typo": "typo_mod"})
     plugins = load_plugins()
-    assert "unknown hook(s) diffkit_run_strat (diffkit_run_strat: did you mean 'diffkit_run_start'" in failed(plugins)["typo"]
+    assert (
+        "unknown hook(s) diffkit_run_strat (diffkit_run_strat: did you mean 'diffkit_run_start'"
+        in failed(plugins)["typo"]
+    )
     assert not plugins.pm.has_plugin("typo")
 
 
 @pytest.mark.parametrize("declared", ["1", "1.0", 1, PLUGIN_API_VERSION])
 def test_compatible_api_versions_load(make_dist: MakeDist, declared: object) -> None:
-    make_dist("diffkit-ok", {"ok_mod": loss_plugin("ok_loss", f"DIFFKIT_PLUGIN_API = {declared!r}\n")}, {"ok": "ok_mod"})
+    make_dist(
+        "diffkit-ok", {"ok_mod": loss_plugin("ok_loss", f"DIFFKIT_PLUGIN_API = {declared!r}\n")}, {"ok": "ok_mod"}
+    )
     assert "ok_loss" in load_plugins().registry.names("loss")
 
 
 @pytest.mark.parametrize("declared", ["2", "2.0", "0.9", "1.7"])
 def test_incompatible_api_versions_are_refused_with_the_versions_needed(make_dist: MakeDist, declared: str) -> None:
-    make_dist("diffkit-new", {"new_mod": loss_plugin("new_loss", f"DIFFKIT_PLUGIN_API = {declared!r}\n")}, {"new": "new_mod"})
+    make_dist(
+        "diffkit-new", {"new_mod": loss_plugin("new_loss", f"DIFFKIT_PLUGIN_API = {declared!r}\n")}, {"new": "new_mod"}
+    )
     plugins = load_plugins()
     assert "new_loss" not in plugins.registry.names("loss")
     assert failed(plugins)["new"] == (

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 
 from diffkit import PLUGIN_API_VERSION, ConfigError, Registry, __version__
@@ -16,7 +16,10 @@ from diffkit.scaffold import plugin_names
 
 def test_names_derived_from_the_plugin_name() -> None:
     assert plugin_names("My-Fancy_Loss") == {
-        "dist": "my-fancy-loss", "package": "my_fancy_loss", "component": "my_fancy_loss", "cls": "MyFancyLossLoss",
+        "dist": "my-fancy-loss",
+        "package": "my_fancy_loss",
+        "component": "my_fancy_loss",
+        "cls": "MyFancyLossLoss",
     }
 
 
@@ -33,7 +36,12 @@ def test_writes_an_installable_package_whose_component_works(
     root = tmp_path / "pkgs" / "my-loss"
     assert capsys.readouterr().out.strip() == str(root)
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
-        ".gitignore", "README.md", "my_loss/__init__.py", "my_loss/loss.py", "pyproject.toml", "tests/test_my_loss.py",
+        ".gitignore",
+        "README.md",
+        "my_loss/__init__.py",
+        "my_loss/loss.py",
+        "pyproject.toml",
+        "tests/test_my_loss.py",
     ]
     assert "build/" in (root / ".gitignore").read_text().split()  # what `pip install ./my-loss` leaves
     project = tomllib.loads((root / "pyproject.toml").read_text())

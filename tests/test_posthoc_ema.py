@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffkit_builtin.ema.power import PowerEMA
 from torch import nn
 
 from diffkit import posthoc_ema as ph
 from diffkit.ema_snapshots import load_ema_weights
+from diffkit_builtin.ema.power import PowerEMA
 
 
 def _wrong_root(sigma_rel: float) -> float:  # a sign slip in the cubic
@@ -42,9 +42,8 @@ MUTANTS: dict[str, tuple[object, str, Callable]] = {
 
 def apply(mutant: str, monkeypatch: pytest.MonkeyPatch, only: object = None) -> None:
     """Install `mutant` everywhere its function was imported by name (or in module `only`)."""
-    from diffkit_builtin.ema import power
-
     import diffkit.ema_snapshots as snaps
+    from diffkit_builtin.ema import power
 
     module, name, fn = MUTANTS[mutant]
     for target in [only] if only is not None else (module, snaps, power):
@@ -184,8 +183,9 @@ def test_reconstruction_matches_the_tracked_ema_and_converges(tmp_path, capsys):
     counts = [STEPS // every for every in SNAPSHOT_EVERY]
     rate = np.polyfit(np.log(counts), np.log(errors), 1)[0]
     with capsys.disabled():
-        print(f"\npost-hoc EMA: snapshots {counts} -> relative error {[f'{e:.2e}' for e in errors]}; "
-              f"error ~ n^{rate:.2f}")
+        print(
+            f"\npost-hoc EMA: snapshots {counts} -> relative error {[f'{e:.2e}' for e in errors]}; error ~ n^{rate:.2f}"
+        )
 
 
 @pytest.mark.parametrize("mutant", ["solver_wrong_root", "dot_without_min", "beta_off_by_one"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from diffkit_builtin.metrics.classifier import CACHE_ENV
 
 from benchmarks import posthoc_ema
+from diffkit_builtin.metrics.classifier import CACHE_ENV
 from tests.conftest import TINY
 from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
 

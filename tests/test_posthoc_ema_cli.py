@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from diffkit_builtin.metrics.classifier import CACHE_ENV
 
 from diffkit.cli.main import main
+from diffkit_builtin.metrics.classifier import CACHE_ENV
 from tests.conftest import TINY, cli_env, run_cli
 from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
 
@@ -77,17 +77,25 @@ def test_ema_errors_are_one_line(power_run, tmp_path, capsys):
 def test_a_sweep_with_posthoc_ema_has_the_axis_in_compare(tmp_path, feature_cache, monkeypatch, capsys):  # noqa: F811
     monkeypatch.setenv(CACHE_ENV, str(feature_cache))
     overrides = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in TINY)}
-    overrides.update({"eval.metrics": ["fid"], "eval.num_samples": 24, "eval.batch_size": 24,
-                      "ema.snapshot_every": 2})
+    overrides.update({"eval.metrics": ["fid"], "eval.num_samples": 24, "eval.batch_size": 24, "ema.snapshot_every": 2})
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(yaml.safe_dump({"overrides": overrides, "grid": {"optim.lr": [0.001, 0.003]},
-                                     "posthoc_ema": [0.05, 0.15], "dir": str(tmp_path / "sweep")}))
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "overrides": overrides,
+                "grid": {"optim.lr": [0.001, 0.003]},
+                "posthoc_ema": [0.05, 0.15],
+                "dir": str(tmp_path / "sweep"),
+            }
+        )
+    )
     assert main(["sweep", str(sweep)]) == 0
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "sweep"), "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
     assert {(r["optim.lr"], r["ema.sigma_rel"]) for r in table} == {
-        (lr, s) for lr in (0.001, 0.003) for s in ("tracked", 0.05, 0.15)}
+        (lr, s) for lr in (0.001, 0.003) for s in ("tracked", 0.05, 0.15)
+    }
     for lr in (0.001, 0.003):  # one best length per arm, the lowest FID among its lengths
         arm = [r for r in table if r["optim.lr"] == lr and r["ema.sigma_rel"] != "tracked"]
         assert [r["best_ema"] for r in arm].count("*") == 1

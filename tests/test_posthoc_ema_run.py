@@ -19,8 +19,16 @@ from diffkit.runner.train import train
 from tests.conftest import TINY
 
 STEPS = 12
-POWER = [*TINY, f"train.steps={STEPS}", "train.checkpoint_every=4", "train.device=cpu", "train.deterministic=true",
-         "ema.name=power", "ema.snapshot_every=2", "ema.track=[0.08]"]
+POWER = [
+    *TINY,
+    f"train.steps={STEPS}",
+    "train.checkpoint_every=4",
+    "train.device=cpu",
+    "train.deterministic=true",
+    "ema.name=power",
+    "ema.snapshot_every=2",
+    "ema.track=[0.08]",
+]
 
 
 def _train(plugins, overrides: list[str], resume: Path | None = None) -> Path:
@@ -123,12 +131,12 @@ def test_the_rebuilt_ema_is_close_to_the_tracked_one(reference):
 
 
 def test_each_post_hoc_length_is_an_hparams_session(tmp_path):
-    from diffkit_builtin.trackers import tensorboard as tracker
     from tensorboard.backend.event_processing import plugin_event_accumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     from diffkit.config import hparams
     from diffkit.interfaces.run import RunContext
+    from diffkit_builtin.trackers import tensorboard as tracker
 
     config = {"seed": 0, "loss": {"name": "l1"}, "optim": {"lr": 0.001}}
     run = RunContext(dir=tmp_path, config=config, step=6, hparams=hparams(config))
@@ -187,6 +195,7 @@ def test_config_checks_build_the_ema(plugins):
 
     assert check("ema.snapshot_every=100") == []  # divides the default 1200 steps
     assert check("ema.snapshot_every=7") == [
-        "ema.snapshot_every=7 does not divide train.steps=1200: the post-hoc EMA is rebuilt at the last snapshot, step 1197"]
+        "ema.snapshot_every=7 does not divide train.steps=1200: the post-hoc EMA is rebuilt at the last snapshot, step 1197"
+    ]
     with pytest.raises(ConfigError, match="rejected its parameters: sigma_rels, track: sigma_rel=0.5"):
         check("ema.track=[0.5]")

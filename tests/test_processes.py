@@ -191,8 +191,13 @@ def test_rectified_flow_target_is_eps_minus_x0(plugins):
 
 DENSITY_CASES = {
     "edm log-normal": ("edm", {}, torch.log, -1.2, 1.2),
-    "flow logit-normal": ("rectified_flow", {"density": "logit_normal", "density_loc": 0.5, "density_scale": 0.8},
-                          torch.logit, 0.5, 0.8),
+    "flow logit-normal": (
+        "rectified_flow",
+        {"density": "logit_normal", "density_loc": 0.5, "density_scale": 0.8},
+        torch.logit,
+        0.5,
+        0.8,
+    ),
     # U(0, 1): mean 1/2, std sqrt(1/12); the same standard errors bound it
     "flow uniform": ("rectified_flow", {}, lambda t: t, 0.5, math.sqrt(1 / 12)),
 }
@@ -256,8 +261,11 @@ MUTANTS = {
         lambda pl: check_round_trip(pl, "edm", "F"),
     ),
     "flow alpha' of the wrong sign": (
-        lambda mp, pl: mp.setattr(type(build(pl, PROCESSES["rectified_flow"])), "alpha_sigma_derivative",
-                                  lambda self, t: (torch.ones_like(t), torch.ones_like(t))),
+        lambda mp, pl: mp.setattr(
+            type(build(pl, PROCESSES["rectified_flow"])),
+            "alpha_sigma_derivative",
+            lambda self, t: (torch.ones_like(t), torch.ones_like(t)),
+        ),
         lambda pl: check_inverse_and_derivative(pl, "rectified_flow"),
     ),
     "EDM c_noise = ln(sigma)": (
@@ -265,7 +273,9 @@ MUTANTS = {
         check_edm_preconditioning,
     ),
     "logit-normal ignores its scale": (
-        lambda mp, pl: mp.setattr("diffkit.interfaces.densities.check_density", lambda n, loc, scale: (loc or 0.0, 1.0)),
+        lambda mp, pl: mp.setattr(
+            "diffkit.interfaces.densities.check_density", lambda n, loc, scale: (loc or 0.0, 1.0)
+        ),
         lambda pl: check_density(pl, *DENSITY_CASES["flow logit-normal"]),
     ),
     "edm weighting without k^2": (
@@ -273,8 +283,9 @@ MUTANTS = {
         check_weightings,
     ),
     "Karras grid with rho = 3": (
-        lambda mp, pl: mp.setattr("diffkit.interfaces.timesteps.karras_sigmas",
-                                  lambda lo, hi, n, rho: REAL_KARRAS(lo, hi, n, 3.0)),
+        lambda mp, pl: mp.setattr(
+            "diffkit.interfaces.timesteps.karras_sigmas", lambda lo, hi, n, rho: REAL_KARRAS(lo, hi, n, 3.0)
+        ),
         check_karras_grid,
     ),
     "flow Euler step with the velocity's sign flipped": (
@@ -286,8 +297,11 @@ MUTANTS = {
         check_edm_heun_step,
     ),
     "vp cosine without the logsnr clip": (
-        lambda mp, pl: mp.setattr(type(build(pl, PROCESSES["vp_cosine"])), "alpha_sigma",
-                                  lambda self, t: (torch.cos(math.pi / 2 * t), torch.sin(math.pi / 2 * t))),
+        lambda mp, pl: mp.setattr(
+            type(build(pl, PROCESSES["vp_cosine"])),
+            "alpha_sigma",
+            lambda self, t: (torch.cos(math.pi / 2 * t), torch.sin(math.pi / 2 * t)),
+        ),
         check_closed_forms,
     ),
 }

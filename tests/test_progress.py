@@ -44,7 +44,8 @@ def test_sampling_has_a_bar_over_images(capsys, plugins) -> None:
             return model(noise, torch.zeros(len(noise), dtype=torch.long))
 
     scheduler = plugins.registry.build("scheduler", {"name": "linear", "num_timesteps": 10})
-    images = generate(Zero(), scheduler, Identity(), 5, (1, 2, 2), device=torch.device("cpu"), batch_size=2,
-                      progress="sample")
+    images = generate(
+        Zero(), scheduler, Identity(), 5, (1, 2, 2), device=torch.device("cpu"), batch_size=2, progress="sample"
+    )
     assert images.shape == (5, 1, 2, 2)
     assert capsys.readouterr().err == ""  # stderr is captured, not a terminal: no bar

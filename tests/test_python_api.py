@@ -21,8 +21,10 @@ from tests.conftest import TINY, error_lines
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
     state = ckpt.load(ckpt.latest(run_dir / rundir.CHECKPOINTS))
-    return {**{f"model.{k}": v for k, v in state["model"].items()},
-            **{f"ema.{k}": v for k, v in (state["ema"] or {"model": {}})["model"].items()}}
+    return {
+        **{f"model.{k}": v for k, v in state["model"].items()},
+        **{f"ema.{k}": v for k, v in (state["ema"] or {"model": {}})["model"].items()},
+    }
 
 
 def assert_same_weights(a: Path, b: Path) -> None:
@@ -96,11 +98,14 @@ def test_errors_are_diffkit_errors_not_exits(tmp_path: Path, trained: Path) -> N
         diffkit.open_run(trained).sample(0)
 
 
-def test_meaning_changing_overrides_are_refused_for_sample_and_eval(trained: Path, tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_meaning_changing_overrides_are_refused_for_sample_and_eval(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = (trained / rundir.METRICS).read_bytes()
-    for argv in (["eval", str(trained), "scheduler.num_timesteps=20", "--num", "8", "--metric", "fid"],
-                 ["sample", str(trained), "data.image_size=16", "--num", "2", "--out", str(tmp_path / "x.png")]):
+    for argv in (
+        ["eval", str(trained), "scheduler.num_timesteps=20", "--num", "8", "--metric", "fid"],
+        ["sample", str(trained), "data.image_size=16", "--num", "2", "--out", str(tmp_path / "x.png")],
+    ):
         assert main(argv) == 2
         lines = error_lines(capsys.readouterr().err)
         assert len(lines) == 1 and "changes what its checkpoint means" in lines[0] and "--allow-changes" in lines[0]
@@ -108,14 +113,17 @@ def test_meaning_changing_overrides_are_refused_for_sample_and_eval(trained: Pat
     # an override equal to the trained value is no change
     assert diffkit.open_run(trained, ["scheduler.num_timesteps=50"]).changes_meaning is False
     # allowed: scored, printed, but never stored over the run's own metrics
-    assert main(["eval", str(trained), "scheduler.num_timesteps=20", "--allow-changes", "--num", "8",
-                 "--metric", "fid"]) == 0
+    assert (
+        main(["eval", str(trained), "scheduler.num_timesteps=20", "--allow-changes", "--num", "8", "--metric", "fid"])
+        == 0
+    )
     assert "are not stored" in capsys.readouterr().err
     assert (trained / rundir.METRICS).read_bytes() == before
 
 
-def test_run_config_yaml_is_the_one_source_of_truth(trained: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_config_yaml_is_the_one_source_of_truth(
+    trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The run's config.yaml chooses the components; the checkpoint only gives weights."""
     copy = tmp_path / "copy"
     copy.mkdir()

@@ -104,8 +104,9 @@ def test_cli_samples_a_class_with_guidance_and_ema(recipe_run, tmp_path):
     out = {}
     for name, flags in (("ema", []), ("raw", ["--no-ema"])):
         path = tmp_path / f"{name}.npz"
-        run_cli("sample", str(recipe_run), "--num", "2", "--class", "3", "--guidance", "2.0",
-                "--out", str(path), *flags)
+        run_cli(
+            "sample", str(recipe_run), "--num", "2", "--class", "3", "--guidance", "2.0", "--out", str(path), *flags
+        )
         out[name] = np.load(path)["arr_0"]
         assert out[name].shape == (2, 8, 8, 1)
     assert not np.array_equal(out["ema"], out["raw"])  # sampling uses the EMA weights by default

@@ -63,8 +63,11 @@ def test_runner_injects_num_timesteps(plugins):
     from diffkit.config import compose
     from diffkit.runner.build import build_components
 
-    cfg = compose(None, ["time_embedding.name=learned", "scheduler.num_timesteps=37", "denoiser.channels=[8,16]"],
-                  plugins.registry).cfg
+    cfg = compose(
+        None,
+        ["time_embedding.name=learned", "scheduler.num_timesteps=37", "denoiser.channels=[8,16]"],
+        plugins.registry,
+    ).cfg
     parts = build_components(plugins.registry, cfg, 1)
     assert parts.time_embedding.table.num_embeddings == 37
     assert parts.time_embedding.build_config == {"name": "learned", "dim": 32}

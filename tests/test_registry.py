@@ -21,8 +21,14 @@ class Good(Loss):
 
 
 def test_every_kind_of_the_seed_has_a_builtin(plugins):
-    for kind, name in [("scheduler", "linear"), ("time_embedding", "sinusoidal"), ("denoiser", "unet"),
-                       ("loss", "l1"), ("sampler", "ddpm"), ("dataset", "digits")]:
+    for kind, name in [
+        ("scheduler", "linear"),
+        ("time_embedding", "sinusoidal"),
+        ("denoiser", "unet"),
+        ("loss", "l1"),
+        ("sampler", "ddpm"),
+        ("dataset", "digits"),
+    ]:
         assert name in plugins.registry.names(kind)
         assert plugins.registry.get(kind, name).origin.dist == "diffkit"
 
@@ -84,4 +90,14 @@ def test_duplicate_names_are_conflicts_naming_both_origins():
 
 
 def test_kinds_are_the_documented_interfaces():
-    assert set(KINDS) == {"scheduler", "time_embedding", "denoiser", "loss", "sampler", "dataset", "metric", "launcher", "ema"}
+    assert set(KINDS) == {
+        "scheduler",
+        "time_embedding",
+        "denoiser",
+        "loss",
+        "sampler",
+        "dataset",
+        "metric",
+        "launcher",
+        "ema",
+    }

@@ -81,7 +81,10 @@ def assert_same_run(run_dir: Path, reference: Path) -> None:
 def _start(run_dir: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "diffkit", "train", *RESUMABLE, f"run.dir={run_dir}"],
-        env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -120,7 +123,9 @@ def test_sigkill_at_a_random_moment_then_resume_equals_an_uninterrupted_run(tmp_
     assert resumed.stdout.strip() == str(run_dir)
     assert rundir.read_json(run_dir / rundir.STATUS) == {"status": "completed", "step": STEPS}
     assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.pt")) == [
-        "last.pt", f"step_{STEPS - 5:07d}.pt", f"step_{STEPS:07d}.pt"
+        "last.pt",
+        f"step_{STEPS - 5:07d}.pt",
+        f"step_{STEPS:07d}.pt",
     ]
     assert_same_run(run_dir, reference)
 
@@ -147,18 +152,30 @@ def test_sigterm_finishes_the_step_saves_and_says_how_to_resume(tmp_path: Path, 
 @pytest.mark.slow
 def test_exploding_learning_rate_stops_naming_the_step_and_keeps_good_checkpoints(tmp_path: Path, plugins) -> None:
     run_dir = tmp_path / "run"
-    _train_in_process(plugins, [*TINY, "train.steps=4", "train.checkpoint_every=2", "run.keep_checkpoints=20",
-                                f"run.dir={run_dir}"])
+    _train_in_process(
+        plugins, [*TINY, "train.steps=4", "train.checkpoint_every=2", "run.keep_checkpoints=20", f"run.dir={run_dir}"]
+    )
     good = (run_dir / "checkpoints" / "step_0000004.pt").read_bytes()
 
     # resume with a learning rate that blows the weights up within a few steps; save every step
-    proc = run_cli("train", "--resume", str(run_dir), "optim.lr=1e30", "train.steps=20",
-                   "train.checkpoint_every=1", "train.log_every=10", check=False)
+    proc = run_cli(
+        "train",
+        "--resume",
+        str(run_dir),
+        "optim.lr=1e30",
+        "train.steps=20",
+        "train.checkpoint_every=1",
+        "train.log_every=10",
+        check=False,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     line = proc.stderr.strip().splitlines()[-1]
-    found = re.fullmatch(r"diffkit: error: loss or gradient became non-finite at step (\d+); stopped, the last "
-                         r"good checkpoint in (\S+) is intact \(.*\)", line)
+    found = re.fullmatch(
+        r"diffkit: error: loss or gradient became non-finite at step (\d+); stopped, the last "
+        r"good checkpoint in (\S+) is intact \(.*\)",
+        line,
+    )
     assert found, line
     bad = int(found.group(1))
     assert 5 <= bad <= 20 and found.group(2) == str(run_dir / "checkpoints")

@@ -16,9 +16,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from diffkit.interfaces import Level, Scheduler, extract
-from diffkit.interfaces import timesteps as timesteps_mod
+from diffkit.interfaces import Level, Scheduler
 from diffkit.interfaces import sampler as sampler_iface
+from diffkit.interfaces import timesteps as timesteps_mod
 from diffkit.runner import sample as sample_mod
 from diffkit_builtin.metrics import precision_recall as pr_mod
 from diffkit_builtin.samplers import ddim as ddim_mod
@@ -32,8 +32,10 @@ TOL = dict(rtol=1e-5, atol=1e-5)  # the scheduler stores abar in float32 (relati
 
 
 def scheduler(plugins, prediction_type: str = "eps") -> Scheduler:
-    s = plugins.registry.build("scheduler", {"name": "linear", "num_timesteps": T, "beta_start": 0.05, "beta_end": 0.6,
-                                             "prediction_type": prediction_type})
+    s = plugins.registry.build(
+        "scheduler",
+        {"name": "linear", "num_timesteps": T, "beta_start": 0.05, "beta_end": 0.6, "prediction_type": prediction_type},
+    )
     return s.to(torch.float64)
 
 
@@ -54,7 +56,9 @@ def x_T() -> Tensor:
 
 def run(plugins, node: dict, steps: int | None, seed: int = 7) -> Tensor:
     sampler = plugins.registry.build("sampler", {"clip_sample": False, **node})
-    return sampler.sample(eps_model, scheduler(plugins), x_T(), steps=steps, generator=torch.Generator().manual_seed(seed))
+    return sampler.sample(
+        eps_model, scheduler(plugins), x_T(), steps=steps, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def nexts(ts: list[int]) -> list[float]:
@@ -63,6 +67,7 @@ def nexts(ts: list[int]) -> list[float]:
 
 
 # -- hand-written updates ----------------------------------------------------
+
 
 def hand_ddim(ts: list[int], eta: float, seed: int = 7) -> Tensor:
     """Song et al. 2021, eq. 12: x' = sqrt(a') x0 + sqrt(1 - a' - s^2) eps + s z,
@@ -155,6 +160,7 @@ def hand_heun(ts: list[int]) -> Tensor:
 
 # -- the checks ---------------------------------------------------------------
 
+
 def check_ddim(eta: float) -> Callable:
     def check(plugins):
         ts = [9, 7, 4, 1]  # trailing, T=10, 4 steps: round(10 - 2.5 k) - 1
@@ -163,11 +169,14 @@ def check_ddim(eta: float) -> Callable:
         torch.testing.assert_close(out, expected, **TOL)
         if eta == 1:
             torch.testing.assert_close(out, hand_ddim(ts, 1.0), **TOL)
+
     return check
 
 
 def check_ddpm_full(plugins):
-    torch.testing.assert_close(run(plugins, {"name": "ddpm"}, None), hand_ddpm_posterior(list(range(T - 1, -1, -1))), **TOL)
+    torch.testing.assert_close(
+        run(plugins, {"name": "ddpm"}, None), hand_ddpm_posterior(list(range(T - 1, -1, -1))), **TOL
+    )
 
 
 def check_ddpm_respaced(plugins):
@@ -178,6 +187,7 @@ def check_dpm(order: int) -> Callable:
     def check(plugins):
         out = run(plugins, {"name": "dpm_solver_pp", "order": order}, 5)
         torch.testing.assert_close(out, hand_dpm([9, 7, 5, 3, 1], order), **TOL)  # trailing: round(10 - 2k) - 1
+
     return check
 
 
@@ -211,6 +221,7 @@ def recording(calls: list, keep: bool = False):
         assert (t == t[0]).all()
         calls.append((int(t[0]), x.clone()) if keep else int(t[0]))
         return eps_model(x, t)
+
     return model
 
 
@@ -230,9 +241,11 @@ def check_calls(case: str) -> Callable:
     def check(plugins):
         node, steps, expected = CALLS[case]
         calls: list[int] = []
-        plugins.registry.build("sampler", node).sample(recording(calls), scheduler(plugins), x_T(), steps=steps,
-                                                       generator=torch.Generator().manual_seed(0))
+        plugins.registry.build("sampler", node).sample(
+            recording(calls), scheduler(plugins), x_T(), steps=steps, generator=torch.Generator().manual_seed(0)
+        )
         assert calls == expected
+
     return check
 
 
@@ -275,8 +288,18 @@ def check_guidance(plugins):
 
     sched = scheduler(plugins).float()
     sampler = plugins.registry.build("sampler", {"name": "ddim", "clip_sample": False})
-    out = sample_mod.generate(Denoiser(), sched, sampler, 3, (1, 2, 2), device=torch.device("cpu"), seed=5, steps=1,
-                              class_label=3, guidance_scale=2.5)
+    out = sample_mod.generate(
+        Denoiser(),
+        sched,
+        sampler,
+        3,
+        (1, 2, 2),
+        device=torch.device("cpu"),
+        seed=5,
+        steps=1,
+        class_label=3,
+        guidance_scale=2.5,
+    )
     x = torch.randn((3, 1, 2, 2), generator=torch.Generator().manual_seed(5)).double()
     cond, uncond = 0.4 * x + 0.09, 1.1 * x + 0.09  # labels 3 and the null label 10, t = 9
     eps = uncond + 2.5 * (cond - uncond)
@@ -321,9 +344,13 @@ def test_exact(plugins, name):
 
 # -- mutants: plausible bugs, each of which its check must catch ---------------
 
-ORIGINAL = {"level_step": ddim_mod.level_step, "multistep_update": dpm_mod.multistep_update,
-            "spaced_timesteps": timesteps_mod.spaced_timesteps,
-            "levels": Scheduler.levels, "knn_radii": pr_mod.knn_radii}
+ORIGINAL = {
+    "level_step": ddim_mod.level_step,
+    "multistep_update": dpm_mod.multistep_update,
+    "spaced_timesteps": timesteps_mod.spaced_timesteps,
+    "levels": Scheduler.levels,
+    "knn_radii": pr_mod.knn_radii,
+}
 
 
 def ddim_bug(bug: str) -> Callable:
@@ -336,6 +363,7 @@ def ddim_bug(bug: str) -> Callable:
         if var > 0:
             x = x + math.sqrt(var) * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         return x
+
     return step
 
 
@@ -376,6 +404,7 @@ def spacing_bug(kind: str) -> Callable:
         if kind == "shift":  # off by one: starts at T-2, ends one later
             return [max(t - 1, 0) for t in ts] if ts[0] == T - 1 else [t + 1 for t in ts]
         return ts[:-1]  # drops the last timestep
+
     return spaced
 
 
@@ -395,6 +424,7 @@ def swapped_guidance(denoiser, scheduler, null_label, scale):
     def guide(out, x, t):
         uncond = denoiser(*scheduler.model_input(x, t), torch.full_like(t, null_label))
         return out + scale * (uncond - out)
+
     return guide
 
 
@@ -415,8 +445,10 @@ def _spacing_everywhere(mp, kind: str) -> None:
 MUTANTS: dict[str, tuple[str, Callable]] = {
     "ddim_x0_coef": ("ddim_eta0", lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("x0_coef_not_sqrt"))),
     "ddim_eta_not_squared": ("ddim_eta0.5", lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("eta_not_squared"))),
-    "ddim_var_not_subtracted": ("ddim_eta1",
-                                lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("var_not_subtracted"))),
+    "ddim_var_not_subtracted": (
+        "ddim_eta1",
+        lambda mp: mp.setattr(ddim_mod, "level_step", ddim_bug("var_not_subtracted")),
+    ),
     "ddpm_variance_beta": ("ddpm_full", lambda mp: mp.setattr(ddpm_mod, "level_step", large_variance_step)),
     "ddpm_respaced_eta0": ("ddpm_respaced", lambda mp: mp.setattr(ddpm_mod, "level_step", level_step_eta0)),
     "dpm_lambda_without_sigma": ("dpm_order1", lambda mp: mp.setattr(dpm_mod, "half_log_snr", dpm_lambda_bug)),
@@ -424,8 +456,11 @@ MUTANTS: dict[str, tuple[str, Callable]] = {
     "dpm_3m_loses_correction": ("dpm_order3", lambda mp: mp.setattr(dpm_mod, "multistep_update", truncated_update(2))),
     "heun_stale_levels": ("heun", lambda mp: mp.setattr(Scheduler, "levels", stale_levels)),
     "clip_ignored": ("clipping", lambda mp: mp.setattr(sampler_iface, "clip_x0", identity_clip)),
-    **{f"calls_{case}_shifted": (f"calls_{case}", lambda mp: _spacing_everywhere(mp, "shift"))
-       for case in CALLS if case != "ddpm_full"},
+    **{
+        f"calls_{case}_shifted": (f"calls_{case}", lambda mp: _spacing_everywhere(mp, "shift"))
+        for case in CALLS
+        if case != "ddpm_full"
+    },
     "calls_ddpm_full_drops_t0": ("calls_ddpm_full", lambda mp: _spacing_everywhere(mp, "drop")),
     "order3_is_order2": ("order3_convergence", lambda mp: mp.setattr(dpm_mod, "multistep_update", truncated_update(2))),
     "order3_halved_d2": ("order3_convergence", lambda mp: mp.setattr(dpm_mod, "multistep_update", halved_d2)),

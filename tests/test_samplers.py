@@ -91,7 +91,9 @@ def test_ddim_eta1_over_all_steps_is_ddpm(plugins):
     model = gaussian_oracle(s, 0.3, 0.5)
     x_T = noise(0, (8, 1, 32, 32))
     ddpm = sampler(plugins, "ddpm").sample(model, s, x_T, generator=torch.Generator().manual_seed(5))
-    ddim = sampler(plugins, "ddim", eta=1.0).sample(model, s, x_T, steps=200, generator=torch.Generator().manual_seed(5))
+    ddim = sampler(plugins, "ddim", eta=1.0).sample(
+        model, s, x_T, steps=200, generator=torch.Generator().manual_seed(5)
+    )
     torch.testing.assert_close(ddim, ddpm, rtol=0, atol=1e-4)  # schedule buffers are float32
     other = sampler(plugins, "ddim", eta=1.0).sample(
         model, s, noise(1, (8, 1, 32, 32)), steps=200, generator=torch.Generator().manual_seed(6)
@@ -110,7 +112,9 @@ def test_ddpm_respaces_to_fewer_steps(plugins):
         calls.append(int(t[0]))
         return gaussian_oracle(s, 0.3, 0.5)(x, t)
 
-    x = sampler(plugins, "ddpm").sample(model, s, noise(0, (4, 1, 64, 64)), steps=100, generator=torch.Generator().manual_seed(0))
+    x = sampler(plugins, "ddpm").sample(
+        model, s, noise(0, (4, 1, 64, 64)), steps=100, generator=torch.Generator().manual_seed(0)
+    )
     assert calls == spaced_timesteps(1000, 100, "linspace")
     assert abs(x.mean().item() - 0.3) < 0.01 and abs(x.std().item() - 0.5) < 0.05
 
@@ -146,7 +150,8 @@ def test_clip_sample_keeps_predictions_in_range(plugins, name):
 @pytest.mark.parametrize("name", ["ddpm", *FAST])
 def test_zero_terminal_snr_samples_are_finite_in_float32(plugins, name, prediction_type):
     s = plugins.registry.build(
-        "scheduler", {"name": "cosine", "num_timesteps": 100, "rescale_zero_terminal_snr": True, "prediction_type": prediction_type}
+        "scheduler",
+        {"name": "cosine", "num_timesteps": 100, "rescale_zero_terminal_snr": True, "prediction_type": prediction_type},
     )
     assert s.alphas_cumprod[-1] == 0
     model = gaussian_oracle(s, 0.2, 0.5)

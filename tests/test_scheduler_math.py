@@ -87,7 +87,10 @@ def test_posterior_mean_matches_bayes_rule(plugins):
 def test_prediction_targets_round_trip(plugins, prediction_type):
     s = linear(plugins, T=50, prediction_type=prediction_type).to(torch.float64)
     g = torch.Generator().manual_seed(1)
-    x0, eps = torch.randn(4, 1, 3, 3, generator=g, dtype=torch.float64), torch.randn(4, 1, 3, 3, generator=g, dtype=torch.float64)
+    x0, eps = (
+        torch.randn(4, 1, 3, 3, generator=g, dtype=torch.float64),
+        torch.randn(4, 1, 3, 3, generator=g, dtype=torch.float64),
+    )
     t = torch.tensor([0, 10, 30, 49])
     x_t = s.add_noise(x0, eps, t)
     x0_hat, eps_hat = s.split_prediction(s.target(x0, eps, t), x_t, t)

@@ -80,8 +80,11 @@ def test_bad_schedule_parameters_are_config_errors(plugins, name, params, messag
 
 @pytest.mark.parametrize(
     ("name", "dropped", "kept"),
-    [("cosine", "beta_start, beta_end", {"num_timesteps"}), ("sigmoid", "beta_start, beta_end", {"num_timesteps"}),
-     ("scaled_linear", None, {"num_timesteps", "beta_start", "beta_end"})],
+    [
+        ("cosine", "beta_start, beta_end", {"num_timesteps"}),
+        ("sigmoid", "beta_start, beta_end", {"num_timesteps"}),
+        ("scaled_linear", None, {"num_timesteps", "beta_start", "beta_end"}),
+    ],
 )
 def test_swapping_the_schedule_by_name_keeps_what_it_accepts(plugins, name, dropped, kept):
     composed = compose(None, [f"scheduler.name={name}", "scheduler.prediction_type=v"], plugins.registry)

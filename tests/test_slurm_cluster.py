@@ -51,17 +51,36 @@ if _REASON:  # one skip line for the whole tier
 
 def write(root: Path, grid: dict, **launcher) -> Path:
     path = root / "abl.yaml"
-    path.write_text(yaml.safe_dump({
-        "base": str(REPO / "configs/default.yaml"), "overrides": OVERRIDES, "grid": grid, "dir": str(root / "out"),
-        "launcher": {"name": "submitit", "cluster": "slurm", "gpus_per_node": 0, "time": 10,
-                     "signal_delay_s": 30, "poll_s": 0.5, **launcher}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(REPO / "configs/default.yaml"),
+                "overrides": OVERRIDES,
+                "grid": grid,
+                "dir": str(root / "out"),
+                "launcher": {
+                    "name": "submitit",
+                    "cluster": "slurm",
+                    "gpus_per_node": 0,
+                    "time": 10,
+                    "signal_delay_s": 30,
+                    "poll_s": 0.5,
+                    **launcher,
+                },
+            }
+        )
+    )
     return path
 
 
 def sweep(path: Path, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "diffkit", "sweep", str(path), "-p", "tests.sweep_plugin"],
-                            env=cli_env(PYTHONPATH=str(REPO), **env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "diffkit", "sweep", str(path), "-p", "tests.sweep_plugin"],
+        env=cli_env(PYTHONPATH=str(REPO), **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(check, what: str, timeout: float = 180):
@@ -80,6 +99,7 @@ def job_id(out: Path, run: str) -> str:
             return summary(out)[run]["job_id"]
         except (OSError, KeyError, ValueError):
             return ""
+
     return wait_for(recorded, f"the job id of {run}")
 
 
@@ -132,8 +152,13 @@ def test_a_sweep_completes_and_a_usr2_preemption_resumes_bit_exactly(tmp_path):
 def test_scancel_ends_a_run_interrupted_and_resumable_without_requeueing_it(tmp_path):
     path = write(tmp_path, {"seed": [0]})
     out = tmp_path / "out"
-    dry = subprocess.run([sys.executable, "-m", "diffkit", "sweep", str(path), "--dry-run"],
-                         env=cli_env(), capture_output=True, text=True, timeout=120)
+    dry = subprocess.run(
+        [sys.executable, "-m", "diffkit", "sweep", str(path), "--dry-run"],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     proc = sweep(path, DIFFKIT_TEST_PAUSE=f"{tmp_path / 'paused'}:s0:step")
     job = job_id(out, "s0")
     wait_for((tmp_path / "paused").exists, "the run to reach step 2")
@@ -170,8 +195,13 @@ def test_a_rerun_while_jobs_run_is_refused_and_a_killed_job_is_recorded_failed(t
     job = job_id(out, "s0")
     wait_for((tmp_path / "paused").exists, "the run to reach step 2")
     before = sorted(p.name for p in run.iterdir())
-    again = subprocess.run([sys.executable, "-m", "diffkit", "sweep", str(path)], env=cli_env(),
-                           capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "diffkit", "sweep", str(path)],
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 2 and len(again.stderr.strip().splitlines()) == 1, again.stderr
     assert f"s0 (job {job})" in again.stderr and "still queued or running" in again.stderr
     assert sorted(p.name for p in run.iterdir()) == before and not list(out.glob("s0.discarded-*"))

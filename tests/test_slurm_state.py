@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("submitit")
 
+from diffkit.sweep.job import RunJob  # noqa: E402
 from diffkit_builtin.launchers import slurm_state, slurm_watch  # noqa: E402
 from diffkit_builtin.launchers.slurm import SubmititLauncher  # noqa: E402
-from diffkit.sweep.job import RunJob  # noqa: E402
 
 
 def fake(bin_dir: Path, name: str, output: str, code: int = 0) -> None:
@@ -89,17 +89,29 @@ def test_the_run_logs_error_line_comes_before_submitits():
     text = "submitit INFO (2026) - Loading pickle: /x/55_submitted.pkl\n"
     job = RunJob("a", Path("/nonexistent"), Path("/nonexistent/a.log"), [], [])
     assert slurm_watch.run_error(job) == ""
-    tb = "Traceback (most recent call last):\n  File \"x\"\nsubmitit.core.utils.UncompletedJobError: Job not requeued because: timed-out too many times.\n" + text
+    tb = (
+        'Traceback (most recent call last):\n  File "x"\nsubmitit.core.utils.UncompletedJobError: Job not requeued because: timed-out too many times.\n'
+        + text
+    )
     assert slurm_watch.exception_line(tb).endswith("Job not requeued because: timed-out too many times.")
 
 
-@pytest.mark.parametrize("said, gpus, expected", [
-    ("sbatch: error: Batch job submission failed: Invalid generic resource (gres) specification", 1,
-     "sbatch refused the jobs: Batch job submission failed: Invalid generic resource (gres) specification; "
-     "launcher.gpus_per_node=1 asks for GPUs: set launcher.gpus_per_node=0 on a cluster without GPUs"),
-    ("sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)", 0,
-     "Unable to contact slurm controller (connect failure); is SLURM running here (sinfo)?"),
-])
+@pytest.mark.parametrize(
+    "said, gpus, expected",
+    [
+        (
+            "sbatch: error: Batch job submission failed: Invalid generic resource (gres) specification",
+            1,
+            "sbatch refused the jobs: Batch job submission failed: Invalid generic resource (gres) specification; "
+            "launcher.gpus_per_node=1 asks for GPUs: set launcher.gpus_per_node=0 on a cluster without GPUs",
+        ),
+        (
+            "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)",
+            0,
+            "Unable to contact slurm controller (connect failure); is SLURM running here (sinfo)?",
+        ),
+    ],
+)
 def test_an_sbatch_refusal_is_one_line_naming_the_cause(said, gpus, expected):
     line = slurm_watch.submission_error(RuntimeError(f"Command failed\n{said}\n"), gpus)
     assert expected in line and "\n" not in line

@@ -26,8 +26,14 @@ from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 featur
 
 #: TINY-like settings for every run of the test sweeps; 30 steps leave time to kill one midway.
 OVERRIDES = {
-    "data.image_size": 8, "data.batch_size": 16, "denoiser.channels": [8, 16], "time_embedding.dim": 8,
-    "scheduler.num_timesteps": 20, "train.progress": False, "train.sample_every": 0, "train.num_samples": 4,
+    "data.image_size": 8,
+    "data.batch_size": 16,
+    "denoiser.channels": [8, 16],
+    "time_embedding.dim": 8,
+    "scheduler.num_timesteps": 20,
+    "train.progress": False,
+    "train.sample_every": 0,
+    "train.num_samples": 4,
     "train": {"steps": 30, "log_every": 10, "checkpoint_every": 5},
     "eval": {"metrics": ["fid", "precision_recall"], "num_samples": 16},
 }
@@ -36,8 +42,9 @@ NAMES = ["lr0.001-s0", "lr0.001-s1", "lr0.002-s0", "lr0.002-s1"]
 
 
 def write_sweep(path: Path, grid: dict, **extra) -> Path:
-    path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "overrides": OVERRIDES,
-                                    "grid": grid, **extra}))
+    path.write_text(
+        yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "overrides": OVERRIDES, "grid": grid, **extra})
+    )
     return path
 
 
@@ -61,7 +68,10 @@ def test_example_sweeps_compose_into_valid_configs(name: str, count: int, plugin
         cfg = composed.cfg
         values = {**sweep.overrides, **run.values}
         assert (cfg.loss.name, cfg.scheduler.name, cfg.scheduler.num_timesteps) == (
-            values["loss.name"], values["scheduler.name"], values["scheduler.num_timesteps"])
+            values["loss.name"],
+            values["scheduler.name"],
+            values["scheduler.num_timesteps"],
+        )
         assert list(cfg.run.hparams) == sweep.varying()
         assert list(cfg.eval.metrics) == ["fid", "precision_recall"]
 
@@ -90,9 +100,15 @@ def test_dry_run_lists_runs_and_writes_nothing(tmp_path: Path, capsys):
 
 def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path: Path):
     path = tmp_path / "fail.yaml"  # image_folder without a root validates, then fails to load its data
-    path.write_text(yaml.safe_dump({"overrides": {**OVERRIDES, "train": {"steps": 2, "checkpoint_every": 0},
-                                                  "eval": {"metrics": []}},
-                                    "grid": {"data.name": ["image_folder", "digits"]}, "dir": str(tmp_path / "out")}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "overrides": {**OVERRIDES, "train": {"steps": 2, "checkpoint_every": 0}, "eval": {"metrics": []}},
+                "grid": {"data.name": ["image_folder", "digits"]},
+                "dir": str(tmp_path / "out"),
+            }
+        )
+    )
     proc = run_cli("sweep", str(path), "--jobs", "2", check=False)
     assert proc.returncode == 1
     runs = {r["name"]: r for r in json.loads((tmp_path / "out/sweep.json").read_text())["runs"]}
@@ -106,10 +122,20 @@ def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(
     """SIGKILLed during its final evaluation (after the step-6 checkpoint): the re-run
     resumes it and evaluates (it used to start it afresh, deleting the directory)."""
     path = tmp_path / "kill.yaml"
-    path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "dir": str(tmp_path / "out"),
-                                    "overrides": {**OVERRIDES, "train": {"steps": 6, "log_every": 2, "checkpoint_every": 3},
-                                                  "eval": {"metrics": ["count"], "num_samples": 8}},
-                                    "grid": {"seed": [0]}}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(REPO / "configs/default.yaml"),
+                "dir": str(tmp_path / "out"),
+                "overrides": {
+                    **OVERRIDES,
+                    "train": {"steps": 6, "log_every": 2, "checkpoint_every": 3},
+                    "eval": {"metrics": ["count"], "num_samples": 8},
+                },
+                "grid": {"seed": [0]},
+            }
+        )
+    )
     name = load_sweep(path).runs[0].name
     run_dir = tmp_path / "out" / name
     monkeypatch.setenv("DIFFKIT_TEST_KILL", f"{tmp_path / 'killed'}:{name}")
@@ -126,7 +152,9 @@ def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(
     assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--launcher", "inline"]) == 0
     assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
     assert (run_dir / "notes.txt").read_text() == "mine"
-    attempts = [ln for ln in (tmp_path / "out" / "logs" / f"{name}.log").read_text().splitlines() if ln.startswith("$ ")]
+    attempts = [
+        ln for ln in (tmp_path / "out" / "logs" / f"{name}.log").read_text().splitlines() if ln.startswith("$ ")
+    ]
     assert len(attempts) == 2 and "--resume" in attempts[1]
     assert (run_dir / "samples" / "step_0000006.png").is_file()
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["runs"][0]["action"] == "resume"
@@ -141,8 +169,14 @@ def killed_and_rerun(tmp_path_factory, feature_cache) -> dict:  # noqa: F811
     path = write_sweep(root / "abl.yaml", GRID, dir=str(root / "out"))
     env = cli_env(**{CACHE_ENV: str(feature_cache)})
     out = root / "out"
-    first = subprocess.Popen([sys.executable, "-m", "diffkit", "sweep", str(path)], env=env, cwd=root,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "diffkit", "sweep", str(path)],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     second_ckpt = out / NAMES[1] / "checkpoints" / "last.pt"
     deadline = time.monotonic() + 240
     while not second_ckpt.exists() and first.poll() is None and time.monotonic() < deadline:
@@ -153,8 +187,16 @@ def killed_and_rerun(tmp_path_factory, feature_cache) -> dict:  # noqa: F811
     status_after_kill = json.loads((out / NAMES[1] / "status.json").read_text())["status"]
     plan = run_cli("sweep", str(path), "--dry-run", cwd=root, env=env).stdout
     rerun = run_cli("sweep", str(path), "--jobs", "2", cwd=root, env=env)
-    return {"root": root, "out": out, "env": env, "plan": plan, "rerun": rerun, "mtime": mtime,
-            "status_after_kill": status_after_kill, "path": path}
+    return {
+        "root": root,
+        "out": out,
+        "env": env,
+        "plan": plan,
+        "rerun": rerun,
+        "mtime": mtime,
+        "status_after_kill": status_after_kill,
+        "path": path,
+    }
 
 
 @pytest.mark.slow
@@ -188,7 +230,12 @@ def test_every_run_logs_hparams_and_final_metrics_to_its_own_event_files(killed_
         assert hparams["optim.lr"].number_value == pytest.approx(config["optim"]["lr"])
         assert hparams["seed"].string_value == str(config["seed"])  # an integer, shown as one
         experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-        assert [m.name.tag for m in experiment.metric_infos] == ["eval/fid", "eval/precision", "eval/recall", "train/loss"]
+        assert [m.name.tag for m in experiment.metric_infos] == [
+            "eval/fid",
+            "eval/precision",
+            "eval/recall",
+            "train/loss",
+        ]
         end = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_end_info"]).session_end_info
         assert end.status == 1  # STATUS_SUCCESS
         metrics = json.loads((run_dir / "metrics.json").read_text())

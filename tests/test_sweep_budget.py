@@ -31,10 +31,16 @@ def test_the_sweep_budget_is_every_runs_train_budget(tmp_path: Path):
     assert [compose(varied.base, varied.run_overrides(r)).cfg.train.budget for r in varied.runs] == ["30s", "90s"]
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"budget": "2x"}, r"s.yaml: budget='2x' is not allowed; use a duration such as 90s"),
-    ({"budget": "2m", "overrides": {"train.budget": "3m"}}, r"budget and overrides train.budget both set the budget"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"budget": "2x"}, r"s.yaml: budget='2x' is not allowed; use a duration such as 90s"),
+        (
+            {"budget": "2m", "overrides": {"train.budget": "3m"}},
+            r"budget and overrides train.budget both set the budget",
+        ),
+    ],
+)
 def test_a_bad_sweep_budget_is_refused_naming_the_file(tmp_path: Path, data: dict, message: str):
     with pytest.raises(ConfigError, match=message):
         load_sweep(write(tmp_path / "s.yaml", grid={"seed": [0]}, **data))
@@ -54,13 +60,34 @@ def test_arms_of_different_speed_train_for_the_same_budget(tmp_path: Path):
 
     from tests.conftest import run_cli
 
-    overrides = {"data.image_size": 8, "data.batch_size": 16, "time_embedding.dim": 8, "scheduler.num_timesteps": 20,
-                 "train": {"progress": False, "sample_every": 0, "num_samples": 4, "log_every": 5,
-                           "checkpoint_every": 0, "precision": "fp32", "device": "cpu"}}
+    overrides = {
+        "data.image_size": 8,
+        "data.batch_size": 16,
+        "time_embedding.dim": 8,
+        "scheduler.num_timesteps": 20,
+        "train": {
+            "progress": False,
+            "sample_every": 0,
+            "num_samples": 4,
+            "log_every": 5,
+            "checkpoint_every": 0,
+            "precision": "fp32",
+            "device": "cpu",
+        },
+    }
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "budget": "3s",
-                                    "overrides": overrides, "grid": {"denoiser.channels": [[8, 16], [32, 64]]},
-                                    "name": "w{denoiser.channels}", "dir": str(tmp_path / "out")}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(REPO / "configs/default.yaml"),
+                "budget": "3s",
+                "overrides": overrides,
+                "grid": {"denoiser.channels": [[8, 16], [32, 64]]},
+                "name": "w{denoiser.channels}",
+                "dir": str(tmp_path / "out"),
+            }
+        )
+    )
     run_cli("sweep", str(path))
     runs = json.loads((tmp_path / "out/sweep.json").read_text())["runs"]
     plans = [json.loads((Path(r["dir"]) / "status.json").read_text())["plan"] for r in runs]

@@ -26,16 +26,35 @@ submitit = pytest.importorskip("submitit")
 
 #: TINY as sweep overrides: 6 steps, a checkpoint every 3, so a signal at step 2 saves step 3.
 OVERRIDES = {
-    "data.image_size": 8, "data.batch_size": 16, "denoiser.channels": [8, 16], "time_embedding.dim": 8,
+    "data.image_size": 8,
+    "data.batch_size": 16,
+    "denoiser.channels": [8, 16],
+    "time_embedding.dim": 8,
     "scheduler.num_timesteps": 20,
-    "train": {"steps": 6, "log_every": 2, "sample_every": 0, "checkpoint_every": 3, "num_samples": 4, "progress": False},
+    "train": {
+        "steps": 6,
+        "log_every": 2,
+        "sample_every": 0,
+        "checkpoint_every": 3,
+        "num_samples": 4,
+        "progress": False,
+    },
 }
 PLUGIN = "tests.sweep_plugin"
 
 
 def write_sweep(path: Path, grid: dict, **extra) -> Path:
-    path.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "overrides": OVERRIDES,
-                                    "grid": grid, "dir": str(path.parent / "out"), **extra}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(REPO / "configs/default.yaml"),
+                "overrides": OVERRIDES,
+                "grid": grid,
+                "dir": str(path.parent / "out"),
+                **extra,
+            }
+        )
+    )
     return path
 
 
@@ -49,8 +68,11 @@ def slurm_local(tmp_path_factory) -> dict:
     runs that differ only in how many checkpoints they keep (so their weights must be
     equal), one of them pre-empted after step 2; two image_folder runs without a root fail."""
     root = tmp_path_factory.mktemp("slurm")
-    path = write_sweep(root / "abl.yaml", {"run.keep_checkpoints": [2, 3], "data.name": ["digits", "image_folder"]},
-                       launcher={"name": "submitit", "cluster": "local", "gpus_per_node": 0, "poll_s": 0.2})
+    path = write_sweep(
+        root / "abl.yaml",
+        {"run.keep_checkpoints": [2, 3], "data.name": ["digits", "image_folder"]},
+        launcher={"name": "submitit", "cluster": "local", "gpus_per_node": 0, "poll_s": 0.2},
+    )
     names = {(r.values["run.keep_checkpoints"], r.values["data.name"]): r.name for r in load_sweep(path).runs}
     preempted = names[3, "digits"]
     env = {"DIFFKIT_TEST_PREEMPT": f"{root / 'preempted'}:{preempted}", "PYTHONPATH": str(REPO)}
@@ -66,7 +88,12 @@ def slurm_local(tmp_path_factory) -> dict:
 
 def weights(run_dir: Path) -> dict:
     state = ckpt.load(run_dir / "checkpoints" / "last.pt")
-    return {"model": state["model"], "ema": state["ema"], "optimizer": state["optimizer"]["state"], "step": state["step"]}
+    return {
+        "model": state["model"],
+        "ema": state["ema"],
+        "optimizer": state["optimizer"]["state"],
+        "step": state["step"],
+    }
 
 
 def equal(a, b) -> bool:
@@ -82,7 +109,8 @@ def test_submitit_sweep_runs_end_to_end_and_records_failures_once(slurm_local):
     runs = summary(slurm_local["out"])
     assert slurm_local["code"] == 1  # two runs failed
     assert {n: runs[n]["status"] for n in slurm_local["names"].values()} == {
-        n: "completed" if data == "digits" else "failed" for (_, data), n in slurm_local["names"].items()}
+        n: "completed" if data == "digits" else "failed" for (_, data), n in slurm_local["names"].items()
+    }
     for name, r in runs.items():
         assert r["job_id"] and r["attempts"] == 1
         if r["status"] == "failed":
@@ -119,18 +147,42 @@ def test_status_shows_each_runs_state_and_job(slurm_local, capsys):
 
 
 def test_sbatch_script_holds_the_configured_resources(tmp_path: Path, monkeypatch):
-    path = write_sweep(tmp_path / "abl.yaml", {"seed": [0, 1, 2]}, launcher={
-        "name": "submitit", "partition": "gpu", "time": 240, "gpus_per_node": 4, "cpus_per_task": 10,
-        "mem_gb": 64, "account": "proj1", "qos": "high", "array_parallelism": 2, "setup": ["module load cuda"],
-        "sbatch": {"exclude": "node7"}})
+    path = write_sweep(
+        tmp_path / "abl.yaml",
+        {"seed": [0, 1, 2]},
+        launcher={
+            "name": "submitit",
+            "partition": "gpu",
+            "time": 240,
+            "gpus_per_node": 4,
+            "cpus_per_task": 10,
+            "mem_gb": 64,
+            "account": "proj1",
+            "qos": "high",
+            "array_parallelism": 2,
+            "setup": ["module load cuda"],
+            "sbatch": {"exclude": "node7"},
+        },
+    )
     sweep = load_sweep(path)
     launcher = load_plugins(autoload=False).registry.build("launcher", sweep.launcher, where="launcher")
     jobs = [make_job(sweep, r, []) for r in sweep.runs]
     script = launcher.describe(jobs)
-    for line in ("#SBATCH --partition=gpu", "#SBATCH --time=240", "#SBATCH --gpus-per-node=4",
-                 "#SBATCH --ntasks-per-node=4", "#SBATCH --cpus-per-task=10", "#SBATCH --mem=64GB", "#SBATCH --job-name=diffkit-out",
-                 "#SBATCH --account=proj1", "#SBATCH --qos=high", "#SBATCH --array=0-2%2",
-                 "#SBATCH --exclude=node7", "#SBATCH --signal=USR2@120", "module load cuda"):
+    for line in (
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=240",
+        "#SBATCH --gpus-per-node=4",
+        "#SBATCH --ntasks-per-node=4",
+        "#SBATCH --cpus-per-task=10",
+        "#SBATCH --mem=64GB",
+        "#SBATCH --job-name=diffkit-out",
+        "#SBATCH --account=proj1",
+        "#SBATCH --qos=high",
+        "#SBATCH --array=0-2%2",
+        "#SBATCH --exclude=node7",
+        "#SBATCH --signal=USR2@120",
+        "module load cuda",
+    ):
         assert line in script.splitlines(), line
     # the same text as submitit's SlurmExecutor writes for the job (it wants srun on the PATH)
     fake = tmp_path / "bin" / "srun"
@@ -147,8 +199,11 @@ def test_sbatch_script_holds_the_configured_resources(tmp_path: Path, monkeypatc
 
 def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_number_of_times(tmp_path: Path, capsys):
     tally = tmp_path / "tally.txt"
-    path = write_sweep(tmp_path / "abl.yaml", {"data.name": ["digits", "image_folder"]},
-                       launcher={"name": "inline", "tally": str(tally), "retries": 1})
+    path = write_sweep(
+        tmp_path / "abl.yaml",
+        {"data.name": ["digits", "image_folder"]},
+        launcher={"name": "inline", "tally": str(tally), "retries": 1},
+    )
     leftover = tmp_path / "out" / load_sweep(path).runs[0].name  # a run dir without a checkpoint
     leftover.mkdir(parents=True)
     (leftover / "notes.txt").write_text("mine")
@@ -157,22 +212,29 @@ def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_nu
     assert len(moved) == 1 and (moved[0] / "notes.txt").read_text() == "mine"  # moved aside, never deleted
     assert tally.read_text().splitlines() == ["digits 0", "image_folder 2", "image_folder 2"]
     runs = summary(tmp_path / "out")
-    assert runs["digits"] == {**runs["digits"], "status": "completed", "attempts": 1,
-                                "job_id": "inline-digits"}
+    assert runs["digits"] == {**runs["digits"], "status": "completed", "attempts": 1, "job_id": "inline-digits"}
     failed = runs["image_folder"]
     assert failed["status"] == "failed" and failed["attempts"] == 2 and "data.root must name" in failed["error"]
     err = capsys.readouterr().err
     assert "diffkit sweep: retry image_folder" in err and f"moved it aside to {moved[0]}" in err
     assert main(["sweep", str(path), "-p", PLUGIN]) == 1  # again: digits is skipped and keeps its job
     again = summary(tmp_path / "out")["digits"]
-    assert (again["action"], again["status"], again["job_id"], again["attempts"]) == ("skip", "completed", "inline-digits", 1)
+    assert (again["action"], again["status"], again["job_id"], again["attempts"]) == (
+        "skip",
+        "completed",
+        "inline-digits",
+        1,
+    )
 
 
-@pytest.mark.parametrize("grid, bad, message", [
-    ({"loss.name": ["l1", "nope"]}, "nope", "loss.name: unknown loss 'nope'"),
-    ({"loss.name": ["huber"], "loss.delta": [1.0, "abc"]}, "abc", "loss.delta='abc' is not allowed; use a number"),
-    ({"denoiser.channelz": [[8, 16]]}, [8, 16], "denoiser.channelz: denoiser 'unet' has no parameter 'channelz'"),
-])
+@pytest.mark.parametrize(
+    "grid, bad, message",
+    [
+        ({"loss.name": ["l1", "nope"]}, "nope", "loss.name: unknown loss 'nope'"),
+        ({"loss.name": ["huber"], "loss.delta": [1.0, "abc"]}, "abc", "loss.delta='abc' is not allowed; use a number"),
+        ({"denoiser.channelz": [[8, 16]]}, [8, 16], "denoiser.channelz: denoiser 'unet' has no parameter 'channelz'"),
+    ],
+)
 def test_a_bad_grid_value_exits_2_naming_run_and_key_before_anything_is_submitted(tmp_path, capsys, grid, bad, message):
     path = write_sweep(tmp_path / "abl.yaml", grid, launcher={"name": "submitit", "cluster": "slurm"})
     run = next(r.name for r in load_sweep(path).runs if bad in r.values.values())
@@ -187,7 +249,10 @@ def test_launcher_errors_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch)
     path = write_sweep(tmp_path / "abl.yaml", {"seed": [0]})
     cases = [
         (["--launcher", "submitt"], "unknown launcher 'submitt'; did you mean 'submitit'?"),
-        (["--launcher", "submitit", "launcher.partiton=gpu"], "launcher.partiton: launcher 'submitit' has no parameter"),
+        (
+            ["--launcher", "submitit", "launcher.partiton=gpu"],
+            "launcher.partiton: launcher 'submitit' has no parameter",
+        ),
         (["--launcher", "submitit", "--jobs", "2"], "--jobs is for the local launcher"),
         (["seed=3"], "diffkit sweep takes only launcher.KEY=VALUE settings"),
     ]
@@ -198,35 +263,59 @@ def test_launcher_errors_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch)
     monkeypatch.setitem(sys.modules, "submitit", None)  # as if not installed
     assert main(["sweep", str(path), "--launcher", "submitit", "--dry-run"]) == 2
     assert capsys.readouterr().err.strip() == (
-        'diffkit: error: the submitit launcher needs the submitit package: pip install "diffkit[slurm]"')
+        'diffkit: error: the submitit launcher needs the submitit package: pip install "diffkit[slurm]"'
+    )
 
 
 def test_torchrun_variables_come_from_the_slurm_job(monkeypatch):
     from diffkit_builtin.launchers.slurm_job import torchrun_env
 
-    for key, value in {"SUBMITIT_EXECUTOR": "slurm", "SLURM_JOB_ID": "4242", "SLURM_NTASKS": "8",
-                       "SLURM_PROCID": "5", "SLURM_LOCALID": "1", "SLURM_JOB_NUM_NODES": "2",
-                       "SLURM_NODEID": "1", "SLURM_JOB_NODELIST": "gpu[012-013]"}.items():
+    for key, value in {
+        "SUBMITIT_EXECUTOR": "slurm",
+        "SLURM_JOB_ID": "4242",
+        "SLURM_NTASKS": "8",
+        "SLURM_PROCID": "5",
+        "SLURM_LOCALID": "1",
+        "SLURM_JOB_NUM_NODES": "2",
+        "SLURM_NODEID": "1",
+        "SLURM_JOB_NODELIST": "gpu[012-013]",
+    }.items():
         monkeypatch.setenv(key, value)
     env = torchrun_env(submitit.JobEnvironment())
     assert {k: env[k] for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")} == {
-        "RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "MASTER_ADDR": "gpu012"}
+        "RANK": "5",
+        "WORLD_SIZE": "8",
+        "LOCAL_RANK": "1",
+        "MASTER_ADDR": "gpu012",
+    }
     assert 20000 <= int(env["MASTER_PORT"]) < 40000
     monkeypatch.setenv("SLURM_NTASKS", "1")
     assert torchrun_env(submitit.JobEnvironment()) == {}
 
 
 def test_a_sweep_does_not_launch_while_jobs_of_an_earlier_one_still_run(tmp_path, capsys):
-    path = write_sweep(tmp_path / "abl.yaml", {"seed": [0, 1]},
-                       launcher={"name": "submitit", "cluster": "local", "gpus_per_node": 0})
+    path = write_sweep(
+        tmp_path / "abl.yaml", {"seed": [0, 1]}, launcher={"name": "submitit", "cluster": "local", "gpus_per_node": 0}
+    )
     out, names = tmp_path / "out", [r.name for r in load_sweep(path).runs]
     out.mkdir()
-    (out / "sweep.json").write_text(json.dumps({"launcher": {"name": "submitit"}, "runs": [
-        {"name": names[0], "dir": str(out / names[0]), "status": "running", "job_id": str(os.getpid())},
-        {"name": names[1], "dir": str(out / names[1]), "status": "queued", "job_id": "999999999"}]}))
+    (out / "sweep.json").write_text(
+        json.dumps(
+            {
+                "launcher": {"name": "submitit"},
+                "runs": [
+                    {"name": names[0], "dir": str(out / names[0]), "status": "running", "job_id": str(os.getpid())},
+                    {"name": names[1], "dir": str(out / names[1]), "status": "queued", "job_id": "999999999"},
+                ],
+            }
+        )
+    )
     assert main(["sweep", str(path)]) == 2
     err = capsys.readouterr().err
-    assert f"1 run(s) of {out} are still queued or running from an earlier `diffkit sweep`: {names[0]} (job {os.getpid()})" in err
+    assert (
+        f"1 run(s) of {out} are still queued or running from an earlier `diffkit sweep`: {names[0]} (job {os.getpid()})"
+        in err
+    )
     assert main(["sweep", "--status", str(out)]) == 0
     rows = capsys.readouterr().out.strip().splitlines()[2:]
     assert [r.split("|")[2].strip() for r in rows] == ["running", "queued"]

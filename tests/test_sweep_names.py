@@ -24,27 +24,46 @@ def names(path: Path) -> list[str]:
 
 
 def test_short_names_are_the_grid_values_with_prefixes_for_numbers(tmp_path: Path):
-    grid = {"loss.name": ["l1", "l2"], "scheduler.num_timesteps": [300], "optim.lr": [0.001],
-            "sampler.clip_sample": [True, False], "seed": [0]}
+    grid = {
+        "loss.name": ["l1", "l2"],
+        "scheduler.num_timesteps": [300],
+        "optim.lr": [0.001],
+        "sampler.clip_sample": [True, False],
+        "seed": [0],
+    }
     assert names(sweep_file(tmp_path, grid)) == [
-        "l1-T300-lr0.001-clip_sample-s0", "l1-T300-lr0.001-no-clip_sample-s0",
-        "l2-T300-lr0.001-clip_sample-s0", "l2-T300-lr0.001-no-clip_sample-s0"]
-    assert names(sweep_file(tmp_path, {"denoiser.channels": [[8, 16], [16, 32]]})) == ["channels_8,16", "channels_16,32"]
+        "l1-T300-lr0.001-clip_sample-s0",
+        "l1-T300-lr0.001-no-clip_sample-s0",
+        "l2-T300-lr0.001-clip_sample-s0",
+        "l2-T300-lr0.001-no-clip_sample-s0",
+    ]
+    assert names(sweep_file(tmp_path, {"denoiser.channels": [[8, 16], [16, 32]]})) == [
+        "channels_8,16",
+        "channels_16,32",
+    ]
 
 
 def test_a_name_template_fills_grid_and_override_keys_with_formats(tmp_path: Path):
-    path = sweep_file(tmp_path, {"loss.name": ["l1", "l2"], "optim.lr": [0.001, 0.0002]},
-                      overrides={"scheduler.name": "cosine"}, name="{loss.name}-{scheduler.name}-lr{optim.lr:.0e}")
+    path = sweep_file(
+        tmp_path,
+        {"loss.name": ["l1", "l2"], "optim.lr": [0.001, 0.0002]},
+        overrides={"scheduler.name": "cosine"},
+        name="{loss.name}-{scheduler.name}-lr{optim.lr:.0e}",
+    )
     assert names(path) == ["l1-cosine-lr1e-03", "l1-cosine-lr2e-04", "l2-cosine-lr1e-03", "l2-cosine-lr2e-04"]
     assert names(sweep_file(tmp_path, {"loss.name": ["a/b", "a c"]}, name="../{loss.name}")) == ["a_b", "a_c"]
 
 
 def test_template_errors_name_the_problem(tmp_path: Path):
-    with pytest.raises(ConfigError, match=r"uses \{loss\.nme\}, which is not a grid or override key; "
-                                          r"did you mean 'loss\.name'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"uses \{loss\.nme\}, which is not a grid or override key; "
+        r"did you mean 'loss\.name'\?",
+    ):
         load_sweep(sweep_file(tmp_path, {"loss.name": ["l1", "l2"]}, name="{loss.nme}"))
-    with pytest.raises(ConfigError, match="two runs would share the directory 'run'; add the keys that tell them "
-                                          "apart to name"):
+    with pytest.raises(
+        ConfigError, match="two runs would share the directory 'run'; add the keys that tell them apart to name"
+    ):
         load_sweep(sweep_file(tmp_path, {"loss.name": ["l1", "l2"]}, name="run"))
     with pytest.raises(ConfigError, match="may not be named 'logs'"):
         load_sweep(sweep_file(tmp_path, {"loss.name": ["l1"]}, name="logs"))

@@ -13,13 +13,19 @@ from tensorboard.backend.event_processing import plugin_event_accumulator
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import api_pb2, plugin_data_pb2
 
-from diffkit_builtin.trackers import tensorboard as tracker
 from diffkit.config import hparams
 from diffkit.interfaces.run import RunContext
 from diffkit.runner.sample import forward_timesteps
+from diffkit_builtin.trackers import tensorboard as tracker
 
-CONFIG = {"seed": 3, "run": {"dir": "x"}, "loss": {"name": "l2"}, "optim": {"lr": 0.002, "grad_clip": None},
-          "denoiser": {"channels": [8, 16]}, "train": {"compile": False}}
+CONFIG = {
+    "seed": 3,
+    "run": {"dir": "x"},
+    "loss": {"name": "l2"},
+    "optim": {"lr": 0.002, "grad_clip": None},
+    "denoiser": {"channels": [8, 16]},
+    "train": {"compile": False},
+}
 
 
 def reload(run_dir: Path) -> plugin_event_accumulator.EventAccumulator:
@@ -34,8 +40,7 @@ def last(acc: plugin_event_accumulator.EventAccumulator, tag: str) -> tuple[int,
 
 
 def a_run(tmp_path: Path) -> RunContext:
-    return RunContext(dir=tmp_path, config=CONFIG, step=10,
-                      hparams=hparams(CONFIG))
+    return RunContext(dir=tmp_path, config=CONFIG, step=10, hparams=hparams(CONFIG))
 
 
 def hparams_data(acc: plugin_event_accumulator.EventAccumulator) -> dict[str, plugin_data_pb2.HParamsPluginData]:
@@ -63,7 +68,9 @@ def test_a_running_run_is_in_the_hparams_table_and_a_completed_one_declares_the_
     assert data["session_end_info"].session_end_info.status == 1  # STATUS_SUCCESS
     experiment = data["experiment"].experiment
     assert [h.name for h in experiment.hparam_infos] == ["loss.name", "optim.lr", "seed"]  # in CURATED order
-    assert [(h.name, h.type) for h in experiment.hparam_infos if h.name == "seed"] == [("seed", api_pb2.DATA_TYPE_STRING)]
+    assert [(h.name, h.type) for h in experiment.hparam_infos if h.name == "seed"] == [
+        ("seed", api_pb2.DATA_TYPE_STRING)
+    ]
     tags = [m.name.tag for m in experiment.metric_infos]
     assert tags == ["eval/fid", "train/loss", "eval/mean_gap"]  # no empty columns for precision, recall
     assert experiment.metric_infos[-1].description == "a plugin's score; higher is better"

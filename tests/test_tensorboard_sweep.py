@@ -18,10 +18,17 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.slow
 
 OVERRIDES = {
-    "data.image_size": 8, "data.batch_size": 16, "denoiser.channels": [8, 16], "time_embedding.dim": 8,
-    "scheduler.num_timesteps": 20, "train.progress": False, "train.sample_every": 0, "train.num_samples": 4,
+    "data.image_size": 8,
+    "data.batch_size": 16,
+    "denoiser.channels": [8, 16],
+    "time_embedding.dim": 8,
+    "scheduler.num_timesteps": 20,
+    "train.progress": False,
+    "train.sample_every": 0,
+    "train.num_samples": 4,
     "train": {"steps": 4, "log_every": 2, "checkpoint_every": 4},
-    "eval": {"metrics": ["count"], "num_samples": 4}, "run.plugins": ["tests.sweep_plugin"],
+    "eval": {"metrics": ["count"], "num_samples": 4},
+    "run.plugins": ["tests.sweep_plugin"],
 }
 
 
@@ -29,8 +36,16 @@ OVERRIDES = {
 def board(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, plugin_event_multiplexer.EventMultiplexer]:
     root = tmp_path_factory.mktemp("tb")
     sweep = root / "tiny.yaml"
-    sweep.write_text(yaml.safe_dump({"base": str(REPO / "configs/default.yaml"), "overrides": OVERRIDES,
-                                     "grid": {"seed": [0, 1]}, "dir": str(root / "out")}))
+    sweep.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(REPO / "configs/default.yaml"),
+                "overrides": OVERRIDES,
+                "grid": {"seed": [0, 1]},
+                "dir": str(root / "out"),
+            }
+        )
+    )
     assert main(["sweep", str(sweep)]) == 0
     mux = plugin_event_multiplexer.EventMultiplexer().AddRunsFromDirectory(str(root / "out"))
     mux.Reload()

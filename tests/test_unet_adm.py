@@ -11,8 +11,15 @@ from diffkit.errors import ConfigError
 
 def build(plugins, in_channels=1, num_classes=0, dim=16, embedding="sinusoidal", **params):
     emb = plugins.registry.build("time_embedding", {"name": embedding, "dim": dim}, num_timesteps=100)
-    node = {"name": "unet_adm", "channels": [8, 16], "num_res_blocks": 1, "attention_resolutions": [2],
-            "dropout": 0.0, "num_heads": 2, **params}
+    node = {
+        "name": "unet_adm",
+        "channels": [8, 16],
+        "num_res_blocks": 1,
+        "attention_resolutions": [2],
+        "dropout": 0.0,
+        "num_heads": 2,
+        **params,
+    }
     return plugins.registry.build(
         "denoiser", node, in_channels=in_channels, time_embedding=emb, num_classes=num_classes
     )
@@ -108,8 +115,9 @@ def test_bad_image_size_is_reported_at_build(plugins):
     from diffkit.config import compose
     from diffkit.runner.build import build_components
 
-    cfg = compose(None, ["denoiser.name=unet_adm", "denoiser.channels=[8,8,8]", "data.image_size=10"],
-                  plugins.registry).cfg
+    cfg = compose(
+        None, ["denoiser.name=unet_adm", "denoiser.channels=[8,8,8]", "data.image_size=10"], plugins.registry
+    ).cfg
     with pytest.raises(ConfigError, match=r"data.image_size=10 does not suit denoiser 'unet_adm'.*multiple of 4"):
         build_components(plugins.registry, cfg, 1)
 

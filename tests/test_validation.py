@@ -26,8 +26,10 @@ BAD_OVERRIDES = [
     # out-of-range values
     (["scheduler.beta_start=0"], ["scheduler.beta_start=0", "(0, 1)"]),
     (["scheduler.beta_end=1.5"], ["scheduler.beta_end=1.5", "(0, 1)"]),
-    (["scheduler.beta_start=0.02", "scheduler.beta_end=0.01"],
-     ["scheduler.beta_end=0.01 must be >= scheduler.beta_start=0.02"]),
+    (
+        ["scheduler.beta_start=0.02", "scheduler.beta_end=0.01"],
+        ["scheduler.beta_end=0.01 must be >= scheduler.beta_start=0.02"],
+    ),
     (["scheduler.num_timesteps=0"], ["scheduler.num_timesteps=0 must be an integer >= 1"]),
     (["data.batch_size=0"], ["data.batch_size=0 is not allowed; use an integer >= 1"]),
     (["optim.lr=0"], ["optim.lr=0.0 is not allowed; use a finite number > 0"]),
@@ -35,14 +37,18 @@ BAD_OVERRIDES = [
     (["optim.lr=.inf"], ["optim.lr=inf is not allowed; use a finite number > 0"]),
     (["optim.betas=[0.9,1.0]"], ["optim.betas=[0.9, 1.0] is not allowed; use two numbers in [0, 1)"]),
     (["seed=-1"], ["seed=-1 is not allowed; use an integer in [0, 2**32)"]),
-    (["data.image_size=10", "denoiser.channels=[8,16,32]"],
-     ["data.image_size=10 does not suit denoiser 'unet'", "need a multiple of 4"]),
+    (
+        ["data.image_size=10", "denoiser.channels=[8,16,32]"],
+        ["data.image_size=10 does not suit denoiser 'unet'", "need a multiple of 4"],
+    ),
     # unknown component names, with the closest names
     (["scheduler.name=linaer"], ["unknown scheduler 'linaer'", "did you mean 'linear'"]),
     (["loss.name=l11"], ["unknown loss 'l11'", "did you mean 'l1'"]),
     # missing dataset files: the path tried and how to get the data
-    (["data.name=fashion_mnist", "data.root=/nonexistent/fmnist"],
-     ["train-images-idx3-ubyte[.gz] not found in /nonexistent/fmnist", "apt-get install"]),
+    (
+        ["data.name=fashion_mnist", "data.root=/nonexistent/fmnist"],
+        ["train-images-idx3-ubyte[.gz] not found in /nonexistent/fmnist", "apt-get install"],
+    ),
 ]
 
 

@@ -18,8 +18,10 @@ DIRS = {"eval/fid": (False, "")}
 
 
 def arm(name: str, values: list[float]) -> Arm:
-    runs = [RunRecord(f"{name}-s{s}", None, "completed", {"seed": s, "arm": name}, {"eval/fid": v})  # type: ignore[arg-type]
-            for s, v in enumerate(values)]
+    runs = [
+        RunRecord(f"{name}-s{s}", None, "completed", {"seed": s, "arm": name}, {"eval/fid": v})  # type: ignore[arg-type]
+        for s, v in enumerate(values)
+    ]
     return Arm(name, {"arm": name}, runs)
 
 
@@ -62,8 +64,13 @@ def test_the_known_difference_check_rejects_an_unpaired_comparison(monkeypatch):
     seed offsets (10 per seed) then swamp the difference of 2, and it is never resolved."""
     from diffkit.sweep import verdicts
 
-    monkeypatch.setattr(verdicts, "pair_verdict", lambda ea, eb, m, a, b, h: verdicts.Verdict(
-        m, a, b, stats.unpaired_difference(list(ea.seeds.values()), list(eb.seeds.values())), False, None, h))
+    monkeypatch.setattr(
+        verdicts,
+        "pair_verdict",
+        lambda ea, eb, m, a, b, h: verdicts.Verdict(
+            m, a, b, stats.unpaired_difference(list(ea.seeds.values()), list(eb.seeds.values())), False, None, h
+        ),
+    )
     with pytest.raises(AssertionError):
         check_known_difference_found_at_predicted_n()
 
@@ -72,6 +79,7 @@ def test_null_differences_are_rarely_resolved_and_the_bootstrap_alone_fails_that
     """200 null differences of 3 seeds: the union interval calls about 5 % real (at most
     10 %); the broken variant, a bootstrap interval alone, cannot be wider than the data's
     range and calls ~25 % real (all three of one sign)."""
+
     def false_rate() -> float:
         rng = np.random.default_rng(1)
         return sum(stats.mean_interval(list(rng.normal(0, 1, 3))).p < 0.05 for _ in range(200)) / 200
@@ -169,8 +177,11 @@ def test_seeds_needed_matches_the_noncentral_t_power():
     from scipy import stats as sps
 
     n = stats.seeds_needed(1.0, 1.0, 0.05, paired=True)
-    power = lambda k: sps.nct.sf(sps.t.ppf(0.975, k - 1), k - 1, math.sqrt(k)) + sps.nct.cdf(
-        -sps.t.ppf(0.975, k - 1), k - 1, math.sqrt(k))
+
+    def power(k: int) -> float:
+        critical = sps.t.ppf(0.975, k - 1)
+        return sps.nct.sf(critical, k - 1, math.sqrt(k)) + sps.nct.cdf(-critical, k - 1, math.sqrt(k))
+
     assert power(n) >= 0.8 > power(n - 1) and n == 10  # the textbook value for d = 1 (paired)
     assert stats.seeds_needed(0.0, 1.0, 0.05, True) is None
 

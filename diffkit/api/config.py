@@ -12,8 +12,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffkit.config import Composed, to_dict
 from diffkit.config import compose as compose_layers
-from diffkit.runner.preflight import preflight
 from diffkit.plugin_manager import Plugins, load_plugins, plugin_specs, warn_failures
+from diffkit.runner.preflight import preflight
+
 
 @dataclass
 class Config:
@@ -67,8 +68,14 @@ def compose(config: ConfigSource = None, overrides: Sequence[str] = (), *, plugi
     return compose_from(path, overrides, plugins, base=base, stem=stem)
 
 
-def compose_from(path: str | Path | None, overrides: Sequence[str], plugins: Sequence[str],
-                 base: Mapping[str, Any] | None = None, stem: str = "run", quiet: bool = False) -> Config:
+def compose_from(
+    path: str | Path | None,
+    overrides: Sequence[str],
+    plugins: Sequence[str],
+    base: Mapping[str, Any] | None = None,
+    stem: str = "run",
+    quiet: bool = False,
+) -> Config:
     """Compose once without components to find ``run.plugins``, load those plugins, then
     compose with their registry (which checks every component's parameters)."""
     first = compose_layers(path, overrides, base=base)

@@ -34,8 +34,8 @@ from diffkit.runner.posthoc import Weights, lengths_of, merge_lengths, score_len
 from diffkit.runner.restore import Restored, restore
 from diffkit.runner.resume import changes, meaningful, same_meaning
 from diffkit.runner.sample import generate_batches
-from diffkit.runner.visuals import sample_shape
 from diffkit.runner.scores import merge_scores, repeated
+from diffkit.runner.visuals import sample_shape
 
 #: the metrics ``evaluate`` computes when neither its argument nor ``eval.metrics`` names any.
 DEFAULT_METRICS = ("fid", "precision_recall")
@@ -53,9 +53,17 @@ class Run:
     device: ``auto``, ``cpu``, ``cuda``, ``cuda:1``; allow_changes: accept overrides that
     change what the checkpoint means."""
 
-    def __init__(self, dir: str | Path, overrides: Sequence[str] = (), *, plugins: Sequence[str] = (),
-                 checkpoint: str | Path | None = None, use_ema: bool = True, device: str = "auto",
-                 allow_changes: bool = False) -> None:
+    def __init__(
+        self,
+        dir: str | Path,
+        overrides: Sequence[str] = (),
+        *,
+        plugins: Sequence[str] = (),
+        checkpoint: str | Path | None = None,
+        use_ema: bool = True,
+        device: str = "auto",
+        allow_changes: bool = False,
+    ) -> None:
         self.dir = Path(dir)
         if not self.dir.is_dir():
             raise ConfigError(f"run directory not found: {self.dir}")
@@ -91,8 +99,9 @@ class Run:
         validate(config.composed)  # type: ignore[arg-type]
         self._saved = to_dict(compose(None, (), config.plugins.registry, base=base).cfg)
         new, registry = config.to_dict(), config.plugins.registry
-        self.changed = {k: v for k, v in changes(self._saved, new).items()
-                        if not same_meaning(k, self._saved, new, registry)}
+        self.changed = {
+            k: v for k, v in changes(self._saved, new).items() if not same_meaning(k, self._saved, new, registry)
+        }
         refused = [k for k in self.changed if meaningful(k)]
         if refused and not self.allow_changes:
             key, (before, after) = refused[0], self.changed[refused[0]]
@@ -115,8 +124,14 @@ class Run:
     @cached_property
     def restored(self) -> Restored:
         """The checkpoint and the components built from the run's config."""
-        found = restore(self.dir, self.config, self._config.plugins.registry, self._checkpoint,
-                        no_ema=not self._use_ema, saved=self._saved)
+        found = restore(
+            self.dir,
+            self.config,
+            self._config.plugins.registry,
+            self._checkpoint,
+            no_ema=not self._use_ema,
+            saved=self._saved,
+        )
         found.parts.denoiser.to(self.device)
         found.parts.scheduler.to(self.device)
         return found
@@ -138,29 +153,70 @@ class Run:
         return any(meaningful(k) for k in self.changed)
 
     # -- sampling ----------------------------------------------------------
-    def sample(self, num: int, *, sampler: str | None = None, steps: int | None = None, seed: int = 0,
-               guidance: float | None = None, class_label: int | None = None, batch_size: int = 64,
-               progress: bool = True, ema: float | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        num: int,
+        *,
+        sampler: str | None = None,
+        steps: int | None = None,
+        seed: int = 0,
+        guidance: float | None = None,
+        class_label: int | None = None,
+        batch_size: int = 64,
+        progress: bool = True,
+        ema: float | None = None,
+    ) -> torch.Tensor:
         """Draw `num` images, (num, C, H, W) in [-1, 1] on the CPU (points: (num, D)). `sampler`: a sampler
         name instead of the run's; `steps`: sampling steps (default: the sampler's);
         `guidance`: classifier-free guidance scale (needs `class_label`); `ema`: the
         post-hoc EMA length (sigma_rel) to sample with, rebuilt from the run's snapshots."""
-        return torch.cat(list(self.sample_batches(num, sampler=sampler, steps=steps, seed=seed, guidance=guidance,
-                                                  class_label=class_label, batch_size=batch_size, progress=progress,
-                                                  ema=ema)))
+        return torch.cat(
+            list(
+                self.sample_batches(
+                    num,
+                    sampler=sampler,
+                    steps=steps,
+                    seed=seed,
+                    guidance=guidance,
+                    class_label=class_label,
+                    batch_size=batch_size,
+                    progress=progress,
+                    ema=ema,
+                )
+            )
+        )
 
-    def sample_batches(self, num: int, *, sampler: str | None = None, steps: int | None = None, seed: int = 0,
-                       guidance: float | None = None, class_label: int | None = None, batch_size: int = 64,
-                       progress: bool = True, ema: float | None = None) -> Iterator[torch.Tensor]:
+    def sample_batches(
+        self,
+        num: int,
+        *,
+        sampler: str | None = None,
+        steps: int | None = None,
+        seed: int = 0,
+        guidance: float | None = None,
+        class_label: int | None = None,
+        batch_size: int = 64,
+        progress: bool = True,
+        ema: float | None = None,
+    ) -> Iterator[torch.Tensor]:
         """`sample` batch by batch (at most `batch_size` images in memory); batch i uses seed + i."""
         check_sampling(num, steps, seed, guidance, batch_size)
         lengths = lengths_of(ema)
         length = lengths[0] if lengths else None
         parts = self.components
         return generate_batches(
-            self._weights.use(length), parts.scheduler, self._sampler(sampler), num, self.sample_shape, device=self.device,
-            seed=seed, batch_size=batch_size, steps=steps, class_label=class_label,
-            guidance_scale=1.0 if guidance is None else guidance, progress="sample" if progress else None,
+            self._weights.use(length),
+            parts.scheduler,
+            self._sampler(sampler),
+            num,
+            self.sample_shape,
+            device=self.device,
+            seed=seed,
+            batch_size=batch_size,
+            steps=steps,
+            class_label=class_label,
+            guidance_scale=1.0 if guidance is None else guidance,
+            progress="sample" if progress else None,
         )
 
     @cached_property
@@ -181,14 +237,23 @@ class Run:
     def _sampler(self, name: str | None) -> Sampler:
         if name is None or name == self.config.sampler.name:
             return self.components.sampler
-        cfg = compose_from(None, [f"sampler.name={name}"], self._plugin_specs,
-                           base=to_dict(self.config), quiet=True).cfg
+        cfg = compose_from(
+            None, [f"sampler.name={name}"], self._plugin_specs, base=to_dict(self.config), quiet=True
+        ).cfg
         return self._config.plugins.registry.build("sampler", node(cfg, "sampler"))
 
     # -- evaluation --------------------------------------------------------
-    def evaluate(self, metrics: Sequence[str | dict[str, Any]] | None = None, *, num: int | None = None,
-                 repeats: int = 1, steps: int | None = None, seed: int | None = None,
-                 store: bool = True, ema: float | Sequence[float] | None = None) -> dict[str, Any]:
+    def evaluate(
+        self,
+        metrics: Sequence[str | dict[str, Any]] | None = None,
+        *,
+        num: int | None = None,
+        repeats: int = 1,
+        steps: int | None = None,
+        seed: int | None = None,
+        store: bool = True,
+        ema: float | Sequence[float] | None = None,
+    ) -> dict[str, Any]:
         """Score `repeats` sample sets of `num` images (default ``eval.num_samples``) with
         `metrics` (default ``eval.metrics``, else FID and precision/recall) against the
         test split; the sets share no noise batch (``provenance.set_seeds``). With several sets each metric is their mean and
@@ -211,8 +276,9 @@ class Run:
             sets: list[dict[str, Any]] = []
 
             def score(denoiser: torch.nn.Module) -> dict[str, Any]:
-                sets[:] = [evaluator(denoiser, parts.scheduler, parts.sampler, num=num, steps=steps, seed=s)
-                           for s in seeds]
+                sets[:] = [
+                    evaluator(denoiser, parts.scheduler, parts.sampler, num=num, steps=steps, seed=s) for s in seeds
+                ]
                 return {**repeated(sets), "eval/checkpoint_step": self.step}
 
             if lengths:  # each length's scores under keys suffixed @ema<length>
@@ -220,20 +286,29 @@ class Run:
             else:
                 scores = score(self._weights.use(None))
             if store and self.changes_meaning:
-                print(f"diffkit: note: scores of a changed model ({', '.join(k for k in self.changed if meaningful(k))})"
-                      f" are not stored in {self.dir / rundir.METRICS}", file=sys.stderr)
+                print(
+                    f"diffkit: note: scores of a changed model ({', '.join(k for k in self.changed if meaningful(k))})"
+                    f" are not stored in {self.dir / rundir.METRICS}",
+                    file=sys.stderr,
+                )
             elif store:
-                merged = merge_lengths(stored, scores, lengths, merge_scores) if lengths else merge_scores(stored, scores)
+                merged = (
+                    merge_lengths(stored, scores, lengths, merge_scores) if lengths else merge_scores(stored, scores)
+                )
                 rundir.write_json(self.dir / rundir.METRICS, merged)
                 if not lengths:
-                    ema_used = bool(self.restored.state.get("ema") and cfg.ema.get("use_for_sampling", True)
-                                    and self._use_ema)
-                    provenance.write_end(self.dir, evaluation=provenance.evaluation(
-                        evaluator.provenance, ema=ema_used, sets=sets, seeds=seeds))
+                    ema_used = bool(
+                        self.restored.state.get("ema") and cfg.ema.get("use_for_sampling", True) and self._use_ema
+                    )
+                    provenance.write_end(
+                        self.dir,
+                        evaluation=provenance.evaluation(evaluator.provenance, ema=ema_used, sets=sets, seeds=seeds),
+                    )
                 config = to_dict(cfg)
                 context = RunContext(dir=self.dir, config=config, step=self.step, hparams=hparams(config))
                 self._config.plugins.hooks(cfg.run.on_hook_error).diffkit_eval(
-                    run=context, step=self.step, metrics=numeric(scores))
+                    run=context, step=self.step, metrics=numeric(scores)
+                )
             return scores
 
 

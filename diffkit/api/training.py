@@ -20,8 +20,13 @@ from diffkit.runner import rundir
 from diffkit.runner.train import train as run_training
 
 
-def train(config: ConfigSource = None, overrides: Sequence[str] = (), *, run_dir: str | Path | None = None,
-          plugins: Sequence[str] = ()) -> Run:
+def train(
+    config: ConfigSource = None,
+    overrides: Sequence[str] = (),
+    *,
+    run_dir: str | Path | None = None,
+    plugins: Sequence[str] = (),
+) -> Run:
     """Train a new run from `config` (a YAML file, a mapping, a `Config` or None
     for the defaults) with `overrides` (``"optim.lr=2e-3"``); `run_dir`: where (default
     ``runs/<time>-<config stem>``). Returns the run; ``run.status`` is ``completed``,
@@ -32,8 +37,9 @@ def train(config: ConfigSource = None, overrides: Sequence[str] = (), *, run_dir
     return _train(composed, None, False)
 
 
-def resume(run_dir: str | Path, overrides: Sequence[str] = (), *, allow_changes: bool = False,
-           plugins: Sequence[str] = ()) -> Run:
+def resume(
+    run_dir: str | Path, overrides: Sequence[str] = (), *, allow_changes: bool = False, plugins: Sequence[str] = ()
+) -> Run:
     """Continue the run in `run_dir` from its latest checkpoint (a finished run with a
     larger ``train.steps`` trains on). Overrides that change what the checkpoint means
     are refused unless `allow_changes`; every change is recorded in ``history.json``."""
@@ -47,8 +53,9 @@ def resume(run_dir: str | Path, overrides: Sequence[str] = (), *, allow_changes:
 def _train(config: Config, resume_dir: Path | None, allow_changes: bool) -> Run:
     assert config.composed is not None
     with isolated():
-        out = run_training(config.composed, config.plugins, resume=resume_dir, stem=config.stem,
-                           allow_changes=allow_changes)
+        out = run_training(
+            config.composed, config.plugins, resume=resume_dir, stem=config.stem, allow_changes=allow_changes
+        )
     return Run(out, plugins=config.extra_plugins)
 
 

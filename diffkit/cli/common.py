@@ -51,13 +51,23 @@ def add_restore_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="a checkpoint file (default: the run's latest)")
     parser.add_argument("--no-ema", action="store_true", help="use the raw weights even when EMA weights exist")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--allow-changes", action="store_true",
-                        help="allow overrides that change what the checkpoint means (schedule, T, image size, "
-                             "denoiser, data); scores of a model so changed are not stored")
+    parser.add_argument(
+        "--allow-changes",
+        action="store_true",
+        help="allow overrides that change what the checkpoint means (schedule, T, image size, "
+        "denoiser, data); scores of a model so changed are not stored",
+    )
     add_plugin_option(parser)
 
 
 def open_from_args(args: argparse.Namespace, overrides: Sequence[str]) -> Run:
     """The run named by ``RUN_DIR`` with the restore options."""
-    return open_run(existing_dir(args.run_dir), overrides, plugins=args.plugins, checkpoint=args.checkpoint,
-                    use_ema=not args.no_ema, device=args.device, allow_changes=args.allow_changes)
+    return open_run(
+        existing_dir(args.run_dir),
+        overrides,
+        plugins=args.plugins,
+        checkpoint=args.checkpoint,
+        use_ema=not args.no_ema,
+        device=args.device,
+        allow_changes=args.allow_changes,
+    )

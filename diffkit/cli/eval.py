@@ -27,15 +27,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. sampler.name=ddim eval.steps=50")
     p.add_argument("--num", type=int, help="images to generate (default: eval.num_samples)")
-    p.add_argument("--metric", action="append", default=[], metavar="NAME",
-                   help=f"a metric to compute (repeatable; default: eval.metrics or {', '.join(DEFAULT_METRICS)})")
+    p.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=f"a metric to compute (repeatable; default: eval.metrics or {', '.join(DEFAULT_METRICS)})",
+    )
     p.add_argument("--steps", type=int, help="sampling steps (default: eval.steps, else the sampler's)")
     p.add_argument("--seed", type=int, help="sampling seed (default: the run's seed)")
-    p.add_argument("--repeats", type=int, default=1, metavar="K",
-                   help="score K independent sample sets (no shared noise batch); report each metric's mean and std")
-    p.add_argument("--ema", metavar="LIST",
-                   help="score post-hoc EMA lengths instead, e.g. 0.05,0.08,0.12: one row each, stored as "
-                        "eval/<metric>@ema<length> (needs a run trained with ema.name=power)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        metavar="K",
+        help="score K independent sample sets (no shared noise batch); report each metric's mean and std",
+    )
+    p.add_argument(
+        "--ema",
+        metavar="LIST",
+        help="score post-hoc EMA lengths instead, e.g. 0.05,0.08,0.12: one row each, stored as "
+        "eval/<metric>@ema<length> (needs a run trained with ema.name=power)",
+    )
     add_restore_options(p)
     p.set_defaults(func=run)
 
@@ -46,14 +59,15 @@ def run(args: argparse.Namespace) -> int:
     if lengths and args.no_ema:
         raise ConfigError("--ema and --no-ema exclude each other: pick the weights to score")
     trained = open_from_args(args, args.overrides)
-    scores = trained.evaluate(args.metric or None, num=args.num, repeats=args.repeats, steps=args.steps,
-                              seed=args.seed, ema=lengths or None)
+    scores = trained.evaluate(
+        args.metric or None, num=args.num, repeats=args.repeats, steps=args.steps, seed=args.seed, ema=lengths or None
+    )
     if lengths:  # one row per length
         header, table = posthoc.rows(scores, lengths)
         print("\t".join(header))
         for row in table:
             print("\t".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in row))
-    for key, value in ([] if lengths else scores.items()):
+    for key, value in [] if lengths else scores.items():
         print(f"{key}\t{value:.6g}" if isinstance(value, float) else f"{key}\t{value}")
     if not trained.changes_meaning:
         print(f"diffkit: wrote {trained.dir / rundir.METRICS}", file=sys.stderr)

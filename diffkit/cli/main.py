@@ -9,13 +9,13 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from diffkit.version import __version__
 from diffkit.cli import compare, config, new_plugin, plugins, sample, sweep, train
 from diffkit.cli import eval as eval_cmd
 from diffkit.cli.common import Parser
 from diffkit.errors import DiffkitError
 from diffkit.failure import TRACEBACK_ENV, describe
 from diffkit.runner import stop
+from diffkit.version import __version__
 
 #: every command module has ``register(subparsers)``; add new commands here.
 COMMANDS = [train, sample, plugins, config, new_plugin, sweep, compare, eval_cmd]
@@ -24,7 +24,9 @@ COMMANDS = [train, sample, plugins, config, new_plugin, sweep, compare, eval_cmd
 def build_parser() -> Parser:
     parser = Parser(prog="diffkit", description="Train, sample and compare diffusion models built from plugins.")
     parser.add_argument("--version", action="version", version=f"diffkit {__version__}")
-    parser.add_argument("--traceback", action="store_true", help=f"print the full traceback of an error (or set {TRACEBACK_ENV}=1)")
+    parser.add_argument(
+        "--traceback", action="store_true", help=f"print the full traceback of an error (or set {TRACEBACK_ENV}=1)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for command in COMMANDS:

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from diffkit.version import __version__
 from diffkit.errors import ConfigError
 from diffkit.plugin_manager import PLUGIN_API_VERSION, load_plugins
 from diffkit.scaffold import plugin_names, write_plugin
+from diffkit.version import __version__
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -8,7 +8,8 @@ import inspect
 import sys
 
 from diffkit.cli.common import add_plugin_option
-from diffkit.contract import contract, hooks as hook_contract
+from diffkit.contract import contract
+from diffkit.contract import hooks as hook_contract
 from diffkit.errors import ConfigError
 from diffkit.interfaces import KINDS
 from diffkit.plugin_manager import PluginInfo, Plugins, load_plugins
@@ -18,8 +19,11 @@ from diffkit.registry import accepted_params, injected_params
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("plugins", help="list plugins and the components they register")
     p.add_argument("--kind", help=f"show only one kind: {', '.join(KINDS)}")
-    p.add_argument("--api", metavar="KIND", help="print the plugin contract of a kind (base class, methods), "
-                   "or of the lifecycle hooks: --api hooks")
+    p.add_argument(
+        "--api",
+        metavar="KIND",
+        help="print the plugin contract of a kind (base class, methods), or of the lifecycle hooks: --api hooks",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="show each component's parameters")
     add_plugin_option(p)
     p.set_defaults(func=run)
@@ -28,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     for option, kind in (("--kind", args.kind), ("--api", args.api)):
         if kind and kind not in KINDS and not (option == "--api" and kind == "hooks"):
-            raise ConfigError(f"{option} {kind!r} is not a kind; kinds: {', '.join(KINDS)}"
-                              + (" (or hooks)" if option == "--api" else ""))
+            raise ConfigError(
+                f"{option} {kind!r} is not a kind; kinds: {', '.join(KINDS)}"
+                + (" (or hooks)" if option == "--api" else "")
+            )
     if args.api:
         print(hook_contract() if args.api == "hooks" else contract(args.api), end="")
         return 0

@@ -25,10 +25,16 @@ from diffkit.sweep.status import status_table
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("sweep", help="run a grid of configs, here or on a cluster (see docs/ablations.md)")
-    p.add_argument("sweep_file", nargs="?", metavar="SWEEP.yaml", help="a file with base, overrides, grid, dir, launcher")
-    p.add_argument("overrides", nargs="*", metavar="launcher.key=value", help="launcher settings, e.g. launcher.partition=gpu")
+    p.add_argument(
+        "sweep_file", nargs="?", metavar="SWEEP.yaml", help="a file with base, overrides, grid, dir, launcher"
+    )
+    p.add_argument(
+        "overrides", nargs="*", metavar="launcher.key=value", help="launcher settings, e.g. launcher.partition=gpu"
+    )
     p.add_argument("--launcher", metavar="NAME", help="where the runs train: local (default), submitit, or a plugin's")
-    p.add_argument("--dry-run", action="store_true", help="check every run's config, list the runs and what would happen to each")
+    p.add_argument(
+        "--dry-run", action="store_true", help="check every run's config, list the runs and what would happen to each"
+    )
     p.add_argument("--jobs", type=int, help="runs trained at once by the local launcher (default 1)")
     p.add_argument("--dir", help="the sweep directory (default: the file's dir key, else runs/sweeps/<file stem>)")
     p.add_argument("--status", metavar="DIR", help="show the state of each run of the sweep in DIR and exit")
@@ -85,13 +91,17 @@ def launcher_node(sweep: Sweep, args: argparse.Namespace) -> dict[str, Any]:
         node = {"name": args.launcher}
     stray = [o for o in args.overrides if not o.startswith("launcher.")]
     if stray:
-        raise ConfigError(f"diffkit sweep takes only launcher.KEY=VALUE settings, got {stray[0]!r}; "
-                          "set config keys in the sweep file's overrides or grid")
+        raise ConfigError(
+            f"diffkit sweep takes only launcher.KEY=VALUE settings, got {stray[0]!r}; "
+            "set config keys in the sweep file's overrides or grid"
+        )
     node.update(parse_overrides(args.overrides).get("launcher", {}))
     if args.jobs is not None:
         if node.get("name") != "local":
-            raise ConfigError(f"--jobs is for the local launcher; with {node.get('name')!r} set its own options "
-                              "(e.g. launcher.array_parallelism=N for submitit)")
+            raise ConfigError(
+                f"--jobs is for the local launcher; with {node.get('name')!r} set its own options "
+                "(e.g. launcher.array_parallelism=N for submitit)"
+            )
         if args.jobs < 1:
             raise ConfigError(f"--jobs {args.jobs} must be >= 1")
         node["jobs"] = args.jobs

@@ -25,6 +25,8 @@ def score_posthoc(sweep: Sweep, plugins: Sequence[str]) -> None:
         run_dir = sweep.dir / spec.name
         done = rundir.read_json(run_dir / rundir.STATUS).get("status") == "completed"
         if done and not scored(run_dir, sweep.posthoc_ema):
-            print(f"diffkit sweep: scoring {spec.name} at EMA lengths "
-                  f"{', '.join(f'{s:g}' for s in sweep.posthoc_ema)}", file=sys.stderr)
+            print(
+                f"diffkit sweep: scoring {spec.name} at EMA lengths {', '.join(f'{s:g}' for s in sweep.posthoc_ema)}",
+                file=sys.stderr,
+            )
             open_run(run_dir, plugins=plugins).evaluate(ema=sweep.posthoc_ema)

@@ -16,9 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train a model; prints the run directory")
     p.add_argument("items", nargs="*", metavar="[CONFIG] [key=value]", help="a YAML config and/or overrides")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
-    p.add_argument("--allow-changes", action="store_true",
-                   help="with --resume: allow overrides that change what the checkpoint means (schedule, T, "
-                        "image size, denoiser, data), e.g. to fine-tune; recorded in RUN_DIR/history.json")
+    p.add_argument(
+        "--allow-changes",
+        action="store_true",
+        help="with --resume: allow overrides that change what the checkpoint means (schedule, T, "
+        "image size, denoiser, data), e.g. to fine-tune; recorded in RUN_DIR/history.json",
+    )
     add_plugin_option(p)
     p.set_defaults(func=run)
 

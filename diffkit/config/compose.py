@@ -80,8 +80,10 @@ def parse_overrides(overrides: Sequence[str]) -> dict[str, Any]:
         except yaml.YAMLError:
             parsed = value
         if isinstance(parsed, str) and parsed != value and any(c in value for c in "\n\r"):
-            raise ConfigError(f"override {key}: the value holds a line break, which YAML would fold into "
-                              f"{parsed!r}; give a one-line value")
+            raise ConfigError(
+                f"override {key}: the value holds a line break, which YAML would fold into "
+                f"{parsed!r}; give a one-line value"
+            )
         node = out
         *parents, last = key.split(".")
         for part in parents:
@@ -125,8 +127,10 @@ def compose(
             if not isinstance(node, dict):
                 raise ConfigError(f"{section} in {source} must be a mapping like {{name: ...}}, got {node!r}")
             if "name" in node and not isinstance(node["name"], str):
-                raise ConfigError(f"{section}.name={node['name']!r} must be a string naming a registered "
-                                  f"{COMPONENT_SECTIONS[section]} ({source})")
+                raise ConfigError(
+                    f"{section}.name={node['name']!r} must be a string naming a registered "
+                    f"{COMPONENT_SECTIONS[section]} ({source})"
+                )
             _record_sources(result.sources, {section: node}, source)
             components[section] = _merge_component(section, components[section], node, registry, result, source)
 
@@ -212,8 +216,7 @@ def _merge_component(
             dropped.append(key)
     if dropped:
         result.notes.append(
-            f"{section}: {old.get('name')} -> {new_name}; dropped {', '.join(dropped)} "
-            f"(not accepted by {new_name!r})"
+            f"{section}: {old.get('name')} -> {new_name}; dropped {', '.join(dropped)} (not accepted by {new_name!r})"
         )
     return {**kept, **new}
 
@@ -231,9 +234,7 @@ def _check_data_keys(result: Composed) -> None:
             raise ConfigError(f"data.{key} is missing ({result.source('data')})")
         value = data[key]
         if not isinstance(value, typ) or isinstance(value, bool):
-            raise ConfigError(
-                f"data.{key}={value!r} must be {typ.__name__} ({result.source('data.' + key)})"
-            )
+            raise ConfigError(f"data.{key}={value!r} must be {typ.__name__} ({result.source('data.' + key)})")
 
 
 def _record_sources(sources: dict[str, str], layer: Mapping[str, Any], source: str, prefix: str = "") -> None:

@@ -30,6 +30,7 @@ def dotted(mapping: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def scalars(mapping: dict[str, Any]) -> dict[str, Any]:
     """`dotted`, with every value a scalar a comparison tool can show: lists and dicts
     become their text, None becomes "none"."""
+
     def scalar(value: Any) -> Any:
         if isinstance(value, (list, tuple)):
             return str(list(value))

@@ -28,6 +28,7 @@ class Composed(Protocol):
     sources: dict[str, str]
     notes: list[str]
 
+
 #: seconds per unit of a duration; ``img`` counts training images.
 UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "img": 1.0}
 _BUDGET = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-z]+)\s*")
@@ -74,7 +75,9 @@ def resolve_length(composed: Composed, layers: list[str]) -> None:
     steps, budget = cfg.train.steps, cfg.train.budget
     if budget is None:
         if steps is None:
-            raise ConfigError("train.steps and train.budget are both null; set one (e.g. train.steps=1200 or train.budget=2m)")
+            raise ConfigError(
+                "train.steps and train.budget are both null; set one (e.g. train.steps=1200 or train.budget=2m)"
+            )
         return
     if steps is None:
         return
@@ -83,8 +86,10 @@ def resolve_length(composed: Composed, layers: list[str]) -> None:
     where_steps, where_budget = sources.get("train.steps", "defaults"), sources.get("train.budget", "defaults")
     r_steps, r_budget = rank.get(where_steps, -1), rank.get(where_budget, -1)
     if r_steps == r_budget:
-        raise ConfigError(f"train.steps={steps} and train.budget={budget!r} are both set ({where_budget}); "
-                          "set one: train.budget sizes the steps itself")
+        raise ConfigError(
+            f"train.steps={steps} and train.budget={budget!r} are both set ({where_budget}); "
+            "set one: train.budget sizes the steps itself"
+        )
     later, earlier = ("budget", "steps") if r_budget > r_steps else ("steps", "budget")
     if later == "budget" and cfg.optim.warmup_fraction is None and cfg.optim.warmup_steps:
         # keep the schedule's shape: the warm-up's share of the steps the budget replaces
@@ -94,5 +99,7 @@ def resolve_length(composed: Composed, layers: list[str]) -> None:
     sources[f"train.{earlier}"] = sources.get(f"train.{later}", "defaults")
     if r_steps >= 0 and r_budget >= 0:  # a default replaced is not worth a note
         value = budget if later == "budget" else steps
-        composed.notes.append(f"train.{later}={value} ({sources[f'train.{later}']}) replaces train.{earlier} "
-                              f"from {where_steps if earlier == 'steps' else where_budget}")
+        composed.notes.append(
+            f"train.{later}={value} ({sources[f'train.{later}']}) replaces train.{earlier} "
+            f"from {where_steps if earlier == 'steps' else where_budget}"
+        )

@@ -27,8 +27,11 @@ RULES: list[Rule] = [
     ("data.batch_size", lambda v: v >= 1, "an integer >= 1"),
     ("data.image_size", lambda v: 4 <= v <= MAX_IMAGE_SIZE, f"an integer in [4, {MAX_IMAGE_SIZE}]"),
     ("data.num_workers", lambda v: v >= 0, "an integer >= 0"),
-    ("run.dir", lambda v: v is None or (isinstance(v, str) and not any(c in v for c in "\n\r\0")),
-     "null or a path on one line (no newline)"),
+    (
+        "run.dir",
+        lambda v: v is None or (isinstance(v, str) and not any(c in v for c in "\n\r\0")),
+        "null or a path on one line (no newline)",
+    ),
     ("run.keep_checkpoints", lambda v: v >= 1, "an integer >= 1"),
     ("run.on_hook_error", lambda v: all(p in ("raise", "warn") for p in v.values()), "{PLUGIN: raise or warn}"),
     ("optim.name", lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
@@ -62,8 +65,10 @@ def validate(composed: Composed) -> None:
     cfg = composed.cfg
     steps = cfg.scheduler.get("num_timesteps")
     if isinstance(steps, int) and steps > MAX_TIMESTEPS:  # lower bounds are the scheduler's to check
-        raise ConfigError(f"scheduler.num_timesteps={steps} is not allowed; use an integer <= {MAX_TIMESTEPS} "
-                          f"({composed.source('scheduler.num_timesteps')})")
+        raise ConfigError(
+            f"scheduler.num_timesteps={steps} is not allowed; use an integer <= {MAX_TIMESTEPS} "
+            f"({composed.source('scheduler.num_timesteps')})"
+        )
     for key, ok, allowed in RULES:
         section, _, name = key.rpartition(".")
         value = cfg[section][name] if section else cfg[name]

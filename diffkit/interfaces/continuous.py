@@ -57,8 +57,14 @@ class ContinuousProcess(NoiseProcess):
 
     def sample_t(self, n: int, generator: torch.Generator | None, device: torch.device | str) -> Tensor:
         return densities.draw(
-            self.density, self.density_loc, self.density_scale, (self.t_min, self.t_max),
-            self.t_from_log_snr, n, generator, device,
+            self.density,
+            self.density_loc,
+            self.density_scale,
+            (self.t_min, self.t_max),
+            self.t_from_log_snr,
+            n,
+            generator,
+            device,
         )
 
     def model_time(self, t: Tensor) -> Tensor:

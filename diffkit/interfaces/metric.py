@@ -65,9 +65,12 @@ class Metric(ABC):
         computed in a feature space adds ``feature_space`` (the runner adds the sample
         count, the sampler, its NFE and the hash of the reference images)."""
         record = getattr(self, "build_config", {}) or {}
-        return {"class": f"{type(self).__module__}.{type(self).__qualname__}",
-                "config": dict(record), "higher_is_better": bool(self.higher_is_better),
-                "description": str(self.description)}
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "config": dict(record),
+            "higher_is_better": bool(self.higher_is_better),
+            "description": str(self.description),
+        }
 
     def min_samples(self) -> int:
         """The fewest images (real and generated) ``compute`` can score."""

@@ -155,7 +155,9 @@ class NoiseProcess(nn.Module, ABC):
         return 1.0 if self.variance_preserving else level.sigma
 
     # -- prediction targets: the one place they convert ----------------------
-    def _coefficient_set(self, t: Tensor, x_shape: torch.Size, dtype: torch.dtype, kind: str) -> prediction.Coefficients:
+    def _coefficient_set(
+        self, t: Tensor, x_shape: torch.Size, dtype: torch.dtype, kind: str
+    ) -> prediction.Coefficients:
         a, s = self.coefficients(t, x_shape, dtype)
         da = ds = None
         if kind == "velocity":

@@ -12,6 +12,7 @@ from diffkit.errors import ConfigError
 from diffkit.interfaces.process import Level, NoiseProcess, broadcast
 from diffkit.interfaces.timesteps import check_spacing
 from diffkit.interfaces.trajectory import GuidanceFn, ModelFn, Trajectory
+
 #: values of a sampler's ``clip_sample``; True is every built-in sampler's default.
 CLIP_SAMPLE = (True, False, "dynamic")
 #: the percentile p of dynamic thresholding (Saharia et al. 2022, sec. 2.3).
@@ -150,7 +151,11 @@ class Sampler(ABC):
         """The step count to use: the call's, the config's, the default, or T."""
         for candidate in (steps, self.steps, self.default_steps):
             if candidate is not None:
-                if isinstance(candidate, bool) or not isinstance(candidate, (int, float)) or candidate != int(candidate):
+                if (
+                    isinstance(candidate, bool)
+                    or not isinstance(candidate, (int, float))
+                    or candidate != int(candidate)
+                ):
                     raise ConfigError(f"sampler.steps={candidate!r} (or --steps) must be an integer")
                 return int(candidate)
         return scheduler.num_timesteps

@@ -82,8 +82,7 @@ class Scheduler(NoiseProcess):
             betas = _rescale_zero_terminal_snr(betas)
         if not bool(((betas > 0) & (betas <= 1)).all()):
             raise ConfigError(
-                f"scheduler betas must lie in (0, 1]; got min {betas.min().item():.3g}, "
-                f"max {betas.max().item():.3g}"
+                f"scheduler betas must lie in (0, 1]; got min {betas.min().item():.3g}, max {betas.max().item():.3g}"
             )
         self.num_timesteps = int(betas.numel())
         self.zero_terminal_snr = bool(rescale_zero_terminal_snr)

@@ -34,8 +34,12 @@ def check_spacing(spacing: str) -> None:
 
 def check_steps(steps: object, num_timesteps: int | None = None) -> int:
     """Raise ConfigError unless `steps` is an integer in [1, T] (T: num_timesteps, or unbounded)."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1 or (
-            num_timesteps is not None and steps > num_timesteps):
+    if (
+        isinstance(steps, bool)
+        or not isinstance(steps, int)
+        or steps < 1
+        or (num_timesteps is not None and steps > num_timesteps)
+    ):
         where = f"[1, {num_timesteps}] (scheduler.num_timesteps)" if num_timesteps is not None else ">= 1"
         raise ConfigError(f"sampler.steps={steps!r} (or --steps) must be an integer in {where}")
     return int(steps)

@@ -23,8 +23,15 @@ class Denoising(Protocol):
 
     clip_sample: bool | str
 
-    def denoise(self, model: ModelFn, scheduler: NoiseProcess, x_t: Tensor, t: int | float,
-                guidance: GuidanceFn | None = None, clip_sample: bool | str = False) -> tuple[Tensor, Tensor]: ...
+    def denoise(
+        self,
+        model: ModelFn,
+        scheduler: NoiseProcess,
+        x_t: Tensor,
+        t: int | float,
+        guidance: GuidanceFn | None = None,
+        clip_sample: bool | str = False,
+    ) -> tuple[Tensor, Tensor]: ...
 
 
 @dataclass

@@ -79,11 +79,25 @@ class Plan:
         """The plan ``train.steps`` or ``train.budget`` asks for (`kw`: clock, agree)."""
         o = cfg.optim
         if cfg.train.get("budget") is None:  # .get: a partial config (a plugin's, a test's) has no budget
-            return cls("steps", float(cfg.train.steps), global_batch, total=int(cfg.train.steps),
-                       warmup_fraction=o.get("warmup_fraction"), warmup_steps=int(o.warmup_steps), **kw)
+            return cls(
+                "steps",
+                float(cfg.train.steps),
+                global_batch,
+                total=int(cfg.train.steps),
+                warmup_fraction=o.get("warmup_fraction"),
+                warmup_steps=int(o.warmup_steps),
+                **kw,
+            )
         budget = parse_budget(cfg.train.budget)
-        plan = cls(budget.kind, budget.amount, global_batch, warmup_fraction=o.get("warmup_fraction"),
-                   warmup_steps=int(o.warmup_steps), budget=budget.text, **kw)
+        plan = cls(
+            budget.kind,
+            budget.amount,
+            global_batch,
+            warmup_fraction=o.get("warmup_fraction"),
+            warmup_steps=int(o.warmup_steps),
+            budget=budget.text,
+            **kw,
+        )
         if budget.kind == "images":
             plan.total = max(1, math.ceil(budget.amount / global_batch))
         return plan
@@ -91,7 +105,10 @@ class Plan:
     def matches(self, state: dict[str, Any]) -> bool:
         """Whether a saved plan (``state_dict()``) is this one's, so a resume may continue it."""
         return (state.get("kind"), state.get("amount"), state.get("global_batch")) == (
-            self.kind, self.amount, self.global_batch)
+            self.kind,
+            self.amount,
+            self.global_batch,
+        )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue a saved plan: the same budget keeps its total, speed and seconds trained
@@ -166,8 +183,12 @@ class Plan:
 
     def record(self, step: int) -> dict[str, Any]:
         """What the run did: planned and done steps, images, training seconds (and the budget)."""
-        out: dict[str, Any] = {"planned_steps": self.total, "steps": int(step),
-                               "images": self.images_done(step), "seconds": round(self.elapsed(), 3)}
+        out: dict[str, Any] = {
+            "planned_steps": self.total,
+            "steps": int(step),
+            "images": self.images_done(step),
+            "seconds": round(self.elapsed(), 3),
+        }
         if self.budget is not None:
             out.update(budget=self.budget, kind=self.kind)
         if self.seconds_per_step is not None:

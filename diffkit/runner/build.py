@@ -70,7 +70,9 @@ def build_components(
     )
     problem = denoiser.check_image_size(int(cfg.data.image_size))
     if problem:
-        raise ConfigError(f"data.image_size={cfg.data.image_size} does not suit denoiser {cfg.denoiser.name!r}: {problem}")
+        raise ConfigError(
+            f"data.image_size={cfg.data.image_size} does not suit denoiser {cfg.denoiser.name!r}: {problem}"
+        )
     loss = registry.build("loss", node(cfg, "loss"))
     sampler = registry.build("sampler", node(cfg, "sampler"))
     return Components(scheduler, time_embedding, denoiser, loss, sampler)

@@ -23,8 +23,11 @@ def fit_size(data: ImageData, size: int) -> ImageData:
         raise DataError("the dataset is empty")
     if images.shape[-2:] != (size, size):
         n, c = images.shape[:2]
-        check_memory(f"data.image_size={size}: holding the {n} images at {size}x{size}",
-                     n * c * size * size + min(n, 4096) * c * size * size * 4, hint="lower data.image_size")
+        check_memory(
+            f"data.image_size={size}: holding the {n} images at {size}x{size}",
+            n * c * size * size + min(n, 4096) * c * size * size * 4,
+            hint="lower data.image_size",
+        )
         chunks = []
         for chunk in images.split(4096):
             out = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
@@ -39,8 +42,9 @@ def fit_data(data: ImageData | PointData, size: int) -> ImageData | PointData:
         return fit_size(data, size)
     points = data.points
     if points.ndim != 2 or not points.is_floating_point() or points.shape[0] == 0:
-        raise DataError(f"a point dataset must return float points (N, D), N >= 1, got {points.dtype} "
-                        f"{tuple(points.shape)}")
+        raise DataError(
+            f"a point dataset must return float points (N, D), N >= 1, got {points.dtype} {tuple(points.shape)}"
+        )
     if not bool(torch.isfinite(points).all()):
         raise DataError("the point dataset holds non-finite values")
     return data

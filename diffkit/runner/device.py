@@ -5,20 +5,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import random
-from pathlib import Path
 import re
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from diffkit.errors import ConfigError
 
-
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|mps")
 
 
 def resolve_device(name: str, option: str = "train.device") -> torch.device:
-    """"auto" -> cuda when available, else cpu; a malformed or unavailable device is a
+    """ "auto" -> cuda when available, else cpu; a malformed or unavailable device is a
     ConfigError naming `option`, the key or command-line option the user wrote."""
     said = f"{option} {name}" if option.startswith("-") else f"{option}={name}"
     if not isinstance(name, str) or not DEVICE.fullmatch(name):
@@ -58,7 +57,7 @@ def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
 
 
 def resolve_precision(device: torch.device, precision: str) -> str:
-    """"auto" -> the fastest precision the device runs natively: on CUDA bf16 where
+    """ "auto" -> the fastest precision the device runs natively: on CUDA bf16 where
     supported, else fp16; on a CPU with native bf16, bf16; otherwise fp32.
     Other values are returned as they are (after `check_precision`)."""
     if precision != "auto":
@@ -84,9 +83,7 @@ def precision_warning(device: torch.device, precision: str) -> str | None:
 def check_precision(device: torch.device, precision: str) -> None:
     """fp16 needs CUDA (its gradient scaler does); bf16 and fp32 run anywhere."""
     if precision == "fp16" and device.type != "cuda":
-        raise ConfigError(
-            f"train.precision=fp16 needs CUDA, but the device is {device}; use auto, or bf16 on the CPU"
-        )
+        raise ConfigError(f"train.precision=fp16 needs CUDA, but the device is {device}; use auto, or bf16 on the CPU")
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -30,6 +30,10 @@ def check_ema(registry: Registry, cfg: DictConfig) -> list[str]:
     ema = build_ema(registry, cfg, nn.Linear(1, 1))
     every = getattr(ema, "snapshot_every", 0)
     if every and int(cfg.train.steps) % every:
-        return [(f"ema.snapshot_every={every} does not divide train.steps={cfg.train.steps}: the post-hoc EMA "
-                 f"is rebuilt at the last snapshot, step {int(cfg.train.steps) // every * every}")]
+        return [
+            (
+                f"ema.snapshot_every={every} does not divide train.steps={cfg.train.steps}: the post-hoc EMA "
+                f"is rebuilt at the last snapshot, step {int(cfg.train.steps) // every * every}"
+            )
+        ]
     return []

@@ -20,7 +20,6 @@ from diffkit.runner.build import build_dataset, node
 from diffkit.runner.data import fit_data, to_model_range, values
 from diffkit.runner.sample import as_saved, generate, model_fn
 
-
 #: at most this many sample sets per ``diffkit eval --repeats`` (each is a full evaluation).
 MAX_REPEATS = 1000
 
@@ -79,8 +78,9 @@ class Evaluator:
         self.cfg, self.device = cfg, device
         self.dataset = build_dataset(registry, cfg)
         size = int(cfg.data.image_size)
-        self.context = MetricContext(dataset_key(cfg), lambda: fit_data(self.dataset.load("train"), size), device,
-                                     source=self.dataset)
+        self.context = MetricContext(
+            dataset_key(cfg), lambda: fit_data(self.dataset.load("train"), size), device, source=self.dataset
+        )
         entries = OmegaConf.to_container(cfg.eval.metrics) if entries is None else entries
         self.metrics: list[Metric] = [
             registry.build("metric", n, where=f"eval.metrics[{i}]", context=self.context)
@@ -100,8 +100,9 @@ class Evaluator:
             if num < metric.min_samples():
                 name = getattr(metric, "build_config", {}).get("name", type(metric).__name__)
                 said = f"{option} {num}" if option.startswith("-") else f"{option}={num}"
-                raise ConfigError(f"{said} is too few images for metric {name}: it needs at least "
-                                  f"{metric.min_samples()}")
+                raise ConfigError(
+                    f"{said} is too few images for metric {name}: it needs at least {metric.min_samples()}"
+                )
 
     def __call__(
         self,
@@ -133,8 +134,16 @@ class Evaluator:
         counting = denoiser.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
         try:
             fake = generate(
-                denoiser, scheduler, sampler, num, tuple(real.shape[1:]),
-                device=self.device, seed=seed, batch_size=cfg.eval.batch_size, steps=steps, progress="eval",
+                denoiser,
+                scheduler,
+                sampler,
+                num,
+                tuple(real.shape[1:]),
+                device=self.device,
+                seed=seed,
+                batch_size=cfg.eval.batch_size,
+                steps=steps,
+                progress="eval",
             )
         finally:
             counting.remove()
@@ -142,9 +151,14 @@ class Evaluator:
         self.context.shared.clear()
         self.context.model, self.context.process = model_fn(denoiser, scheduler), scheduler
         scores: dict[str, Any] = {}
-        measured = {"sampler": str(cfg.sampler.name), "sampling_steps": sampler.num_steps(scheduler, steps),
-                    "nfe": calls[0] / math.ceil(num / int(cfg.eval.batch_size)), "num_samples": num,
-                    "reference": reference_hash(reference), "seed": seed}
+        measured = {
+            "sampler": str(cfg.sampler.name),
+            "sampling_steps": sampler.num_steps(scheduler, steps),
+            "nfe": calls[0] / math.ceil(num / int(cfg.eval.batch_size)),
+            "num_samples": num,
+            "reference": reference_hash(reference),
+            "seed": seed,
+        }
         self.provenance = {"metrics": {}}
         was_training = denoiser.training
         denoiser.eval()
@@ -158,9 +172,11 @@ class Evaluator:
         finally:
             denoiser.train(was_training)
             self.context.model = self.context.process = None
-        scores.update({
-            "eval/sampler": str(cfg.sampler.name),
-            "eval/sampling_steps": sampler.steps_run(scheduler, steps),  # what ran, not what was asked
-            "eval/num_samples": num,
-        })
+        scores.update(
+            {
+                "eval/sampler": str(cfg.sampler.name),
+                "eval/sampling_steps": sampler.steps_run(scheduler, steps),  # what ran, not what was asked
+                "eval/num_samples": num,
+            }
+        )
         return scores

@@ -60,14 +60,21 @@ def acquire(run_dir: Path, command: str = "diffkit") -> None:
         holder = _holder(fd)
         os.close(fd)
         raise RunLockedError(
-            f"{run_dir} is being written by {_describe(holder)}; wait for it to finish or stop it "
-            f"(lock: {key / LOCK})"
+            f"{run_dir} is being written by {_describe(holder)}; wait for it to finish or stop it (lock: {key / LOCK})"
         ) from None
     stale = _holder(fd)
     if stale:
-        print(f"diffkit: warning: {run_dir}: took over the lock of {_describe(stale)}, which is no longer "
-              "running (killed?)", file=sys.stderr)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "command": command, "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        print(
+            f"diffkit: warning: {run_dir}: took over the lock of {_describe(stale)}, which is no longer "
+            "running (killed?)",
+            file=sys.stderr,
+        )
+    me = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": command,
+        "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps(me).encode() + b"\n", 0)
     _held[key] = fd

@@ -54,8 +54,9 @@ def planned_factor(plan: Plan, step: int, schedule: str) -> float:
     return lr_factor(step, plan.warmup(total), UNPLANNED if total is None else total, schedule)
 
 
-def build_lr_schedule(cfg: DictConfig, optimizer: torch.optim.Optimizer,
-                      plan: Plan | None = None) -> torch.optim.lr_scheduler.LambdaLR:
+def build_lr_schedule(
+    cfg: DictConfig, optimizer: torch.optim.Optimizer, plan: Plan | None = None
+) -> torch.optim.lr_scheduler.LambdaLR:
     """lr_t = lr * planned_factor(t): sized to `plan` (default: ``train.steps``)."""
     plan = plan if plan is not None else Plan.from_config(cfg, 1)
     schedule = cfg.optim.lr_schedule

@@ -81,8 +81,14 @@ def sample(t: Training) -> None:
     if not t.env.is_main:
         return
     images = generate(
-        t.sample_model(), t.parts.scheduler, t.parts.sampler, t.tc.num_samples, t.data.sample_shape,
-        device=t.device, seed=t.cfg.seed, batch_size=t.cfg.data.batch_size,
+        t.sample_model(),
+        t.parts.scheduler,
+        t.parts.sampler,
+        t.tc.num_samples,
+        t.data.sample_shape,
+        device=t.device,
+        seed=t.cfg.seed,
+        batch_size=t.cfg.data.batch_size,
     )
     t.pictures.save(images, t.dir / rundir.SAMPLES / f"step_{t.run.step:07d}.png")
     t.hook.diffkit_images(run=t.run, step=t.run.step, tag="samples", images=t.pictures.shown(images))
@@ -135,12 +141,16 @@ def end(t: Training, status: str) -> None:
     final = {"train/loss": t.last_loss, "step": float(t.run.step), **t.plan.metrics(t.run.step)}
     signalled = {"signal": t.stop.signum} if status == "interrupted" else {}
     try:
-        rundir.write_json(t.dir / rundir.STATUS, {"status": status, "step": t.run.step, **signalled,
-                                                  **t.plan.status(t.run.step)})
+        rundir.write_json(
+            t.dir / rundir.STATUS, {"status": status, "step": t.run.step, **signalled, **t.plan.status(t.run.step)}
+        )
         if status == "completed":
             rundir.write_json(t.dir / rundir.METRICS, {**final, **t.scores})
-        evaluation = provenance.evaluation(t.evaluator.provenance, ema=t.sample_model() is not t.model) \
-            if t.scores and t.evaluator else None
+        evaluation = (
+            provenance.evaluation(t.evaluator.provenance, ema=t.sample_model() is not t.model)
+            if t.scores and t.evaluator
+            else None
+        )
         provenance.write_end(t.dir, step=t.run.step, evaluation=evaluation)
     except OSError:
         if status == "completed":

@@ -47,7 +47,9 @@ def parse_lengths(text: str, option: str = "--ema") -> list[float]:
     try:
         lengths = [float(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ConfigError(f"{option} {text!r}: give relative EMA lengths separated by commas, e.g. 0.05,0.08,0.12") from None
+        raise ConfigError(
+            f"{option} {text!r}: give relative EMA lengths separated by commas, e.g. 0.05,0.08,0.12"
+        ) from None
     if not lengths:
         raise ConfigError(f"{option} {text!r}: give at least one relative EMA length, e.g. 0.08")
     for s in lengths:
@@ -88,8 +90,9 @@ class Weights:
         return self.denoiser
 
 
-def score_lengths(weights: Weights, lengths: Sequence[float],
-                  score: Callable[[nn.Module], dict[str, Any]]) -> dict[str, Any]:
+def score_lengths(
+    weights: Weights, lengths: Sequence[float], score: Callable[[nn.Module], dict[str, Any]]
+) -> dict[str, Any]:
     """`score` of the denoiser holding each length's EMA in turn, as one flat dict of suffixed keys."""
     out: dict[str, Any] = {}
     for sigma_rel in lengths:
@@ -98,8 +101,12 @@ def score_lengths(weights: Weights, lengths: Sequence[float],
     return out
 
 
-def merge_lengths(stored: dict[str, Any], scores: dict[str, Any], lengths: Sequence[float],
-                  merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+def merge_lengths(
+    stored: dict[str, Any],
+    scores: dict[str, Any],
+    lengths: Sequence[float],
+    merge: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
     """`stored` with the suffixed `scores` of `lengths` merged in, each length by `merge` on
     its unsuffixed keys (so an earlier evaluation's repeat keys of that length are replaced
     and the run's other scores are kept)."""

@@ -11,8 +11,15 @@ from tqdm import tqdm
 from tqdm.auto import tqdm as auto_tqdm
 
 
-def bar(total: int | None, desc: str, *, unit: str = "step", initial: int = 0, enabled: bool = True,
-        stream: TextIO | None = None) -> tqdm:
+def bar(
+    total: int | None,
+    desc: str,
+    *,
+    unit: str = "step",
+    initial: int = 0,
+    enabled: bool = True,
+    stream: TextIO | None = None,
+) -> tqdm:
     """A tqdm bar on `stream` (stderr), disabled unless `enabled` and `stream` is a TTY.
 
     For any loop of diffkit (training, sampling, evaluation, sweeps):
@@ -22,8 +29,14 @@ def bar(total: int | None, desc: str, *, unit: str = "step", initial: int = 0, e
         return auto_tqdm(total=total, initial=initial, desc=desc, unit=unit, leave=True)
     stream = stream or sys.stderr
     return tqdm(
-        total=total, initial=initial, desc=desc, unit=unit, file=stream, dynamic_ncols=True,
-        disable=not (enabled and stream.isatty()), leave=True,
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        file=stream,
+        dynamic_ncols=True,
+        disable=not (enabled and stream.isatty()),
+        leave=True,
     )
 
 

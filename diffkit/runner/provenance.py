@@ -28,12 +28,18 @@ PROVENANCE = "provenance.json"
 def git_state(path: Path) -> dict[str, Any] | None:
     """{"commit", "dirty"} of the git work tree holding `path`; None outside git (or without git)."""
     try:
-        commit = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True,
-                                timeout=10, check=False)
+        commit = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
         if commit.returncode != 0:
             return None
-        status = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=10, check=False)
+        status = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
@@ -51,8 +57,12 @@ def cpu() -> dict[str, Any]:
                 flags = set(value.split())
     except OSError:
         pass
-    return {"model": model, "cores": os.cpu_count(), "bf16_native": bool(flags & {"avx512_bf16", "amx_bf16"}),
-            "flags": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma"})}
+    return {
+        "model": model,
+        "cores": os.cpu_count(),
+        "bf16_native": bool(flags & {"avx512_bf16", "amx_bf16"}),
+        "flags": sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma"}),
+    }
 
 
 def hardware(device: torch.device) -> dict[str, Any]:
@@ -65,8 +75,10 @@ def hardware(device: torch.device) -> dict[str, Any]:
 
 def plugins_of(plugins: Any) -> list[dict[str, str]]:
     """Each loaded plugin's name, distribution and version (from the plugin manager)."""
-    return [{"plugin": p.name, "dist": p.dist, "version": p.version, "source": p.source}
-            for p in getattr(plugins, "loaded", [])]
+    return [
+        {"plugin": p.name, "dist": p.dist, "version": p.version, "source": p.source}
+        for p in getattr(plugins, "loaded", [])
+    ]
 
 
 def collect(cfg: Any, plugins: Any, *, device: torch.device, precision: str, world_size: int) -> dict[str, Any]:
@@ -93,8 +105,9 @@ def collect(cfg: Any, plugins: Any, *, device: torch.device, precision: str, wor
     }
 
 
-def write_start(run_dir: Path, cfg: Any, plugins: Any, *, device: torch.device, precision: str,
-                world_size: int) -> None:
+def write_start(
+    run_dir: Path, cfg: Any, plugins: Any, *, device: torch.device, precision: str, world_size: int
+) -> None:
     """Write the start record (keeping a resumed run's earlier wall time and evaluation)."""
     path = Path(run_dir) / PROVENANCE
     old = rundir.read_json(path)
@@ -125,8 +138,9 @@ def write_end(run_dir: Path, *, step: int | None = None, evaluation: dict[str, A
     rundir.write_json(path, record)
 
 
-def evaluation(measured: dict[str, Any], *, ema: bool, sets: list[dict[str, Any]] | None = None,
-               seeds: list[int] | None = None) -> dict[str, Any]:
+def evaluation(
+    measured: dict[str, Any], *, ema: bool, sets: list[dict[str, Any]] | None = None, seeds: list[int] | None = None
+) -> dict[str, Any]:
     """The evaluation record: `measured` (``Evaluator.provenance`` of the last sample set)
     with the EMA flag on every metric, and with K > 1 sample sets (``eval --repeats``)
     each metric's K values and their sampling seeds, which ``diffkit compare`` uses to

@@ -37,5 +37,6 @@ def check_memory(what: str, nbytes: int, device: torch.device | None = None, hin
     free = available_bytes(device)
     if free is not None and nbytes > free:
         where = f"on {device}" if device is not None and device.type == "cuda" else "of memory"
-        raise ConfigError(f"{what} needs about {gib(nbytes)} {where}, but {gib(free)} is available"
-                          + (f"; {hint}" if hint else ""))
+        raise ConfigError(
+            f"{what} needs about {gib(nbytes)} {where}, but {gib(free)} is available" + (f"; {hint}" if hint else "")
+        )

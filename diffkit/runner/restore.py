@@ -69,12 +69,20 @@ def check_agrees(config_file: Path, config: dict[str, Any], path: Path, state: d
     noted = [k for k in diff if k.split(".")[0] in SAMPLING]
     if noted:
         shown = ", ".join(f"{k}={diff[k][1]!r} (checkpoint: {diff[k][0]!r})" for k in noted[:3])
-        print(f"diffkit: note: {config_file} differs from checkpoint {path.name}: {shown}; using {config_file.name}",
-              file=sys.stderr)
+        print(
+            f"diffkit: note: {config_file} differs from checkpoint {path.name}: {shown}; using {config_file.name}",
+            file=sys.stderr,
+        )
 
 
-def restore(run_dir: Path, cfg: DictConfig, registry: Registry, checkpoint: Path | None = None,
-            no_ema: bool = False, saved: dict[str, Any] | None = None) -> Restored:
+def restore(
+    run_dir: Path,
+    cfg: DictConfig,
+    registry: Registry,
+    checkpoint: Path | None = None,
+    no_ema: bool = False,
+    saved: dict[str, Any] | None = None,
+) -> Restored:
     """Build the components of `cfg` (the run's config and the caller's overrides) and load
     the checkpoint's weights into the denoiser (its EMA weights where kept and
     ``ema.use_for_sampling``). `saved`: the run's config without the overrides (default

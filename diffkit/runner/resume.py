@@ -73,7 +73,9 @@ def meaningful(key: str) -> bool:
     return key not in HARMLESS and any(key == m or key.startswith(m + ".") for m in MEANING)
 
 
-def check(run_dir: Path, new: dict[str, Any], allow: bool, registry: Registry | None = None) -> dict[str, tuple[Any, Any]]:
+def check(
+    run_dir: Path, new: dict[str, Any], allow: bool, registry: Registry | None = None
+) -> dict[str, tuple[Any, Any]]:
     """Compare the config `new` with the run's saved ``config.yaml`` (the config of its
     latest checkpoint) and return the changes. Refuse (ConfigError) a change of a key the
     checkpoint's meaning depends on, unless `allow`. A key set to the value it was trained
@@ -103,17 +105,21 @@ def record(run_dir: Path, step: int, changed: dict[str, tuple[Any, Any]], allow:
     then write the new ``config.yaml``."""
     if changed:
         history = rundir.read_json(run_dir / rundir.HISTORY).get("resumes", [])
-        history.append({
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "step": step,
-            "allow_changes": bool(allow),
-            "changed": {k: {"before": b, "after": a} for k, (b, a) in changed.items()},
-        })
+        history.append(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "step": step,
+                "allow_changes": bool(allow),
+                "changed": {k: {"before": b, "after": a} for k, (b, a) in changed.items()},
+            }
+        )
         rundir.write_json(run_dir / rundir.HISTORY, {"resumes": history})
     rundir.write_text_atomic(run_dir / rundir.CONFIG, config_yaml)
 
 
-def open_run(cfg: DictConfig, resume: Path | None, stem: str, env: DistEnv, device: torch.device) -> tuple[Path, tuple[Path, dict[str, Any]] | None]:
+def open_run(
+    cfg: DictConfig, resume: Path | None, stem: str, env: DistEnv, device: torch.device
+) -> tuple[Path, tuple[Path, dict[str, Any]] | None]:
     """The run directory and its latest checkpoint (path, state), None when there is none.
 
     A new directory is created complete (config.yaml and status.json) in one rename and

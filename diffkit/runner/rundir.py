@@ -101,6 +101,7 @@ def read_json(path: Path) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as e:
         raise DataError(f"{path} is not valid JSON ({e}); move it aside, diffkit writes a new one") from None
     if not isinstance(data, dict):
-        raise DataError(f"{path} holds a JSON {type(data).__name__}, not an object; move it aside, "
-                        "diffkit writes a new one")
+        raise DataError(
+            f"{path} holds a JSON {type(data).__name__}, not an object; move it aside, diffkit writes a new one"
+        )
     return data

@@ -25,9 +25,7 @@ def model_fn(denoiser: nn.Module, scheduler: NoiseProcess, labels: Tensor | None
     return lambda x, t: denoiser(*scheduler.model_input(x, t), labels)
 
 
-def classifier_free_guidance(
-    denoiser: nn.Module, scheduler: NoiseProcess, null_label: int, scale: float
-) -> GuidanceFn:
+def classifier_free_guidance(denoiser: nn.Module, scheduler: NoiseProcess, null_label: int, scale: float) -> GuidanceFn:
     """out <- out_uncond + s (out_cond - out_uncond) (Ho & Salimans 2022), where
     out_uncond is the denoiser's output with every label set to `null_label`."""
 
@@ -38,8 +36,9 @@ def classifier_free_guidance(
     return guide
 
 
-def generate(denoiser: nn.Module, scheduler: NoiseProcess, sampler: Sampler, num: int, shape: tuple[int, ...],
-             **kwargs: Any) -> Tensor:
+def generate(
+    denoiser: nn.Module, scheduler: NoiseProcess, sampler: Sampler, num: int, shape: tuple[int, ...], **kwargs: Any
+) -> Tensor:
     """Draw `num` images (num, C, H, W) in [-1, 1] (or points (num, D)) on the CPU (`generate_batches`,
     concatenated); `shape` is one sample's, (C, H, W) or (D,)."""
     return torch.cat(list(generate_batches(denoiser, scheduler, sampler, num, shape, **kwargs)))
@@ -89,8 +88,9 @@ def generate_batches(
                 if guidance_scale != 1.0:
                     guidance = classifier_free_guidance(denoiser, scheduler, num_classes, guidance_scale)
             with torch.inference_mode():
-                x = sampler.sample(model_fn(denoiser, scheduler, labels), scheduler, noise, steps=steps, generator=g,
-                                   guidance=guidance)
+                x = sampler.sample(
+                    model_fn(denoiser, scheduler, labels), scheduler, noise, steps=steps, generator=g, guidance=guidance
+                )
             shown.update(n)
             yield x.float().cpu()
     finally:
@@ -140,8 +140,11 @@ def save_npz_stream(batches: Iterable[Tensor], path: Path, num: int, shape: tupl
     uint8 (N, H, W, C) array of an ``.npz`` (what ``np.load`` reads), atomically; only
     one batch is in memory: the zip member ``arr_0.npy`` is its header, then the rows."""
     c, h, w = shape
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False,
-              "shape": (num, h, w, c)}
+    header = {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+        "fortran_order": False,
+        "shape": (num, h, w, c),
+    }
     written = 0
     with atomic_path(Path(path)) as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as archive:
         with archive.open("arr_0.npy", "w", force_zip64=True) as f:

@@ -10,8 +10,15 @@ from typing import Any
 #: the number of sample sets behind a run's eval scores (``eval --repeats``).
 REPEATS = "eval/repeats"
 #: metrics.json keys that record how a score was made, not a score.
-BOOKKEEPING = ("step", "eval/checkpoint_step", "eval/sampler", "eval/sampling_steps", "eval/num_samples",
-               REPEATS, "train/global_batch")
+BOOKKEEPING = (
+    "step",
+    "eval/checkpoint_step",
+    "eval/sampler",
+    "eval/sampling_steps",
+    "eval/num_samples",
+    REPEATS,
+    "train/global_batch",
+)
 
 
 def repeated(sets: list[dict[str, Any]]) -> dict[str, Any]:

@@ -33,8 +33,8 @@ from diffkit.runner.distributed import DistEnv, sync_batchnorm
 from diffkit.runner.ema import build_ema, use_for_sampling
 from diffkit.runner.evaluate import Evaluator
 from diffkit.runner.hparams import run_hparams
-from diffkit.runner.pairing import StepNoise
 from diffkit.runner.optim import build_lr_schedule, build_optimizer
+from diffkit.runner.pairing import StepNoise
 from diffkit.runner.state import TrainingState
 from diffkit.runner.stop import StopSignal
 from diffkit.runner.visuals import Pictures
@@ -91,8 +91,9 @@ class Training:
         return ema.model if ema is not None and use_for_sampling(self.cfg) else self.model
 
 
-def setup(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, allow_changes: bool,
-          stop: StopSignal) -> Training:
+def setup(
+    composed: Composed, plugins: Plugins, resume: Path | None, stem: str, allow_changes: bool, stop: StopSignal
+) -> Training:
     """Check, build, open the run directory and restore: the record the loop runs on."""
     validate(composed)
     cfg = composed.cfg
@@ -105,8 +106,7 @@ def setup(composed: Composed, plugins: Plugins, resume: Path | None, stem: str, 
     if resume is not None:
         if env.is_main:
             lock.acquire(resume, "diffkit train --resume")
-        changed = resume_changes.check(Path(resume), to_dict(cfg), allow_changes,
-                                       plugins.registry)
+        changed = resume_changes.check(Path(resume), to_dict(cfg), allow_changes, plugins.registry)
     device, precision = _device(cfg, env)
     t = _build(cfg, plugins, env, device, precision, hook, stop)
     run_dir, found = resume_changes.open_run(cfg, resume, stem, env, device)
@@ -139,15 +139,18 @@ def _device(cfg: DictConfig, env: DistEnv) -> tuple[torch.device, str]:
     return device, precision
 
 
-def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device, precision: str, hook: Hooks,
-           stop: StopSignal) -> Training:
+def _build(
+    cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device, precision: str, hook: Hooks, stop: StopSignal
+) -> Training:
     """Data, components, optimiser state and the hooks' view of the run (its dir comes later)."""
     seed_everything(cfg.seed + env.rank)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True)
     data = fit_data(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
     if cfg.train.conditional and not (data.num_classes and data.labels is not None):
-        raise ConfigError(f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels")
+        raise ConfigError(
+            f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels"
+        )
     num_classes = data.num_classes if cfg.train.conditional else 0
     parts = build_components(plugins.registry, cfg, data.sample_shape[0], num_classes, seed=cfg.seed + env.rank)
     parts.scheduler.to(device)
@@ -169,17 +172,42 @@ def _build(cfg: DictConfig, plugins: Plugins, env: DistEnv, device: torch.device
         forward = torch.compile(forward)
     config = to_dict(cfg)
     run = RunContext(
-        dir=Path("."), config=config, is_main=env.is_main, world_size=env.world_size,
+        dir=Path("."),
+        config=config,
+        is_main=env.is_main,
+        world_size=env.world_size,
         hparams=run_hparams(config, parts.records()),
-        info={"device": str(device), "precision": precision, "parameters": sum(p.numel() for p in model.parameters()),
-              "global_batch": global_batch, "components": parts.records(),
-              "metric_info": evaluator.declared if evaluator is not None else {}},
+        info={
+            "device": str(device),
+            "precision": precision,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "global_batch": global_batch,
+            "components": parts.records(),
+            "metric_info": evaluator.declared if evaluator is not None else {},
+        },
     )
     return Training(
-        cfg=cfg, tc=SimpleNamespace(**to_dict(cfg.train)), env=env, device=device,
-        precision=precision, data=data, num_classes=num_classes, parts=parts, model=model, forward=forward,
-        state=state, batches=Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size),
-        evaluator=evaluator, pictures=Pictures(data), run=run, hook=hook, plugins=plugins, noise=StepNoise(cfg.seed, device), stop=stop, window=LossWindow(device), plan=plan,
+        cfg=cfg,
+        tc=SimpleNamespace(**to_dict(cfg.train)),
+        env=env,
+        device=device,
+        precision=precision,
+        data=data,
+        num_classes=num_classes,
+        parts=parts,
+        model=model,
+        forward=forward,
+        state=state,
+        batches=Batches(data, cfg.data.batch_size, cfg.seed, device, env.rank, env.world_size),
+        evaluator=evaluator,
+        pictures=Pictures(data),
+        run=run,
+        hook=hook,
+        plugins=plugins,
+        noise=StepNoise(cfg.seed, device),
+        stop=stop,
+        window=LossWindow(device),
+        plan=plan,
     )
 
 

@@ -10,7 +10,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-
 #: the signals that stop a run after its current step (SIGUSR2 is not on Windows).
 SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGUSR2") if hasattr(signal, n))
 #: every stop signal this process received (a job wrapper asks which, e.g. whether SLURM

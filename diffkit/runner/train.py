@@ -19,8 +19,9 @@ from diffkit.runner.step import train_step
 from diffkit.runner.stop import StopSignal
 
 
-def train(composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run",
-          allow_changes: bool = False) -> Path:
+def train(
+    composed: Composed, plugins: Plugins, *, resume: Path | None = None, stem: str = "run", allow_changes: bool = False
+) -> Path:
     """Train from a composed config (or continue the run at `resume`; `allow_changes`:
     let overrides change what its checkpoint means, see ``runner/resume.py``); return the run dir.
 

@@ -41,8 +41,9 @@ def first_two(points: Tensor) -> Tensor:
     return points[:, :2] if points.shape[1] >= 2 else torch.cat([points, torch.zeros_like(points)], 1)
 
 
-def scatter(layers: list[tuple[Tensor, tuple[int, int, int]]], view: tuple[float, float], label: str = "",
-            side: int = SIDE) -> Tensor:
+def scatter(
+    layers: list[tuple[Tensor, tuple[int, int, int]]], view: tuple[float, float], label: str = "", side: int = SIDE
+) -> Tensor:
     """Draw point sets (N, D) in the given RGB colours, in order, on a white square of `side`
     pixels showing [lo, hi]^2 with its ends written on the axes -> (3, side, side) in [0, 1].
     Points outside the view are not drawn; `label` is written at the top (e.g. their count)."""
@@ -60,8 +61,12 @@ def scatter(layers: list[tuple[Tensor, tuple[int, int, int]]], view: tuple[float
         py = side - MARGIN - xy[keep, 1] * inner  # y grows upwards
         for x, y in zip(px, py):
             draw.rectangle([x - 1, y - 1, x + 1, y + 1], fill=colour)
-    for text, where in ((f"{lo:.3g}", (MARGIN, side - MARGIN + 4)), (f"{hi:.3g}", (side - MARGIN - 24, side - MARGIN + 4)),
-                        (f"{hi:.3g}", (2, MARGIN - 4)), (label, (MARGIN, 6))):
+    for text, where in (
+        (f"{lo:.3g}", (MARGIN, side - MARGIN + 4)),
+        (f"{hi:.3g}", (side - MARGIN - 24, side - MARGIN + 4)),
+        (f"{hi:.3g}", (2, MARGIN - 4)),
+        (label, (MARGIN, 6)),
+    ):
         draw.text(where, text, fill="black")
     return torch.from_numpy(np.asarray(canvas).copy()).permute(2, 0, 1).float() / 255
 

@@ -28,8 +28,10 @@ def plugin_names(name: str) -> dict[str, str]:
     package = name.lower().replace("-", "_")
     if keyword.iskeyword(package) or package == "diffkit":
         what = "a Python keyword" if package != "diffkit" else "diffkit's own package"
-        raise ConfigError(f"plugin name {name!r} is not allowed: its package {package!r} would be {what}, "
-                          "which cannot be imported; pick another NAME")
+        raise ConfigError(
+            f"plugin name {name!r} is not allowed: its package {package!r} would be {what}, "
+            "which cannot be imported; pick another NAME"
+        )
     cls = "".join(part.capitalize() for part in package.split("_") if part) + "Loss"
     return {"dist": name.lower().replace("_", "-"), "package": package, "component": package, "cls": cls}
 

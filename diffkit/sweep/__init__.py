@@ -1,8 +1,8 @@
 """Sweeps over config values, and tables comparing runs."""
 
 from diffkit.sweep.board import write_comparison
-from diffkit.sweep.collect import RunRecord, find_runs, table
 from diffkit.sweep.check import check_runs
+from diffkit.sweep.collect import RunRecord, find_runs, table
 from diffkit.sweep.execute import RunResult, execute, plan
 from diffkit.sweep.job import RunJob
 from diffkit.sweep.render import FORMATS, render

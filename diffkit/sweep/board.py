@@ -23,8 +23,9 @@ PLOT_TAG = "comparison/intervals"
 SUFFIX = ".comparison"
 
 
-def comparison_text(records: list[RunRecord], by: list[str] | None = None, sort: str | None = None,
-                    allow_incomparable: bool = False) -> str:
+def comparison_text(
+    records: list[RunRecord], by: list[str] | None = None, sort: str | None = None, allow_incomparable: bool = False
+) -> str:
     """The markdown ``diffkit compare`` prints; where metrics are not comparable, the
     refusal's line and then the comparison with what differs."""
     try:
@@ -42,9 +43,16 @@ def holder(sweep_dir: Path) -> Path | None:
     return chosen.parent if chosen is not None else None
 
 
-def write_comparison(sweep_dir: str | Path, text: str | None = None, *, run_dir: str | Path | None = None,
-                     records: list[RunRecord] | None = None, by: list[str] | None = None, sort: str | None = None,
-                     allow_incomparable: bool = False) -> Path | None:
+def write_comparison(
+    sweep_dir: str | Path,
+    text: str | None = None,
+    *,
+    run_dir: str | Path | None = None,
+    records: list[RunRecord] | None = None,
+    by: list[str] | None = None,
+    sort: str | None = None,
+    allow_incomparable: bool = False,
+) -> Path | None:
     """Write `text` (default: the comparison of every run under `sweep_dir`) and the interval
     plot into `run_dir` (default: `holder`) as its only ``*.comparison`` event file, at the
     step of the number of completed runs, and remove them from every other run (and the

@@ -7,7 +7,6 @@ import contextlib
 import io
 from collections.abc import Sequence
 
-
 from diffkit.config import compose
 from diffkit.config.schema import COMPONENT_SECTIONS
 from diffkit.errors import ConfigError, DiffkitError, UnknownComponentError
@@ -44,6 +43,12 @@ def check_run(sweep: Sweep, run: RunSpec, cli_plugins: Sequence[str], loaded: di
 def _with_key(error: DiffkitError) -> str:
     """An unknown-name error prefixed with the config key that holds the name."""
     if isinstance(error, UnknownComponentError):
-        key = f"{_SECTION[error.kind]}.name" if error.kind in _SECTION else "eval.metrics" if error.kind == "metric" else ""
+        key = (
+            f"{_SECTION[error.kind]}.name"
+            if error.kind in _SECTION
+            else "eval.metrics"
+            if error.kind == "metric"
+            else ""
+        )
         return f"{key}: {error}" if key else str(error)
     return str(error)

@@ -86,8 +86,12 @@ def differing(records: list[RunRecord]) -> list[str]:
     when ``eval/num_samples`` is there)."""
     keys = list(dict.fromkeys(k for r in records for k in r.hparams))
     measured = {k for r in records for k in r.metrics}
-    return [k for k in keys if len({repr(r.hparams.get(k, _MISSING)) for r in records}) > 1
-            and MEASURED_AS.get(k, k.replace(".", "/")) not in measured]
+    return [
+        k
+        for k in keys
+        if len({repr(r.hparams.get(k, _MISSING)) for r in records}) > 1
+        and MEASURED_AS.get(k, k.replace(".", "/")) not in measured
+    ]
 
 
 def metric_columns(records: list[RunRecord]) -> tuple[list[str], list[str]]:
@@ -107,20 +111,29 @@ def table(
     mkeys = [*books, *results]
     columns = ["run", "status", *hkeys, *mkeys]
     rows = [
-        {"run": r.label, "status": r.status, **{k: r.hparams.get(k) for k in hkeys}, **{k: r.metrics.get(k) for k in mkeys}}
+        {
+            "run": r.label,
+            "status": r.status,
+            **{k: r.hparams.get(k) for k in hkeys},
+            **{k: r.metrics.get(k) for k in mkeys},
+        }
         for r in records
     ]
     columns, rows = posthoc.mark_best(columns, rows, hkeys)
     return columns, sort_rows(columns, rows, sort, descending)
 
 
-def sort_rows(columns: list[str], rows: list[dict[str, Any]], sort: str | None, descending: bool) -> list[dict[str, Any]]:
+def sort_rows(
+    columns: list[str], rows: list[dict[str, Any]], sort: str | None, descending: bool
+) -> list[dict[str, Any]]:
     """`rows` sorted by the column `sort` (rows without a value last)."""
     if sort is None:
         return rows
     if sort not in columns:
         hint = closest(sort, columns)
-        raise ConfigError(f"--sort {sort!r} is not a column; " + (f"{hint} " if hint else "") + f"columns: {', '.join(columns)}")
+        raise ConfigError(
+            f"--sort {sort!r} is not a column; " + (f"{hint} " if hint else "") + f"columns: {', '.join(columns)}"
+        )
     present = [row for row in rows if row[sort] is not None]
     present.sort(key=lambda row: _sort_key(row[sort]), reverse=descending)
     return present + [row for row in rows if row[sort] is None]

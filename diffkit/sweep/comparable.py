@@ -20,8 +20,21 @@ from diffkit.sweep.verdicts import Arm
 #: per-metric fields that must agree, and the run-level fields worth showing when they differ.
 STRICT = ("feature_space", "reference", "nfe")
 METRIC_FIELDS = (*STRICT, "num_samples", "sampler", "ema")
-RUN_FIELDS = ("diffkit", "project.git.commit", "project.git.dirty", "diffkit_source.git.commit", "torch", "python",
-              "cuda", "hardware.cpu.model", "hardware.gpu", "precision", "world_size", "batch.effective", "plugins")
+RUN_FIELDS = (
+    "diffkit",
+    "project.git.commit",
+    "project.git.dirty",
+    "diffkit_source.git.commit",
+    "torch",
+    "python",
+    "cuda",
+    "hardware.cpu.model",
+    "hardware.gpu",
+    "precision",
+    "world_size",
+    "batch.effective",
+    "plugins",
+)
 
 
 def _get(data: dict[str, Any], dotted: str) -> Any:
@@ -34,8 +47,14 @@ def _get(data: dict[str, Any], dotted: str) -> Any:
 
 def _show(value: Any) -> str:
     if isinstance(value, list):  # plugins
-        return ", ".join(f"{p.get('dist') or p.get('plugin')} {p.get('version', '')}".strip()
-                         for p in value if isinstance(p, dict)) or "none"
+        return (
+            ", ".join(
+                f"{p.get('dist') or p.get('plugin')} {p.get('version', '')}".strip()
+                for p in value
+                if isinstance(p, dict)
+            )
+            or "none"
+        )
     return str(value)
 
 
@@ -59,8 +78,9 @@ def differences(records: list[RunRecord], metrics: list[str]) -> dict[str, dict[
     return out
 
 
-def check(records: list[RunRecord], arms: list[Arm], keys: list[str], metrics: list[str],
-          allow: bool = False) -> list[str]:
+def check(
+    records: list[RunRecord], arms: list[Arm], keys: list[str], metrics: list[str], allow: bool = False
+) -> list[str]:
     """Raise ConfigError (one line naming the first incomparable field) unless `allow`;
     return notes: what differs, and the runs that could not be checked."""
     diff = differences(records, metrics)
@@ -74,16 +94,19 @@ def check(records: list[RunRecord], arms: list[Arm], keys: list[str], metrics: l
             if field == "nfe" and sampling and _constant_within_arms(arms, m):
                 continue
             bad.append(name)
-    notes = [f"{name} differs: " + ", ".join(f"{_short(v)} ({_runs(n)})" for v, n in diff[name].items())
-             for name in diff]
+    notes = [
+        f"{name} differs: " + ", ".join(f"{_short(v)} ({_runs(n)})" for v, n in diff[name].items()) for name in diff
+    ]
     missing = [r.label for r in records if not r.provenance]
     if missing and len(missing) < len(records):
         notes.append(f"{len(missing)} runs have no provenance.json (trained before diffkit recorded it): not checked")
     if bad and not allow:
         first = bad[0]
         values = ", ".join(f"{_short(v)} in {_runs(n)}" for v, n in diff[first].items())
-        raise ConfigError(f"{first} differs between the runs ({values}): their numbers are not comparable; "
-                          "pass --allow-incomparable to compare them anyway")
+        raise ConfigError(
+            f"{first} differs between the runs ({values}): their numbers are not comparable; "
+            "pass --allow-incomparable to compare them anyway"
+        )
     if bad:
         notes.insert(0, "compared although not comparable (--allow-incomparable): " + ", ".join(bad))
     return notes
@@ -91,7 +114,9 @@ def check(records: list[RunRecord], arms: list[Arm], keys: list[str], metrics: l
 
 def _constant_within_arms(arms: list[Arm], metric: str) -> bool:
     for arm in arms:
-        values = {repr((r.provenance.get("metrics") or {}).get(metric, {}).get("nfe")) for r in arm.runs if r.provenance}
+        values = {
+            repr((r.provenance.get("metrics") or {}).get(metric, {}).get("nfe")) for r in arm.runs if r.provenance
+        }
         if len(values) > 1:
             return False
     return True

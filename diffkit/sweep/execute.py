@@ -155,8 +155,11 @@ def check_not_running(sweep: Sweep, launcher: Launcher) -> None:
     name = getattr(launcher, "build_config", {}).get("name")
     if not previous or previous.get("launcher", {}).get("name") != name:
         return
-    recorded = {str(r["job_id"]): r["name"] for r in previous.get("runs", [])
-                if r.get("job_id") and r.get("status") in ("queued", "running")}
+    recorded = {
+        str(r["job_id"]): r["name"]
+        for r in previous.get("runs", [])
+        if r.get("job_id") and r.get("status") in ("queued", "running")
+    }
     alive = sorted(launcher.active(list(recorded))) if recorded else []
     if alive:
         runs = ", ".join(f"{recorded[j]} (job {j})" for j in alive)
@@ -191,17 +194,20 @@ def last_error(log: Path) -> str:
         lines = [ln.strip() for ln in log.read_text(errors="replace").splitlines()]
     except OSError:
         return ""
-    attempt = lines[max((i + 1 for i, ln in enumerate(lines) if ln.startswith("$ ")), default=0):]
+    attempt = lines[max((i + 1 for i, ln in enumerate(lines) if ln.startswith("$ ")), default=0) :]
     errors = [ln for ln in attempt if "error" in ln.lower()]
     return (errors or [ln for ln in attempt if ln] or [""])[-1][:500]
 
 
 def write_summary(sweep: Sweep, results: list[RunResult], launcher: dict[str, Any] | None = None) -> None:
-    rundir.write_json(sweep.dir / SUMMARY, {
-        "sweep": str(sweep.path),
-        "base": str(sweep.base) if sweep.base else None,
-        "overrides": sweep.overrides,
-        "grid": sweep.grid,
-        "launcher": launcher or {},
-        "runs": [asdict(r) for r in results],
-    })
+    rundir.write_json(
+        sweep.dir / SUMMARY,
+        {
+            "sweep": str(sweep.path),
+            "base": str(sweep.base) if sweep.base else None,
+            "overrides": sweep.overrides,
+            "grid": sweep.grid,
+            "launcher": launcher or {},
+            "runs": [asdict(r) for r in results],
+        },
+    )

@@ -24,8 +24,11 @@ def group_keys(records: list[RunRecord], by: list[str] | None) -> list[str]:
     for key in by:
         if key not in known:
             hint = closest(key, known)
-            raise ConfigError(f"--by {key!r} is not a hyperparameter of these runs; " + (f"{hint} " if hint else "")
-                              + "see diffkit compare --all for every key")
+            raise ConfigError(
+                f"--by {key!r} is not a hyperparameter of these runs; "
+                + (f"{hint} " if hint else "")
+                + "see diffkit compare --all for every key"
+            )
     return list(by)
 
 

@@ -14,8 +14,7 @@ from diffkit.sweep.summary import build
 DPI = 128
 WIDTH_IN = 10.0  # x DPI = 1280 px
 COLS = 2
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-          "#17becf"]
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 def figure(records: list[RunRecord], by: list[str] | None = None, sort: str | None = None) -> Any:
@@ -26,16 +25,18 @@ def figure(records: list[RunRecord], by: list[str] | None = None, sort: str | No
     import matplotlib.pyplot as plt
 
     c = build(records, by, sort)
-    metrics = sorted((m for m in c.metrics if any((a.name, m) in c.estimates for a in c.arms)),
-                     key=lambda m: m != c.primary)
+    metrics = sorted(
+        (m for m in c.metrics if any((a.name, m) in c.estimates for a in c.arms)), key=lambda m: m != c.primary
+    )
     if not metrics:
         return None
     cols = min(COLS, len(metrics))
     rows = -(-len(metrics) // cols)
     arms = c.arms
     height = rows * (1.1 + 0.5 * len(arms)) + 0.6
-    plt.rcParams.update({"font.size": 14, "axes.titlesize": 16, "axes.labelsize": 14, "xtick.labelsize": 13,
-                         "ytick.labelsize": 14})
+    plt.rcParams.update(
+        {"font.size": 14, "axes.titlesize": 16, "axes.labelsize": 14, "xtick.labelsize": 13, "ytick.labelsize": 14}
+    )
     fig, axes = plt.subplots(rows, cols, figsize=(WIDTH_IN, height), dpi=DPI, squeeze=False)
     for k, m in enumerate(metrics):
         ax = axes[k // cols][k % cols]
@@ -68,8 +69,9 @@ def figure(records: list[RunRecord], by: list[str] | None = None, sort: str | No
     return fig
 
 
-def plot_comparison(records: list[RunRecord], out: str | Path, by: list[str] | None = None,
-                    sort: str | None = None) -> Path:
+def plot_comparison(
+    records: list[RunRecord], out: str | Path, by: list[str] | None = None, sort: str | None = None
+) -> Path:
     """Write the figure of `figure` to `out` (PNG, 1280 px wide); return the path."""
     import matplotlib.pyplot as plt
 

@@ -31,8 +31,11 @@ def expand(record: Any) -> list[Any]:
     out = [dataclasses.replace(record, hparams={**record.hparams, AXIS: TRACKED}, metrics=own)]
     for s in lengths:
         metrics = {**training, **{split(k)[0]: v for k, v in record.metrics.items() if split(k)[1] == s}}
-        out.append(dataclasses.replace(record, label=f"{record.label}@ema{s:g}",
-                                       hparams={**record.hparams, AXIS: s}, metrics=metrics))
+        out.append(
+            dataclasses.replace(
+                record, label=f"{record.label}@ema{s:g}", hparams={**record.hparams, AXIS: s}, metrics=metrics
+            )
+        )
     return out
 
 
@@ -48,7 +51,9 @@ def with_axis(records: list[Any]) -> list[Any]:
     return [r if AXIS in r.hparams else dataclasses.replace(r, hparams={**r.hparams, AXIS: TRACKED}) for r in records]
 
 
-def mark_best(columns: list[str], rows: list[dict[str, Any]], hparams: list[str]) -> tuple[list[str], list[dict[str, Any]]]:
+def mark_best(
+    columns: list[str], rows: list[dict[str, Any]], hparams: list[str]
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Add the column ``best_ema``: ``*`` on the row whose post-hoc length scores best on the
     first metric of `RANKED` in the table (``eval/fid`` first) among the rows
     that share every other hyperparameter in `hparams` (an arm). Unchanged without ``ema.sigma_rel``."""
@@ -66,4 +71,6 @@ def mark_best(columns: list[str], rows: list[dict[str, Any]], hparams: list[str]
                 best[arm] = (score, i)
     chosen = {i for _, i in best.values()}
     at = columns.index(AXIS) + 1
-    return [*columns[:at], BEST, *columns[at:]], [{**row, BEST: "*" if i in chosen else ""} for i, row in enumerate(rows)]
+    return [*columns[:at], BEST, *columns[at:]], [
+        {**row, BEST: "*" if i in chosen else ""} for i, row in enumerate(rows)
+    ]

@@ -138,8 +138,11 @@ def template_name(template: str, values: dict[str, Any], where: Path) -> str:
         key, spec = match.group(1).strip(), match.group(2)
         if key not in values:
             hint = closest(key, values)
-            raise ConfigError(f"{where}: name {template!r} uses {{{key}}}, which is not a grid or override key; "
-                              + (f"{hint} " if hint else "") + f"keys: {', '.join(values)}")
+            raise ConfigError(
+                f"{where}: name {template!r} uses {{{key}}}, which is not a grid or override key; "
+                + (f"{hint} " if hint else "")
+                + f"keys: {', '.join(values)}"
+            )
         value = values[key]
         if spec:
             try:
@@ -214,7 +217,9 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
             raise ConfigError(f"{path}: {key} must be a mapping of config keys, got {value!r}")
     for name, value in variants.items():
         if not isinstance(value, dict) or _UNSAFE.search(str(name)):
-            raise ConfigError(f"{path}: variants.{name} must be a mapping of config keys under a plain name, got {value!r}")
+            raise ConfigError(
+                f"{path}: variants.{name} must be a mapping of config keys under a plain name, got {value!r}"
+            )
     grid = dotted(grid)
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -261,13 +266,15 @@ def _posthoc_lengths(path: Path, value: Any) -> list[float]:
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-        raise ConfigError(f"{path}: posthoc_ema must be a list of relative EMA lengths, e.g. [0.05, 0.08], got {value!r}")
+        raise ConfigError(
+            f"{path}: posthoc_ema must be a list of relative EMA lengths, e.g. [0.05, 0.08], got {value!r}"
+        )
     return parse_lengths(",".join(str(v) for v in value), f"{path}: posthoc_ema")
 
 
 def _template(path: Path, name: Any) -> str | None:
     if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise ConfigError(f"{path}: name must be a text template such as \"{{loss.name}}-s{{seed}}\", got {name!r}")
+        raise ConfigError(f'{path}: name must be a text template such as "{{loss.name}}-s{{seed}}", got {name!r}')
     return name
 
 

@@ -48,8 +48,16 @@ def _bootstrap(data: tuple[np.ndarray, ...], statistic, level: float = LEVEL) ->
     resampled on its own (strata) -> (lo, hi, bootstrap distribution)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate data: the interval is the point
-        res = stats.bootstrap(data, statistic, confidence_level=level, n_resamples=RESAMPLES, method="percentile",
-                              vectorized=True, axis=-1, random_state=_rng())
+        res = stats.bootstrap(
+            data,
+            statistic,
+            confidence_level=level,
+            n_resamples=RESAMPLES,
+            method="percentile",
+            vectorized=True,
+            axis=-1,
+            random_state=_rng(),
+        )
     lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
     return lo, hi, np.asarray(res.bootstrap_distribution)
 

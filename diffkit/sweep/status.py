@@ -39,14 +39,16 @@ def status_table(sweep_dir: Path) -> tuple[list[str], list[dict[str, Any]]]:
     for entry in summary.get("runs", []):
         run_dir = Path(entry["dir"])
         step = rundir.read_json(run_dir / rundir.STATUS).get("step")
-        rows.append({
-            "run": entry["name"],
-            "state": state_of(entry),
-            "step": "" if step is None else f"{step}/{_steps(run_dir)}",
-            "job": entry.get("job_id", ""),
-            "attempts": entry.get("attempts", 0),
-            "error": entry.get("error", "") if state_of(entry) != "completed" else "",
-        })
+        rows.append(
+            {
+                "run": entry["name"],
+                "state": state_of(entry),
+                "step": "" if step is None else f"{step}/{_steps(run_dir)}",
+                "job": entry.get("job_id", ""),
+                "attempts": entry.get("attempts", 0),
+                "error": entry.get("error", "") if state_of(entry) != "completed" else "",
+            }
+        )
     return COLUMNS, rows
 
 

@@ -43,8 +43,12 @@ def arms_of(records: list[RunRecord], by: list[str] | None = None) -> tuple[list
 def result_metrics(records: list[RunRecord]) -> list[str]:
     """Numeric result keys (no bookkeeping, no ``*_std``), eval metrics first."""
     _, results = metric_columns(records)
-    keys = [m for m in results if not m.endswith("_std") and any(
-        isinstance(r.metrics.get(m), (int, float)) and not isinstance(r.metrics.get(m), bool) for r in records)]
+    keys = [
+        m
+        for m in results
+        if not m.endswith("_std")
+        and any(isinstance(r.metrics.get(m), (int, float)) and not isinstance(r.metrics.get(m), bool) for r in records)
+    ]
     return sorted(keys, key=lambda k: (not k.startswith("eval/"), k))
 
 
@@ -75,9 +79,12 @@ def _sort_arms(c: Comparison, sort: str | None) -> None:
     if c.primary is None:
         return
     sign = -1.0 if c.directions.get(c.primary, (None, ""))[0] else 1.0
-    c.arms.sort(key=lambda a: (c.estimates.get((a.name, c.primary)) is None,
-                               sign * c.estimates[(a.name, c.primary)].mean.value
-                               if (a.name, c.primary) in c.estimates else 0.0))
+    c.arms.sort(
+        key=lambda a: (
+            c.estimates.get((a.name, c.primary)) is None,
+            sign * c.estimates[(a.name, c.primary)].mean.value if (a.name, c.primary) in c.estimates else 0.0,
+        )
+    )
 
 
 def _arrow(c: Comparison, m: str) -> str:
@@ -110,32 +117,46 @@ def markdown(c: Comparison, verdict_limit: int = 12) -> str:
     have sample sets, then the verdicts and the legend."""
     base = _base_columns(c)
     rows = [_base_row(c, a) for a in c.arms]
-    cells = {(a.name, m): _cell(c.estimates[(a.name, m)].mean) if (a.name, m) in c.estimates else ""
-             for a in c.arms for m in c.metrics}
+    cells = {
+        (a.name, m): _cell(c.estimates[(a.name, m)].mean) if (a.name, m) in c.estimates else ""
+        for a in c.arms
+        for m in c.metrics
+    }
     parts = _fitted(base, rows, c, cells, {m: _arrow(c, m) for m in c.metrics})
     if any(e.iqm is not None for e in c.estimates.values()):
-        iqm = {(a.name, m): _cell(c.estimates[(a.name, m)].iqm) if (a.name, m) in c.estimates else ""
-               for a in c.arms for m in c.metrics}
-        parts.append("IQM (interquartile mean over seeds, >= 4 seeds) [95 % bootstrap interval]:\n\n"
-                     + "\n".join(_fitted(base, rows, c, iqm, {m: f"IQM {_arrow(c, m)}" for m in c.metrics})))
+        iqm = {
+            (a.name, m): _cell(c.estimates[(a.name, m)].iqm) if (a.name, m) in c.estimates else ""
+            for a in c.arms
+            for m in c.metrics
+        }
+        parts.append(
+            "IQM (interquartile mean over seeds, >= 4 seeds) [95 % bootstrap interval]:\n\n"
+            + "\n".join(_fitted(base, rows, c, iqm, {m: f"IQM {_arrow(c, m)}" for m in c.metrics}))
+        )
     if any(e.eval_sd is not None for e in c.estimates.values()):
         spread = {(a.name, m): _spread(c, a, m) for a in c.arms for m in c.metrics}
-        parts.append("Spread: training sd (between seeds, evaluation noise removed) / evaluation sd "
-                     "(between sample sets of one model, `eval --repeats`):\n\n"
-                     + "\n".join(_fitted(base, rows, c, spread, {m: f"{m} sd" for m in c.metrics})))
+        parts.append(
+            "Spread: training sd (between seeds, evaluation noise removed) / evaluation sd "
+            "(between sample sets of one model, `eval --repeats`):\n\n"
+            + "\n".join(_fitted(base, rows, c, spread, {m: f"{m} sd" for m in c.metrics}))
+        )
     lines = []
     if all(e.mean.n < 2 for e in c.estimates.values()):
-        lines.append(textwrap.fill("One run per arm and no sample sets: no intervals and no verdicts; put "
-                                   "`seed: [0, 1, 2]` in the sweep's grid (or score runs with "
-                                   "`diffkit eval --repeats K`).", WIDTH))
+        lines.append(
+            textwrap.fill(
+                "One run per arm and no sample sets: no intervals and no verdicts; put "
+                "`seed: [0, 1, 2]` in the sweep's grid (or score runs with "
+                "`diffkit eval --repeats K`).",
+                WIDTH,
+            )
+        )
     for m, verdicts in c.verdicts.items() if not lines else ():
         if not verdicts:
             continue
         shown = [v for v in verdicts if v.resolved]
         higher = c.directions[m][0]
         pairs = f"{len(verdicts)} pair" + ("s" if len(verdicts) != 1 else "")
-        head = (f"Verdicts on {m} ({'higher' if higher else 'lower'} is better; {pairs}, "
-                f"{len(shown)} resolved):")
+        head = f"Verdicts on {m} ({'higher' if higher else 'lower'} is better; {pairs}, {len(shown)} resolved):"
         if m == c.primary:
             listed = verdicts[:verdict_limit]
         else:
@@ -161,7 +182,9 @@ def _spread(c: Comparison, arm: Arm, m: str) -> str:
     return f"{t} / {v}"
 
 
-def _fitted(base: list[str], rows: list[dict[str, Any]], c: Comparison, cells: dict, headers: dict[str, str]) -> list[str]:
+def _fitted(
+    base: list[str], rows: list[dict[str, Any]], c: Comparison, cells: dict, headers: dict[str, str]
+) -> list[str]:
     """Markdown tables of `base` columns and as many metric columns as fit in WIDTH, the
     primary metric first; metrics whose column is empty everywhere are left out."""
     order = sorted((m for m in c.metrics if any(cells[(a.name, m)] for a in c.arms)), key=lambda m: m != c.primary)
@@ -169,8 +192,13 @@ def _fitted(base: list[str], rows: list[dict[str, Any]], c: Comparison, cells: d
 
     def width(ms: list[str]) -> int:
         cols = [*base, *ms]
-        return sum(max(len(headers.get(k, k)), *(len(_plain(r, k, cells, a)) for r, a in zip(rows, c.arms))) + 3
-                   for k in cols) + 1
+        return (
+            sum(
+                max(len(headers.get(k, k)), *(len(_plain(r, k, cells, a)) for r, a in zip(rows, c.arms))) + 3
+                for k in cols
+            )
+            + 1
+        )
 
     for m in order:
         if current and width([*current, m]) > WIDTH:
@@ -182,8 +210,10 @@ def _fitted(base: list[str], rows: list[dict[str, Any]], c: Comparison, cells: d
     tables = []
     for ms in out or [[]]:
         cols = [headers.get(k, k) for k in [*base, *ms]]
-        table_rows = [{**{k: r.get(k) for k in base}, **{headers[m]: cells[(a.name, m)] for m in ms}}
-                      for r, a in zip(rows, c.arms)]
+        table_rows = [
+            {**{k: r.get(k) for k in base}, **{headers[m]: cells[(a.name, m)] for m in ms}}
+            for r, a in zip(rows, c.arms)
+        ]
         tables.append(render(cols, table_rows, "markdown"))
     return tables
 
@@ -205,8 +235,11 @@ def as_rows(c: Comparison) -> tuple[list[str], list[dict[str, Any]]]:
         row = _base_row(c, arm)
         for m in c.metrics:
             e = c.estimates.get((arm.name, m))
-            values = [None] * len(parts) if e is None else [
-                e.mean.value, e.mean.lo, e.mean.hi, e.mean.n, *(_triple(e.iqm)), e.train_sd, e.eval_sd]
+            values = (
+                [None] * len(parts)
+                if e is None
+                else [e.mean.value, e.mean.lo, e.mean.hi, e.mean.n, *(_triple(e.iqm)), e.train_sd, e.eval_sd]
+            )
             row.update({f"{m}{p}": v for p, v in zip(parts, values)})
         rows.append(row)
     return columns, rows
@@ -220,27 +253,56 @@ def as_json(c: Comparison, extra: dict[str, Any] | None = None) -> str:
     """The comparison as one JSON object (NaN and infinities as null)."""
     _, rows = as_rows(c)
     for row, arm in zip(rows, c.arms):
-        row["seeds"] = {m: {str(k): v for k, v in c.estimates[(arm.name, m)].seeds.items()}
-                        for m in c.metrics if (arm.name, m) in c.estimates}
+        row["seeds"] = {
+            m: {str(k): v for k, v in c.estimates[(arm.name, m)].seeds.items()}
+            for m in c.metrics
+            if (arm.name, m) in c.estimates
+        }
         row["arm"] = arm.name
     data = {
         "primary": c.primary,
         "group_keys": c.keys,
-        "metrics": {m: {"higher_is_better": c.directions.get(m, (None, ""))[0],
-                        "description": c.directions.get(m, (None, ""))[1]} for m in c.metrics},
+        "metrics": {
+            m: {
+                "higher_is_better": c.directions.get(m, (None, ""))[0],
+                "description": c.directions.get(m, (None, ""))[1],
+            }
+            for m in c.metrics
+        },
         "arms": rows,
-        "verdicts": [{"metric": v.metric, "first": v.first, "second": v.second, "difference": v.diff.value,
-                      "lo": v.diff.lo, "hi": v.diff.hi, "n": v.diff.n, "paired": v.paired, "p": v.diff.p,
-                      "p_holm": v.p_holm, "pairs": v.pairs, "prob_improvement": v.prob, "resolved": v.resolved,
-                      "seeds_needed": v.needed, "text": v.text}
-                     for vs in c.verdicts.values() for v in vs],
+        "verdicts": [
+            {
+                "metric": v.metric,
+                "first": v.first,
+                "second": v.second,
+                "difference": v.diff.value,
+                "lo": v.diff.lo,
+                "hi": v.diff.hi,
+                "n": v.diff.n,
+                "paired": v.paired,
+                "p": v.diff.p,
+                "p_holm": v.p_holm,
+                "pairs": v.pairs,
+                "prob_improvement": v.prob,
+                "resolved": v.resolved,
+                "seeds_needed": v.needed,
+                "text": v.text,
+            }
+            for vs in c.verdicts.values()
+            for v in vs
+        ],
         **(extra or {}),
     }
     return json.dumps(finite(data), indent=2, allow_nan=False, default=str) + "\n"
 
 
-def report(records: list[RunRecord], by: list[str] | None = None, sort: str | None = None, fmt: str = "markdown",
-           allow_incomparable: bool = False) -> str:
+def report(
+    records: list[RunRecord],
+    by: list[str] | None = None,
+    sort: str | None = None,
+    fmt: str = "markdown",
+    allow_incomparable: bool = False,
+) -> str:
     """The comparison of `records` as text in `fmt`; raises ConfigError (before anything
     is printed) when a metric's numbers are not comparable and `allow_incomparable` is false."""
     c = build(records, by, sort)
@@ -249,5 +311,8 @@ def report(records: list[RunRecord], by: list[str] | None = None, sort: str | No
         return as_json(c, {"setup_differs": comparable.differences(records, c.metrics), "notes": notes})
     if fmt == "csv":
         return render(*as_rows(c), "csv")
-    return markdown(c) + "".join("\n" + textwrap.fill(f"Note: {n}", WIDTH, subsequent_indent="  ") for n in notes) + (
-        "\n" if notes else "")
+    return (
+        markdown(c)
+        + "".join("\n" + textwrap.fill(f"Note: {n}", WIDTH, subsequent_indent="  ") for n in notes)
+        + ("\n" if notes else "")
+    )

@@ -20,7 +20,6 @@ from diffkit.sweep import stats
 from diffkit.sweep.collect import RunRecord
 
 
-
 @dataclass
 class Arm:
     """name: the grouping values joined by ``-``; values: {key: value}; runs: its records."""
@@ -116,8 +115,14 @@ def estimate(arm: Arm, metric: str) -> Estimate | None:
     return Estimate(per_seed, sets, mean, stats.iqm_interval(means), stats.eval_interval(sets), train_sd, eval_sd)
 
 
-def compare_arms(arms: list[Arm], metrics: list[str], directions: dict[str, tuple[bool | None, str]],
-                 keys: list[str], primary: str | None = None, verdict_metrics: list[str] | None = None) -> Comparison:
+def compare_arms(
+    arms: list[Arm],
+    metrics: list[str],
+    directions: dict[str, tuple[bool | None, str]],
+    keys: list[str],
+    primary: str | None = None,
+    verdict_metrics: list[str] | None = None,
+) -> Comparison:
     """Estimates for every arm and metric; verdicts for each metric of `verdict_metrics`
     (default: `metrics`) whose direction is known."""
     out = Comparison(keys, arms, metrics, directions, primary=primary)
@@ -140,9 +145,17 @@ def metric_verdicts(comparison: Comparison, metric: str, higher: bool) -> list[V
     ranked.sort(key=lambda a: -sign * comparison.estimates[(a.name, metric)].mean.value)
     verdicts = []
     for i, a in enumerate(ranked):
-        for b in ranked[i + 1:]:
-            verdicts.append(pair_verdict(comparison.estimates[(a.name, metric)], comparison.estimates[(b.name, metric)],
-                                         metric, a.name, b.name, higher))
+        for b in ranked[i + 1 :]:
+            verdicts.append(
+                pair_verdict(
+                    comparison.estimates[(a.name, metric)],
+                    comparison.estimates[(b.name, metric)],
+                    metric,
+                    a.name,
+                    b.name,
+                    higher,
+                )
+            )
     testable = [v for v in verdicts if v.diff.p is not None]
     for v, p in zip(testable, stats.holm([v.diff.p for v in testable])):  # type: ignore[misc]
         v.p_holm, v.pairs = p, len(testable)
@@ -156,13 +169,27 @@ def pair_verdict(ea: Estimate, eb: Estimate, metric: str, a: str, b: str, higher
     common = [s for s in ea.seeds if s in eb.seeds and not isinstance(s, tuple)]
     if len(common) >= 2:
         xa, xb = [ea.seeds[s] for s in common], [eb.seeds[s] for s in common]
-        return Verdict(metric, a, b, stats.paired_difference(xa, xb), True,
-                       stats.prob_improvement(xa, xb, higher, paired=True), higher)
+        return Verdict(
+            metric,
+            a,
+            b,
+            stats.paired_difference(xa, xb),
+            True,
+            stats.prob_improvement(xa, xb, higher, paired=True),
+            higher,
+        )
     xa, xb = list(ea.seeds.values()), list(eb.seeds.values())
     if len(xa) == 1 and len(xb) == 1 and len(ea.sets[0]) > 1 and len(eb.sets[0]) > 1:
         xa, xb = ea.sets[0], eb.sets[0]  # one run each, with sample sets: evaluation noise only
-    return Verdict(metric, a, b, stats.unpaired_difference(xa, xb), False,
-                   stats.prob_improvement(xa, xb, higher, paired=False), higher)
+    return Verdict(
+        metric,
+        a,
+        b,
+        stats.unpaired_difference(xa, xb),
+        False,
+        stats.prob_improvement(xa, xb, higher, paired=False),
+        higher,
+    )
 
 
 def _needed(v: Verdict, estimates: dict[tuple[str, str], Estimate], pairs: int) -> int | None:
@@ -195,8 +222,11 @@ def describe(v: Verdict) -> str:
     p = f"Holm p {v.p_holm:.2g}" + (f" (p {d.p:.2g} before Holm over {v.pairs} pairs)" if d.p < stats.ALPHA else "")
     if d.value == 0:
         return f"{head}{prob}, {p}; no difference was seen"
-    more = (f"~{v.needed} seeds would resolve a difference this size" if v.needed is not None
-            else f"more than {stats.MAX_SEEDS} seeds would be needed for a difference this size")
+    more = (
+        f"~{v.needed} seeds would resolve a difference this size"
+        if v.needed is not None
+        else f"more than {stats.MAX_SEEDS} seeds would be needed for a difference this size"
+    )
     return f"{head}{prob}, {p}; {more}"
 
 

@@ -19,8 +19,15 @@ class Checkerboard(PointDataset):
         num_train, num_test, seed: see `PointDataset`.
     """
 
-    def __init__(self, squares: int = 4, num_train: int = 10000, num_test: int = 2000, seed: int = 0,
-                 root: str | None = None, download: bool = False) -> None:
+    def __init__(
+        self,
+        squares: int = 4,
+        num_train: int = 10000,
+        num_test: int = 2000,
+        seed: int = 0,
+        root: str | None = None,
+        download: bool = False,
+    ) -> None:
         super().__init__(num_train, num_test, seed, root, download)
         if squares < 2:
             raise ConfigError(f"data.squares={squares} must be >= 2")

@@ -16,8 +16,10 @@ from .points import PointDataset
 
 def circle(num_modes: int, radius: float) -> list[list[float]]:
     """`num_modes` means evenly spaced on a circle of `radius`, the first at angle 0."""
-    return [[radius * math.cos(2 * math.pi * k / num_modes), radius * math.sin(2 * math.pi * k / num_modes)]
-            for k in range(num_modes)]
+    return [
+        [radius * math.cos(2 * math.pi * k / num_modes), radius * math.sin(2 * math.pi * k / num_modes)]
+        for k in range(num_modes)
+    ]
 
 
 class GaussianMixture(PointDataset, KnownDensity):
@@ -36,17 +38,29 @@ class GaussianMixture(PointDataset, KnownDensity):
         num_train, num_test, seed: see `PointDataset`.
     """
 
-    def __init__(self, means: Sequence[Sequence[float]] | None = None, stds: float | list[float] = 0.1,
-                 weights: list[float] | None = None, num_modes: int = 8, radius: float = 1.0,
-                 num_train: int = 10000, num_test: int = 2000, seed: int = 0,
-                 root: str | None = None, download: bool = False) -> None:
+    def __init__(
+        self,
+        means: Sequence[Sequence[float]] | None = None,
+        stds: float | list[float] = 0.1,
+        weights: list[float] | None = None,
+        num_modes: int = 8,
+        radius: float = 1.0,
+        num_train: int = 10000,
+        num_test: int = 2000,
+        seed: int = 0,
+        root: str | None = None,
+        download: bool = False,
+    ) -> None:
         super().__init__(num_train, num_test, seed, root, download)
         mu = torch.tensor(circle(num_modes, radius) if means is None else [list(m) for m in means], dtype=torch.float64)
         if mu.ndim != 2 or mu.shape[0] < 1:
             raise ConfigError(f"data.means must be a list of K points of D numbers, got shape {tuple(mu.shape)}")
         k = mu.shape[0]
-        std = torch.tensor(stds, dtype=torch.float64).flatten().expand(k) if isinstance(stds, (int, float)) \
+        std = (
+            torch.tensor(stds, dtype=torch.float64).flatten().expand(k)
+            if isinstance(stds, (int, float))
             else torch.tensor(list(stds), dtype=torch.float64)
+        )
         w = torch.ones(k, dtype=torch.float64) if weights is None else torch.tensor(list(weights), dtype=torch.float64)
         if std.shape != (k,) or not bool((std > 0).all()):
             raise ConfigError(f"data.stds must be one number > 0 or {k} of them (one per mean)")

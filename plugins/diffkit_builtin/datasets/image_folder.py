@@ -23,7 +23,9 @@ class ImageFolder(Dataset):
         channels: 1 (grey) or 3 (RGB).
     """
 
-    def __init__(self, root: str | None = None, download: bool = False, image_size: int = 32, channels: int = 3) -> None:
+    def __init__(
+        self, root: str | None = None, download: bool = False, image_size: int = 32, channels: int = 3
+    ) -> None:
         super().__init__(root, download)
         if channels not in (1, 3):
             raise ConfigError(f"data.channels={channels!r} must be 1 or 3")

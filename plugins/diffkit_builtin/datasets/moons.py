@@ -21,8 +21,15 @@ class Moons(PointDataset):
         num_train, num_test, seed: see `PointDataset`.
     """
 
-    def __init__(self, noise: float = 0.05, num_train: int = 10000, num_test: int = 2000, seed: int = 0,
-                 root: str | None = None, download: bool = False) -> None:
+    def __init__(
+        self,
+        noise: float = 0.05,
+        num_train: int = 10000,
+        num_test: int = 2000,
+        seed: int = 0,
+        root: str | None = None,
+        download: bool = False,
+    ) -> None:
         super().__init__(num_train, num_test, seed, root, download)
         if not noise >= 0:
             raise ConfigError(f"data.noise={noise!r} must be >= 0")

@@ -24,8 +24,14 @@ class PointDataset(Dataset):
         root, download: unused (no files).
     """
 
-    def __init__(self, num_train: int = 10000, num_test: int = 2000, seed: int = 0,
-                 root: str | None = None, download: bool = False) -> None:
+    def __init__(
+        self,
+        num_train: int = 10000,
+        num_test: int = 2000,
+        seed: int = 0,
+        root: str | None = None,
+        download: bool = False,
+    ) -> None:
         super().__init__(root, download)
         for key, value in (("num_train", num_train), ("num_test", num_test)):
             if value < 1:

@@ -36,8 +36,9 @@ class MLPDenoiser(Denoiser):
         depth: residual blocks (3).
     """
 
-    def __init__(self, in_channels: int, time_embedding: TimeEmbedding, num_classes: int = 0,
-                 hidden: int = 128, depth: int = 3) -> None:
+    def __init__(
+        self, in_channels: int, time_embedding: TimeEmbedding, num_classes: int = 0, hidden: int = 128, depth: int = 3
+    ) -> None:
         super().__init__(in_channels, time_embedding, num_classes)
         for key, value, low in (("hidden", hidden, 1), ("depth", depth, 0)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -52,8 +53,10 @@ class MLPDenoiser(Denoiser):
     def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
         """x: (B, D) points, t: (B,), y: (B,) long or None -> (B, D)."""
         if x.ndim != 2:
-            raise ConfigError(f"denoiser.name=mlp takes points (B, D), got {tuple(x.shape)}; "
-                              "use a U-Net for images (denoiser.name=unet)")
+            raise ConfigError(
+                f"denoiser.name=mlp takes points (B, D), got {tuple(x.shape)}; "
+                "use a U-Net for images (denoiser.name=unet)"
+            )
         t_emb = self.time_embedding(t)
         if self.label_emb is not None:
             t_emb = t_emb + self.label_emb(y if y is not None else torch.full_like(t, self.num_classes).long())

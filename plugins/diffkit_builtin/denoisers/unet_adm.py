@@ -18,7 +18,9 @@ from .adm_blocks import Downsample, EmbedSequential, ResBlock, Upsample, group_n
 def _positive_ints(name: str, values: Sequence[int], allow_empty: bool = False) -> list[int]:
     values = list(values)
     if (not values and not allow_empty) or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-        raise ConfigError(f"denoiser.{name}={values!r} must list {'' if allow_empty else 'at least one '}positive integers")
+        raise ConfigError(
+            f"denoiser.{name}={values!r} must list {'' if allow_empty else 'at least one '}positive integers"
+        )
     return values
 
 
@@ -109,7 +111,11 @@ class ADMUNet(Denoiser):
                 self.downs.append(EmbedSequential([Downsample(width)]))
                 skips.append(width)
         self.middle = EmbedSequential(
-            [ResBlock(width, width, emb, dropout), AttentionBlock(width, num_heads), ResBlock(width, width, emb, dropout)]
+            [
+                ResBlock(width, width, emb, dropout),
+                AttentionBlock(width, num_heads),
+                ResBlock(width, width, emb, dropout),
+            ]
         )
         # -- up path: each block eats one skip connection ---------------------------
         self.ups = nn.ModuleList()
@@ -127,8 +133,9 @@ class ADMUNet(Denoiser):
     def check_image_size(self, size: int) -> str | None:
         factor = self.patch_size * 2**self.num_downsamplings
         if size % factor:
-            return (f"patch_size {self.patch_size} and {self.num_downsamplings} downsamplings "
-                    f"need a multiple of {factor}")
+            return (
+                f"patch_size {self.patch_size} and {self.num_downsamplings} downsamplings need a multiple of {factor}"
+            )
         return None
 
     def embed(self, t: Tensor, y: Tensor | None) -> Tensor:

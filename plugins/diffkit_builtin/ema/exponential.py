@@ -22,8 +22,9 @@ class ExponentialEMA(EMA):
     Checkpoint state: ``{"model": weights, "num_updates": n}``.
     """
 
-    def __init__(self, model: nn.Module, decay: float = 0.0, warmup: bool = True,
-                 half_life_fraction: float | None = None) -> None:
+    def __init__(
+        self, model: nn.Module, decay: float = 0.0, warmup: bool = True, half_life_fraction: float | None = None
+    ) -> None:
         if not 0 <= decay < 1:
             raise ValueError(f"decay={decay!r} must be a number in [0, 1)")
         if half_life_fraction is not None and not 0 < half_life_fraction <= 1:

@@ -31,13 +31,21 @@ class PowerEMA(EMA):
     averaged directly (in the checkpoint, not in snapshots), e.g. to check a reconstruction.
     """
 
-    def __init__(self, model: nn.Module, sigma_rels: Sequence[float] = (0.05, 0.10),
-                 snapshot_every: int = 100, keep_snapshots: int = 0, dtype: str = "fp16",
-                 track: Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        sigma_rels: Sequence[float] = (0.05, 0.10),
+        snapshot_every: int = 100,
+        keep_snapshots: int = 0,
+        dtype: str = "fp16",
+        track: Sequence[float] | None = None,
+    ) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype={dtype!r} must be one of {', '.join(DTYPES)}")
         if snapshot_every < 1 or keep_snapshots < 0:
-            raise ValueError(f"need snapshot_every >= 1 and keep_snapshots >= 0, got {snapshot_every}, {keep_snapshots}")
+            raise ValueError(
+                f"need snapshot_every >= 1 and keep_snapshots >= 0, got {snapshot_every}, {keep_snapshots}"
+            )
         self.sigma_rels = [float(s) for s in sigma_rels]
         self.track = [float(s) for s in track or []]
         if not self.sigma_rels:
@@ -67,21 +75,30 @@ class PowerEMA(EMA):
 
     def _compact(self, average: nn.Module) -> dict[str, torch.Tensor]:
         names = {n for n, _ in average.named_parameters()}
-        return {k: (v.to(self.dtype) if k in names and v.is_floating_point() else v).detach().cpu().clone()
-                for k, v in average.state_dict().items()}
+        return {
+            k: (v.to(self.dtype) if k in names and v.is_floating_point() else v).detach().cpu().clone()
+            for k, v in average.state_dict().items()
+        }
 
     def snapshot(self, run_dir: Path, step: int) -> None:
         """Write the pending snapshots (steps <= `step`) to ``run_dir/ema_snapshots``."""
         params = [n for n, _ in self.model.named_parameters()]
         for at, averages in self.pending:
-            record = {"sigma_rels": self.sigma_rels, "gammas": self.gammas[: len(self.sigma_rels)],
-                      "params": params, "averages": averages}
+            record = {
+                "sigma_rels": self.sigma_rels,
+                "gammas": self.gammas[: len(self.sigma_rels)],
+                "params": params,
+                "averages": averages,
+            }
             ema_snapshots.save(Path(run_dir) / ema_snapshots.SNAPSHOTS, at, record, self.keep)
         self.pending = []
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "averages": [a.state_dict() for a in self.averages[1:]],
-                "sigma_rels": self.sigma_rels + self.track}
+        return {
+            "model": self.model.state_dict(),
+            "averages": [a.state_dict() for a in self.averages[1:]],
+            "sigma_rels": self.sigma_rels + self.track,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if "averages" not in state:

@@ -14,7 +14,6 @@ from typing import Any
 from diffkit.errors import ConfigError
 from diffkit.interfaces.launcher import Job, Launcher, Report
 
-
 from . import slurm_state
 from .slurm_job import TrainJob
 from .slurm_watch import Watch, submission_error
@@ -27,9 +26,7 @@ def require_submitit() -> ModuleType:
     try:
         import submitit
     except ImportError:
-        raise ConfigError(
-            "the submitit launcher needs the submitit package: pip install \"diffkit[slurm]\""
-        ) from None
+        raise ConfigError('the submitit launcher needs the submitit package: pip install "diffkit[slurm]"') from None
     return submitit
 
 
@@ -84,7 +81,9 @@ class SubmititLauncher(Launcher):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
         if min(gpus_per_node, signal_delay_s, max_timeouts, retries) < 0 or (tasks_per_node or 1) < 1:
-            raise ValueError("gpus_per_node, signal_delay_s, max_timeouts and retries must be >= 0, tasks_per_node >= 1")
+            raise ValueError(
+                "gpus_per_node, signal_delay_s, max_timeouts and retries must be >= 0, tasks_per_node >= 1"
+            )
         self.partition, self.time, self.nodes, self.gpus_per_node = partition, time, nodes, gpus_per_node
         self.tasks_per_node = tasks_per_node or max(1, gpus_per_node)
         self.cpus_per_task, self.mem_gb, self.account, self.qos = cpus_per_task, mem_gb, account, qos
@@ -96,11 +95,19 @@ class SubmititLauncher(Launcher):
     def slurm_parameters(self, name: str = "diffkit") -> dict[str, Any]:
         """The options of submitit's SlurmExecutor (sbatch names) for one run's job."""
         params: dict[str, Any] = {
-            "job_name": name, "partition": self.partition, "time": self.time, "nodes": self.nodes,
-            "ntasks_per_node": self.tasks_per_node, "gpus_per_node": self.gpus_per_node or None,
-            "cpus_per_task": self.cpus_per_task, "account": self.account, "qos": self.qos,
-            "constraint": self.constraint, "array_parallelism": self.array_parallelism,
-            "signal_delay_s": self.signal_delay_s, "setup": self.setup or None,
+            "job_name": name,
+            "partition": self.partition,
+            "time": self.time,
+            "nodes": self.nodes,
+            "ntasks_per_node": self.tasks_per_node,
+            "gpus_per_node": self.gpus_per_node or None,
+            "cpus_per_task": self.cpus_per_task,
+            "account": self.account,
+            "qos": self.qos,
+            "constraint": self.constraint,
+            "array_parallelism": self.array_parallelism,
+            "signal_delay_s": self.signal_delay_s,
+            "setup": self.setup or None,
             "additional_parameters": self.sbatch or None,
             "mem": None if self.mem_gb is None else _mem(self.mem_gb),
         }
@@ -128,8 +135,12 @@ class SubmititLauncher(Launcher):
             return submitit.DebugExecutor(folder)
         if self.cluster == "local":
             ex = submitit.LocalExecutor(folder, max_num_timeout=self.max_timeouts)
-            ex.update_parameters(timeout_min=self.time, tasks_per_node=self.tasks_per_node,
-                                 gpus_per_node=self.gpus_per_node, signal_delay_s=self.signal_delay_s)
+            ex.update_parameters(
+                timeout_min=self.time,
+                tasks_per_node=self.tasks_per_node,
+                gpus_per_node=self.gpus_per_node,
+                signal_delay_s=self.signal_delay_s,
+            )
             return ex
         try:
             ex = submitit.SlurmExecutor(folder, max_num_timeout=self.max_timeouts)
@@ -186,5 +197,3 @@ def job_name(jobs: Sequence[Job]) -> str:
 
 def _mem(gb: float) -> str:
     return f"{int(gb)}GB" if float(gb).is_integer() else f"{max(1, round(gb * 1024))}MB"
-
-

@@ -10,9 +10,9 @@ import sys
 import zlib
 from typing import Any
 
-from diffkit.runner import stop
 from diffkit.environ import environment
 from diffkit.interfaces.launcher import Job
+from diffkit.runner import stop
 
 
 def torchrun_env(job_env: Any) -> dict[str, str]:

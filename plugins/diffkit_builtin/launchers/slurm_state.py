@@ -14,8 +14,18 @@ import subprocess
 from collections.abc import Sequence
 
 #: states of a job that will not run again (sacct and squeue spell them alike).
-ENDED = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
-         "DEADLINE", "REVOKED", "SPECIAL_EXIT")  # not PREEMPTED: a pre-empted job may be requeued
+ENDED = (
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "NODE_FAIL",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "REVOKED",
+    "SPECIAL_EXIT",
+)  # not PREEMPTED: a pre-empted job may be requeued
 #: the state given to a job that SLURM no longer lists.
 GONE = "GONE"
 

@@ -79,7 +79,7 @@ def run_error(job: RunJob) -> str:
         lines = [ln.strip() for ln in job.log.read_text(errors="replace").splitlines()]
     except OSError:
         return ""
-    attempt = lines[max((i + 1 for i, ln in enumerate(lines) if ln.startswith("$ ")), default=0):]
+    attempt = lines[max((i + 1 for i, ln in enumerate(lines) if ln.startswith("$ ")), default=0) :]
     errors = [ln for ln in attempt if "error" in ln.lower()]
     return errors[-1][:400] if errors else ""
 

@@ -31,9 +31,12 @@ class FeatureClassifier(nn.Module):
     def __init__(self, in_channels: int, num_classes: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, padding=1), nn.SiLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(32, WIDTH, 3, stride=2, padding=1), nn.SiLU(),
+            nn.Conv2d(in_channels, 16, 3, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.SiLU(),
+            nn.Conv2d(32, WIDTH, 3, stride=2, padding=1),
+            nn.SiLU(),
         )
         self.head = nn.Linear(WIDTH, num_classes)
 
@@ -59,8 +62,9 @@ def check_classifier_files(weights: str | None) -> None:
     for parent in [directory, *directory.parents]:
         if parent.exists():
             if not parent.is_dir():
-                raise ConfigError(f"the feature cache {directory} cannot be made: {parent} is a file "
-                                  f"(set {CACHE_ENV} to a directory)")
+                raise ConfigError(
+                    f"the feature cache {directory} cannot be made: {parent} is a file (set {CACHE_ENV} to a directory)"
+                )
             return
 
 

@@ -9,8 +9,10 @@ from diffkit.interfaces import KnownDensity, MetricContext, ModelFn, NoiseProces
 def trained_model(context: MetricContext | None, metric: str) -> tuple[ModelFn, NoiseProcess]:
     """The model being evaluated and its noise process, or a ConfigError naming `metric`."""
     if context is None or context.model is None or context.process is None:
-        raise ConfigError(f"metric {metric} scores a trained model, not a set of samples; run it "
-                          "from eval.metrics or `diffkit eval RUN_DIR`")
+        raise ConfigError(
+            f"metric {metric} scores a trained model, not a set of samples; run it "
+            "from eval.metrics or `diffkit eval RUN_DIR`"
+        )
     return context.model, context.process
 
 
@@ -19,6 +21,7 @@ def known_density(context: MetricContext | None, metric: str) -> KnownDensity:
     source = context.source if context is not None else None
     if not isinstance(source, KnownDensity):
         name = getattr(source, "build_config", {}).get("name", type(source).__name__)
-        raise ConfigError(f"metric {metric} needs data whose density is known exactly (data.name=gmm2d); "
-                          f"data.name={name!r} is not")
+        raise ConfigError(
+            f"metric {metric} needs data whose density is known exactly (data.name=gmm2d); data.name={name!r} is not"
+        )
     return source

@@ -88,7 +88,9 @@ class FeatureMetric(Metric):
         Metrics of one evaluation share the extractor and the features of each
         image tensor through ``context.shared``."""
         if self.context is None:
-            raise ConfigError(f"metric {type(self).__name__} needs the runner's context (build it through the registry)")
+            raise ConfigError(
+                f"metric {type(self).__name__} needs the runner's context (build it through the registry)"
+            )
         shared = self.context.shared
         key = ("features", self.features, self.weights)
         if key not in shared:

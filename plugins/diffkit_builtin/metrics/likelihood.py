@@ -54,8 +54,14 @@ def gaussian_prior(process: NoiseProcess) -> Prior:
     return log_prob
 
 
-def ode_log_likelihood(model: ModelFn, process: NoiseProcess, x0: Tensor, steps: int = 32,
-                       spacing: str = "karras", prior: Prior | None = None) -> Tensor:
+def ode_log_likelihood(
+    model: ModelFn,
+    process: NoiseProcess,
+    x0: Tensor,
+    steps: int = 32,
+    spacing: str = "karras",
+    prior: Prior | None = None,
+) -> Tensor:
     """log p_model(x0) for points x0 (N, D) -> (N,) float64 (see the module docstring).
 
     `steps` levels of `spacing` (`NoiseProcess.levels`) from the lowest noise up;

@@ -24,10 +24,13 @@ class NLL(Metric):
     """
 
     higher_is_better = False
-    description = "negative log-likelihood of fresh data (nats per point) under the model's probability-flow ODE; lower is better"
+    description = (
+        "negative log-likelihood of fresh data (nats per point) under the model's probability-flow ODE; lower is better"
+    )
 
-    def __init__(self, steps: int = 32, spacing: str = "karras", num_points: int = 1000,
-                 context: MetricContext | None = None) -> None:
+    def __init__(
+        self, steps: int = 32, spacing: str = "karras", num_points: int = 1000, context: MetricContext | None = None
+    ) -> None:
         check_spacing(spacing)
         if steps < 2 or num_points < 1:
             raise ConfigError(f"eval.metrics: nll needs steps >= 2 and num_points >= 1, got {steps}, {num_points}")

@@ -36,8 +36,10 @@ class PrecisionRecall(FeatureMetric):
     """-> {"precision", "recall"}, with manifolds from each point's k-th nearest neighbour."""
 
     higher_is_better = True
-    description = ("share of generated images inside the real k-NN manifold (precision) and of real "
-                   "images inside the generated one (recall); higher is better")
+    description = (
+        "share of generated images inside the real k-NN manifold (precision) and of real "
+        "images inside the generated one (recall); higher is better"
+    )
 
     def __init__(self, k: int = 3, **kwargs: Any) -> None:
         super().__init__(**kwargs)

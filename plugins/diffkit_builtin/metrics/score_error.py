@@ -29,8 +29,10 @@ class ScoreError(Metric):
     """
 
     higher_is_better = False
-    description = ("sigma^2-weighted squared error of the model's score against the exact score "
-                   "(eps-space MSE per dimension) over the training noise levels; lower is better")
+    description = (
+        "sigma^2-weighted squared error of the model's score against the exact score "
+        "(eps-space MSE per dimension) over the training noise levels; lower is better"
+    )
 
     def __init__(self, num_points: int = 4096, seed: int = 0, context: MetricContext | None = None) -> None:
         if num_points < 1:

@@ -19,8 +19,13 @@ def load_state_dict(path: str, what: str) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a loadable {what} state dict: {type(e).__name__}") from None
 
 
-def build_network(make: Callable[[dict[str, Any]], nn.Module], state: dict[str, Any], weights: str | None,
-                  what: str, device: torch.device) -> nn.Module:
+def build_network(
+    make: Callable[[dict[str, Any]], nn.Module],
+    state: dict[str, Any],
+    weights: str | None,
+    what: str,
+    device: torch.device,
+) -> nn.Module:
     """make(state) on `device`; a state dict of another network is one line naming `weights`."""
     try:
         return make(state).to(device)

@@ -12,7 +12,9 @@ from diffkit.errors import ConfigError
 from diffkit.interfaces import Level, Sampler, Trajectory
 
 
-def level_step(x0: Tensor, eps: Tensor, cur: Level, nxt: Level, eta: float, generator: torch.Generator | None) -> Tensor:
+def level_step(
+    x0: Tensor, eps: Tensor, cur: Level, nxt: Level, eta: float, generator: torch.Generator | None
+) -> Tensor:
     """x_next = alpha' x0 + sqrt(sigma'^2 - var) eps + sqrt(var) z   (Song et al. 2021, eq. 12),
 
     var = eta^2 sigma'^2 (1 - snr / snr'), snr = alpha^2 / sigma^2 (the posterior variance of

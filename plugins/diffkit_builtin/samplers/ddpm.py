@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from diffkit.interfaces.sampler import clip_x0
 from diffkit.interfaces import Level, Sampler, Scheduler, Trajectory
+from diffkit.interfaces.sampler import clip_x0
 
 from .ddim import level_step
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor
 
 from diffkit.errors import ConfigError
@@ -31,7 +30,9 @@ def usable_order(lams: list[float], lam_next: float) -> int:
     return max(k, 1)
 
 
-def multistep_update(x: Tensor, x0s: list[Tensor], lams: list[float], cur: Level, nxt: Level, lam_next: float) -> Tensor:
+def multistep_update(
+    x: Tensor, x0s: list[Tensor], lams: list[float], cur: Level, nxt: Level, lam_next: float
+) -> Tensor:
     """One DPM-Solver++ step from lambda_s = lams[0] to lam_next, of order len(x0s).
 
     x0s, lams: the data predictions and lambdas of the latest steps, newest first.

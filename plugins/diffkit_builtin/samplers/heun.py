@@ -13,7 +13,9 @@ from diffkit.interfaces import ContinuousProcess, Level, NoiseProcess, Sampler, 
 
 
 def _number(name: str, value: object, low: float, inclusive: bool = True) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (value >= low if inclusive else value > low)
+    ok = (
+        not isinstance(value, bool) and isinstance(value, (int, float)) and (value >= low if inclusive else value > low)
+    )
     if not ok:
         raise ConfigError(f"sampler.{name}={value!r} must be a number {'>=' if inclusive else '>'} {low}")
     return float(value)  # type: ignore[arg-type]
@@ -75,7 +77,11 @@ class HeunSampler(Sampler):
         self, x: Tensor, cur: Level, scheduler: NoiseProcess, n: int, generator: torch.Generator | None
     ) -> tuple[Tensor, Level]:
         """Alg. 2 lines 4-6: raise the noise of x from cur's sigma to sigma_hat; -> (x_hat, level of sigma_hat)."""
-        if self.churn == 0 or math.isinf(cur.sigma_ve) or not self.churn_sigma_min <= cur.sigma_ve <= self.churn_sigma_max:
+        if (
+            self.churn == 0
+            or math.isinf(cur.sigma_ve)
+            or not self.churn_sigma_min <= cur.sigma_ve <= self.churn_sigma_max
+        ):
             return x, cur
         if not isinstance(scheduler, ContinuousProcess):
             raise ConfigError(

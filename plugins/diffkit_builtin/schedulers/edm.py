@@ -50,8 +50,11 @@ class EDMProcess(ContinuousProcess):
         if not sigma_min < sigma_max:
             raise ConfigError(f"scheduler.sigma_min={sigma_min} must be < scheduler.sigma_max={sigma_max}")
         super().__init__(
-            prediction_type=prediction_type, sigma_data=sigma_data,
-            density=density, density_loc=density_loc, density_scale=density_scale,
+            prediction_type=prediction_type,
+            sigma_data=sigma_data,
+            density=density,
+            density_loc=density_loc,
+            density_scale=density_scale,
         )
         self.t_min, self.t_max = self.sigma_min, self.sigma_max = float(sigma_min), float(sigma_max)
         self.rho = float(rho)

@@ -30,8 +30,11 @@ class RectifiedFlow(ContinuousProcess):
         sigma_data: PositiveFloat = 0.5,
     ) -> None:
         super().__init__(
-            prediction_type=prediction_type, sigma_data=sigma_data,
-            density=density, density_loc=density_loc, density_scale=density_scale,
+            prediction_type=prediction_type,
+            sigma_data=sigma_data,
+            density=density,
+            density_loc=density_loc,
+            density_scale=density_scale,
         )
 
     def alpha_sigma(self, t: Tensor) -> tuple[Tensor, Tensor]:

@@ -43,8 +43,11 @@ class VPCosine(ContinuousProcess):
                 f"scheduler.logsnr_min={logsnr_min!r} must be a number < scheduler.logsnr_max={logsnr_max!r}"
             )
         super().__init__(
-            prediction_type=prediction_type, sigma_data=sigma_data,
-            density=density, density_loc=density_loc, density_scale=density_scale,
+            prediction_type=prediction_type,
+            sigma_data=sigma_data,
+            density=density,
+            density_loc=density_loc,
+            density_scale=density_scale,
         )
         self.u_min = 2 / math.pi * math.atan(math.exp(-logsnr_max / 2))
         self.u_max = 2 / math.pi * math.atan(math.exp(-logsnr_min / 2))

@@ -19,8 +19,17 @@ from typing import Any
 
 #: the hyperparameters of a run outside a sweep (those the run's config has).
 CURATED = (
-    "data.name", "data.image_size", "scheduler.name", "scheduler.num_timesteps", "time_embedding.name",
-    "denoiser.name", "loss.name", "sampler.name", "optim.lr", "train.steps", "seed",
+    "data.name",
+    "data.image_size",
+    "scheduler.name",
+    "scheduler.num_timesteps",
+    "time_embedding.name",
+    "denoiser.name",
+    "loss.name",
+    "sampler.name",
+    "optim.lr",
+    "train.steps",
+    "seed",
 )
 
 #: the built-in metric columns, with their descriptions; bookkeeping values (`BOOKKEEPING`)
@@ -70,8 +79,9 @@ def metric_infos(declared: dict[str, dict[str, Any]], present: Any = None) -> di
     return columns
 
 
-def experiment_summary(hparams: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None,
-                       present: Any = None) -> Any:
+def experiment_summary(
+    hparams: dict[str, Any], declared: dict[str, dict[str, Any]] | None = None, present: Any = None
+) -> Any:
     """The experiment record: hyperparameter columns (types of `hparams`' values) and metric
     columns (`metric_infos`: no empty column for a built-in metric the run did not compute)."""
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
@@ -80,8 +90,10 @@ def experiment_summary(hparams: dict[str, Any], declared: dict[str, dict[str, An
     kinds = {bool: api_pb2.DATA_TYPE_BOOL, float: api_pb2.DATA_TYPE_FLOAT64, str: api_pb2.DATA_TYPE_STRING}
     experiment = api_pb2.Experiment(
         hparam_infos=[api_pb2.HParamInfo(name=k, type=kinds[type(v)]) for k, v in values.items()],
-        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag, description=text)
-                      for tag, text in metric_infos(declared or {}, present).items()],
+        metric_infos=[
+            api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag), display_name=tag, description=text)
+            for tag, text in metric_infos(declared or {}, present).items()
+        ],
         time_created_secs=time.time(),
     )
     return _summary(metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment))

@@ -121,9 +121,14 @@ def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> 
     if end is not None:
         writer.file_writer.add_summary(end, run.step)
     ordered = {**{k: metrics[k] for k in tb_hparams.METRICS if k in metrics}, **metrics}
-    writer.add_text("run", f"**{run.dir.name}**: {status} at step {run.step}\n\n"
-                    + tb_figures.markdown_table(ordered, ("metric", "value")) + "\n\n"
-                    + tb_figures.markdown_table(shown_hparams(run), ("hyperparameter", "value")), run.step)
+    writer.add_text(
+        "run",
+        f"**{run.dir.name}**: {status} at step {run.step}\n\n"
+        + tb_figures.markdown_table(ordered, ("metric", "value"))
+        + "\n\n"
+        + tb_figures.markdown_table(shown_hparams(run), ("hyperparameter", "value")),
+        run.step,
+    )
     writer.flush()
     writer.close()
     if status == "completed" and in_sweep(run):

@@ -24,7 +24,9 @@ class VPLinearProcess(ContinuousProcess):
 
     def __init__(self, beta_min: float = 0.1, beta_max: float = 20.0, t_min: float = 1e-3, **kwargs) -> None:
         if not 0 < beta_min < beta_max:
-            raise ConfigError(f"scheduler.beta_min={beta_min}, scheduler.beta_max={beta_max}: need 0 < beta_min < beta_max")
+            raise ConfigError(
+                f"scheduler.beta_min={beta_min}, scheduler.beta_max={beta_max}: need 0 < beta_min < beta_max"
+            )
         if not 0 < t_min < 1:
             raise ConfigError(f"scheduler.t_min={t_min!r} must lie in (0, 1)")
         super().__init__(**kwargs)

@@ -17,7 +17,7 @@ def test_registers_one_component_of_each_kind() -> None:
 
 def test_geometric_betas_have_a_constant_ratio() -> None:
     betas = GeometricScheduler(num_timesteps=11, beta_start=1e-4, beta_end=1e-2).betas.double()
-    assert torch.allclose(betas[1:] / betas[:-1], torch.full((10,), 10 ** 0.2, dtype=torch.float64), rtol=1e-5)
+    assert torch.allclose(betas[1:] / betas[:-1], torch.full((10,), 10**0.2, dtype=torch.float64), rtol=1e-5)
 
 
 def test_pseudo_huber_of_a_constant_difference() -> None:
