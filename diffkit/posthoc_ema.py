@@ -101,8 +101,9 @@ def profile_error(
     g = np.asarray(gammas, dtype=np.float64)
     x = np.asarray(weights, dtype=np.float64).reshape(-1)
     a = profile_dot(t[:, None], g[:, None], t[None, :], g[None, :])
-    b = profile_dot(t, g, target_step, target_gamma)
-    c = float(profile_dot(target_step, target_gamma, target_step, target_gamma))
+    ts, gs = np.asarray(target_step, dtype=np.float64), np.asarray(target_gamma, dtype=np.float64)
+    b = profile_dot(t, g, ts, gs)
+    c = float(profile_dot(ts, gs, ts, gs))
     return float(np.sqrt(max(x @ a @ x - 2 * x @ b + c, 0.0) / c))
 
 

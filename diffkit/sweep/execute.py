@@ -21,7 +21,7 @@ from typing import Any
 
 from diffkit import checkpoint as ckpt
 from diffkit.errors import ConfigError
-from diffkit.interfaces.launcher import Launcher
+from diffkit.interfaces.launcher import Job, Launcher
 from diffkit.runner import rundir
 from diffkit.sweep.job import RunJob, discard
 from diffkit.sweep.spec import RunSpec, Sweep
@@ -76,20 +76,20 @@ class Bookkeeper:
         self.launcher = getattr(launcher, "build_config", {"name": type(launcher).__name__})
         self.lock = threading.Lock()
 
-    def queued(self, job: RunJob, job_id: str = "") -> None:
+    def queued(self, job: Job, job_id: str = "") -> None:
         self._update(job, "queued", job_id)
 
-    def running(self, job: RunJob, job_id: str = "") -> None:
+    def running(self, job: Job, job_id: str = "") -> None:
         self._update(job, "running", job_id)
 
-    def ended(self, job: RunJob, returncode: int, error: str = "") -> None:
+    def ended(self, job: Job, returncode: int, error: str = "") -> None:
         result = self.by_name[job.name]
         with self.lock:
             finish(result, returncode, error or last_error(job.log))
             self.write()
         self.echo(f"diffkit sweep: {result.status} {job.name}" + (f": {result.error}" if result.error else ""))
 
-    def _update(self, job: RunJob, status: str, job_id: str) -> None:
+    def _update(self, job: Job, status: str, job_id: str) -> None:
         result = self.by_name[job.name]
         with self.lock:
             result.status = status

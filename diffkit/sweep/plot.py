@@ -46,7 +46,7 @@ def figure(records: list[RunRecord], by: list[str] | None = None, sort: str | No
             color = COLORS[i % len(COLORS)]
             if e is None:
                 continue
-            if e.mean.lo is not None:
+            if e.mean.lo is not None and e.mean.hi is not None:
                 ax.barh(y, e.mean.hi - e.mean.lo, left=e.mean.lo, height=0.6, color=color, alpha=0.75)
             ax.plot([e.mean.value] * 2, [y - 0.3, y + 0.3], color="black", linewidth=2.5)
             seeds = list(e.seeds.values())

@@ -238,7 +238,8 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
     if sweep.posthoc_ema and "ema.name" not in {**sweep.overrides, **sweep.grid}:
         sweep.overrides["ema.name"] = "power"
     keys = list(sweep.grid)
-    for variant, extra in (sweep.variants or {None: {}}).items():
+    arms: dict[str | None, dict[str, Any]] = dict(sweep.variants) if sweep.variants else {None: {}}
+    for variant, extra in arms.items():
         for combo in itertools.product(*sweep.grid.values()):
             values = dict(zip(keys, combo))
             named = values if variant is None else {"variant": variant, **values}

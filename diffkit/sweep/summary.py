@@ -76,13 +76,14 @@ def _sort_arms(c: Comparison, sort: str | None) -> None:
     if sort in c.keys:
         c.arms.sort(key=lambda a: str(a.values.get(sort)))
         return
-    if c.primary is None:
+    primary = c.primary
+    if primary is None:
         return
-    sign = -1.0 if c.directions.get(c.primary, (None, ""))[0] else 1.0
+    sign = -1.0 if c.directions.get(primary, (None, ""))[0] else 1.0
     c.arms.sort(
         key=lambda a: (
-            c.estimates.get((a.name, c.primary)) is None,
-            sign * c.estimates[(a.name, c.primary)].mean.value if (a.name, c.primary) in c.estimates else 0.0,
+            c.estimates.get((a.name, primary)) is None,
+            sign * c.estimates[(a.name, primary)].mean.value if (a.name, primary) in c.estimates else 0.0,
         )
     )
 
@@ -188,7 +189,8 @@ def _fitted(
     """Markdown tables of `base` columns and as many metric columns as fit in WIDTH, the
     primary metric first; metrics whose column is empty everywhere are left out."""
     order = sorted((m for m in c.metrics if any(cells[(a.name, m)] for a in c.arms)), key=lambda m: m != c.primary)
-    out, current = [], []
+    out: list[Any] = []
+    current: list[Any] = []
 
     def width(ms: list[str]) -> int:
         cols = [*base, *ms]

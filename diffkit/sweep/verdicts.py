@@ -88,7 +88,7 @@ def run_values(record: RunRecord, metric: str) -> list[float]:
     """The run's values of `metric`: its ``eval --repeats`` sample sets when provenance
     kept them (and they belong to the stored mean), else the one stored number."""
     value = record.metrics.get(metric)
-    if not _is_number(value):
+    if value is None or not _is_number(value):
         return []
     sets = (record.provenance.get("evaluation") or {}).get("sets", {}).get(metric)
     if isinstance(sets, list) and len(sets) > 1 and int(record.metrics.get(REPEATS) or 0) == len(sets):
