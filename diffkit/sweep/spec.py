@@ -238,7 +238,9 @@ def load_sweep(path: str | Path, directory: str | Path | None = None) -> Sweep:
     if sweep.posthoc_ema and "ema.name" not in {**sweep.overrides, **sweep.grid}:
         sweep.overrides["ema.name"] = "power"
     keys = list(sweep.grid)
-    arms: dict[str | None, dict[str, Any]] = dict(sweep.variants) if sweep.variants else {None: {}}
+    arms: dict[str | None, dict[str, Any]] = {None: {}}
+    if sweep.variants:
+        arms = {str(k): v for k, v in sweep.variants.items()}
     for variant, extra in arms.items():
         for combo in itertools.product(*sweep.grid.values()):
             values = dict(zip(keys, combo))
