@@ -39,7 +39,7 @@ def test_eval_scores_each_length_and_compare_shows_the_axis(power_run, feature_c
     assert metrics["eval/checkpoint_step@ema0.1"] == 6 and metrics["eval/num_samples@ema0.2"] == 24
     assert "eval/fid" not in metrics  # the run's own EMA was not scored
 
-    assert main(["compare", str(power_run), "--format", "json"]) == 0
+    assert main(["compare", str(power_run), "--runs", "--format", "json"]) == 0  # one row per run and length
     table = json.loads(capsys.readouterr().out)
     assert [r["run"] for r in table] == ["run", "run@ema0.05", "run@ema0.1", "run@ema0.2"]
     assert [r["ema.sigma_rel"] for r in table] == ["tracked", *LENGTHS]
@@ -91,7 +91,7 @@ def test_a_sweep_with_posthoc_ema_has_the_axis_in_compare(tmp_path, feature_cach
     )
     assert main(["sweep", str(sweep)]) == 0
     capsys.readouterr()
-    assert main(["compare", str(tmp_path / "sweep"), "--format", "json"]) == 0
+    assert main(["compare", str(tmp_path / "sweep"), "--runs", "--format", "json"]) == 0
     table = json.loads(capsys.readouterr().out)
     assert {(r["optim.lr"], r["ema.sigma_rel"]) for r in table} == {
         (lr, s) for lr in (0.001, 0.003) for s in ("tracked", 0.05, 0.15)
@@ -101,9 +101,12 @@ def test_a_sweep_with_posthoc_ema_has_the_axis_in_compare(tmp_path, feature_cach
         assert [r["best_ema"] for r in arm].count("*") == 1
         assert min(arm, key=lambda r: r["eval/fid"])["best_ema"] == "*"
     assert all(r["eval/fid"] > 0 for r in table)  # the tracked rows: the evaluation at the end of training
-    assert main(["compare", str(tmp_path / "sweep")]) == 0
+    assert main(["compare", str(tmp_path / "sweep"), "--runs"]) == 0
     markdown = capsys.readouterr().out
     assert "| ema.sigma_rel | best_ema |" in markdown.replace("optim.lr | ", "")
+    assert main(["compare", str(tmp_path / "sweep")]) == 0  # the arms: one per (lr, length)
+    arms = capsys.readouterr().out
+    assert "0.05" in arms and "0.15" in arms and "tracked" in arms
 
 
 def test_python_api_switches_between_lengths_and_the_runs_own_weights(power_run):

@@ -58,7 +58,7 @@ def test_the_run_selector_lists_the_runs_and_nothing_else(board) -> None:
     held = [run for run in mux.Runs() if "comparison/text_summary" in mux.Runs()[run]["tensors"]]
     assert len(held) == 1  # the table is in the run that completed last
     text = mux.Tensors(held[0], "comparison/text_summary")[-1].tensor_proto.string_val[0].decode()
-    assert "eval/count" in text and "| runs |" in text  # the two seeds, grouped
+    assert "eval/count" in text and "| n |" in text  # the two seeds, grouped into one arm
 
 
 def test_bookkeeping_is_text_not_scalar_cards(board) -> None:

@@ -9,6 +9,7 @@ the rest, so ``loss.name=l2`` or ``scheduler.name=cosine`` just works.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -177,7 +178,7 @@ def _expected(key: str) -> str:
             return ""
         typ = hints[part]
     args = [a for a in typing.get_args(typ) if a is not type(None)]
-    if typing.get_origin(typ) is typing.Union:
+    if typing.get_origin(typ) in (typing.Union, types.UnionType):
         inner = _TYPE_WORDS.get(args[0], "") if len(args) == 1 else ""
         return f"null or {inner}" if inner else ""
     if typing.get_origin(typ) is list:

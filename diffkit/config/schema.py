@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, is_dataclass
-from typing import Any
+from typing import Any, Dict, List, Optional
 
 #: config sections that name a registered component, and the registry kind of each.
 COMPONENT_SECTIONS: dict[str, str] = {
@@ -53,13 +53,13 @@ EMA_RUNNER_HELP: dict[str, str] = {"use_for_sampling": "sample with the EMA weig
 class RunConfig:
     """The ``run`` section: where a run is written and what it loads."""
 
-    dir: str | None = option(None, "run directory; null: runs/<time>-<config name>")
+    dir: Optional[str] = option(None, "run directory; null: runs/<time>-<config name>")
     keep_checkpoints: int = option(3, "numbered checkpoints kept besides last.pt")
-    plugins: list[str] = option([], "plugin modules to load for this run, like -p MODULE")
-    on_hook_error: dict[str, str] = option(
+    plugins: List[str] = option([], "plugin modules to load for this run, like -p MODULE")
+    on_hook_error: Dict[str, str] = option(
         {}, "plugin name -> raise (stop the run) or warn (switch the plugin off), when one of its hooks fails"
     )
-    hparams: list[str] | None = option(
+    hparams: Optional[List[str]] = option(
         None,
         "config keys trackers show as the run's hyperparameters (TensorBoard HParams); "
         "null: a short curated set; a sweep sets the keys its grid varies",
@@ -73,23 +73,23 @@ class OptimConfig:
     name: str = option("adam", "optimizer: adam | adamw | sgd")
     lr: float = option(1e-3, "peak learning rate")
     weight_decay: float = option(0.0, "weight decay (L2: adam, sgd; decoupled: adamw), not on biases or norm gains")
-    betas: list[float] = option([0.9, 0.999], "Adam's (beta1, beta2); beta1 is the momentum for sgd")
+    betas: List[float] = option([0.9, 0.999], "Adam's (beta1, beta2); beta1 is the momentum for sgd")
     warmup_steps: int = option(0, "linear warm-up from 0 to lr over this many steps")
-    warmup_fraction: float | None = option(
+    warmup_fraction: Optional[float] = option(
         None,
         "warm-up as a fraction of the run's steps (replaces warmup_steps); null: under train.budget "
         "the config's warmup_steps / train.steps",
     )
     lr_schedule: str = option("constant", "constant | cosine (decays to 0 at the last step)")
-    grad_clip: float | None = option(None, "max global gradient norm; null: no clipping")
+    grad_clip: Optional[float] = option(None, "max global gradient norm; null: no clipping")
 
 
 @dataclass
 class TrainConfig:
     """The ``train`` section: the loop of ``runner/train.py``."""
 
-    steps: int | None = option(1200, "optimizer steps to train for; null when train.budget sets them")
-    budget: str | None = option(
+    steps: Optional[int] = option(1200, "optimizer steps to train for; null when train.budget sets them")
+    budget: Optional[str] = option(
         None,
         "train for a wall-clock duration (90s, 2m, 1.5h: measured after warm-up, then fixed in steps) or a "
         "number of images (300000img) instead of train.steps; a later layer's budget replaces train.steps",
@@ -120,13 +120,13 @@ class TrainConfig:
 class EvalConfig:
     """The ``eval`` section: sample-quality metrics computed when training completes."""
 
-    metrics: list[Any] = option(
+    metrics: List[Any] = option(
         [],
         "metrics computed when training completes, e.g. [fid, precision_recall]; "
         "an entry is a name or {name: fid, features: inception, weights: PATH}",
     )
     num_samples: int = option(500, "images generated for the metrics (compared with the test split)")
-    steps: int | None = option(None, "sampling steps for the metrics; null: the sampler's default")
+    steps: Optional[int] = option(None, "sampling steps for the metrics; null: the sampler's default")
     batch_size: int = option(250, "images sampled at once")
 
 
@@ -136,20 +136,20 @@ class DiffkitConfig:
 
     seed: int = option(0, "seed of every random number generator (rank r uses seed + r)")
     run: RunConfig = option(RunConfig(), "where the run is written and which plugins it loads")
-    data: dict[str, Any] = option(
+    data: Dict[str, Any] = option(
         {"name": "digits", "root": None, "batch_size": 64, "image_size": 16, "num_workers": 0},
         "the dataset component; batch_size, image_size and num_workers are read by the runner",
     )
-    scheduler: dict[str, Any] = option(
+    scheduler: Dict[str, Any] = option(
         {"name": "linear", "num_timesteps": 1000, "beta_start": 1e-4, "beta_end": 0.02},
         "the noise schedule beta_t and its closed forms",
     )
-    time_embedding: dict[str, Any] = option({"name": "sinusoidal", "dim": 32}, "how the denoiser sees the timestep t")
-    denoiser: dict[str, Any] = option({"name": "unet", "channels": [32, 64, 128]}, "the network f(x_t, t)")
-    loss: dict[str, Any] = option({"name": "l1"}, "the training objective between prediction and target")
-    sampler: dict[str, Any] = option({"name": "ddpm"}, "the reverse-process algorithm")
+    time_embedding: Dict[str, Any] = option({"name": "sinusoidal", "dim": 32}, "how the denoiser sees the timestep t")
+    denoiser: Dict[str, Any] = option({"name": "unet", "channels": [32, 64, 128]}, "the network f(x_t, t)")
+    loss: Dict[str, Any] = option({"name": "l1"}, "the training objective between prediction and target")
+    sampler: Dict[str, Any] = option({"name": "ddpm"}, "the reverse-process algorithm")
     optim: OptimConfig = option(OptimConfig(), "the optimizer and learning-rate schedule")
-    ema: dict[str, Any] = option(
+    ema: Dict[str, Any] = option(
         {"name": "exponential", "decay": 0.0, "warmup": True, "use_for_sampling": True},
         "averages of the weights (exponential; power: post-hoc EMA); use_for_sampling is read by the runner",
     )

@@ -32,8 +32,7 @@ def write_sessions(run_dir: Path, step: int, metrics: dict[str, float], shown: d
         folder = Path(run_dir) / FOLDER / f"ema{length:g}"
         old = list(folder.glob("events.out.tfevents.*"))
         writer = SummaryWriter(log_dir=str(folder))
-        for summary in tb_hparams.start_summaries({**shown, "ema.sigma_rel": length}):
-            writer.file_writer.add_summary(summary, step)
+        writer.file_writer.add_summary(tb_hparams.start_summary({**shown, "ema.sigma_rel": length}), step)
         for name, value in scores.items():
             writer.add_scalar(name, value, step)
         end = tb_hparams.end_summary("completed")
