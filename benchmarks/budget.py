@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
-from benchmarks.common import load, machine, quiet_overrides
+from benchmarks.common import machine, quiet_overrides
 from benchmarks.formulations import _flags
 from benchmarks.peer_denoisers import installed
 from diffkit.api import open_run
@@ -101,7 +101,7 @@ RECIPE, BASELINE = "recipe", "flow"
 
 def run_arm(arm: str, budget: str, seed: int, samples: int, extra: Sequence[str], tmp: Path) -> dict[str, Any]:
     """Train `arm` for `budget` with `seed` through the runner; its plan, scores and size."""
-    from diffkit.runner.train import train
+    import diffkit
 
     out: dict[str, Any] = {"arm": arm, "budget": budget, "seed": seed}
     if arm in PEER_ARMS and not installed(PEER_ARMS[arm]):
@@ -112,7 +112,9 @@ def run_arm(arm: str, budget: str, seed: int, samples: int, extra: Sequence[str]
         }
     config, overrides = ARMS[arm]
     run_dir = tmp / f"{arm}-{budget}-s{seed}"
-    composed, plugins = load(
+    t0 = time.perf_counter()
+    diffkit.train(
+        str(ROOT / "configs" / config),
         [
             *overrides,
             *extra,
@@ -121,11 +123,8 @@ def run_arm(arm: str, budget: str, seed: int, samples: int, extra: Sequence[str]
             f"eval.num_samples={samples}",
             *quiet_overrides(run_dir, None, 25, budget=budget),
         ],
-        str(ROOT / "configs" / config),
-        specs=[PEER_PLUGIN],
+        plugins=[PEER_PLUGIN],
     )
-    t0 = time.perf_counter()
-    train(composed, plugins)
     plan = rundir.read_json(run_dir / rundir.STATUS)["plan"]
     scores = rundir.read_json(run_dir / rundir.METRICS)
     out.update(

@@ -100,14 +100,14 @@ class Interleave:
 
 def measure(overrides: Sequence[str], *, block: int, pairs: int) -> dict[str, Any]:
     """`pairs` runner/bare pairs of `block` steps each, after one warm-up pair."""
-    from diffkit.runner.train import train
+    import diffkit
 
     bare = BareLoop(overrides)
     timer = Interleave(bare, block)
     with tempfile.TemporaryDirectory() as tmp:
-        composed, plugins = load([*overrides, *quiet_overrides(Path(tmp) / "run", block * (pairs + 1), block)])
-        plugins.pm.register(timer)
-        train(composed, plugins)
+        diffkit.train(
+            None, [*overrides, *quiet_overrides(Path(tmp) / "run", block * (pairs + 1), block)], plugins=[timer]
+        )
     ratios = [r / b for r, b in zip(timer.runner, timer.bare_times)]
     return {
         "config": list(overrides) or ["configs/default.yaml"],

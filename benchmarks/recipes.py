@@ -77,16 +77,15 @@ def overrides_for(name: str) -> tuple[str, list[str]]:
 def train_budgeted(config: str, overrides: Sequence[str], run_dir: Path, seconds: float) -> dict[str, Any]:
     """Train for ``train.budget`` = `seconds` with the runner (it measures its speed after warm-up
     and sizes its steps and lr schedule to end on time); the plan it recorded."""
-    from diffkit.runner.train import train
+    import diffkit
 
-    composed, plugins = load([*overrides, *quiet_overrides(run_dir, None, 25, budget=f"{seconds:g}s")], config)
-    train(composed, plugins)
+    run = diffkit.train(config, [*overrides, *quiet_overrides(run_dir, None, 25, budget=f"{seconds:g}s")])
     plan = rundir.read_json(run_dir / rundir.STATUS)["plan"]
     per_step = plan.get("seconds_per_step") or plan["seconds"] / max(1, plan["steps"])
     return {
         "steps": plan["steps"],
         "train_seconds": plan["seconds"],
-        "images_per_sec": round(composed.cfg.data.batch_size / per_step, 1),
+        "images_per_sec": round(run.config.data.batch_size / per_step, 1),
         "parameters": sum(p.numel() for p in open_run(run_dir).components.denoiser.parameters()),
     }
 

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from benchmarks import report
-from benchmarks.common import load, machine, quiet_overrides, sync
+from benchmarks.common import machine, quiet_overrides, sync
 from diffkit import checkpoint as ckpt
 from diffkit import load_plugins
 from diffkit.config import compose
@@ -53,10 +53,9 @@ STEPS = (10, 20, 50, 100)
 
 
 def train_model(out: Path, steps: int) -> Path:
-    from diffkit.runner.train import train
+    import diffkit
 
-    composed, plugins = load([*MODEL, *quiet_overrides(out, steps, max(steps // 4, 1))])
-    return train(composed, plugins)
+    return diffkit.train(None, [*MODEL, *quiet_overrides(out, steps, max(steps // 4, 1))]).dir
 
 
 def trained(run_dir: Path, device: torch.device) -> tuple[Any, Any, Any, Any, Evaluator, dict[str, Any]]:

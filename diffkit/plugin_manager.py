@@ -166,6 +166,19 @@ def load_plugins(specs: Iterable[str] = (), *, autoload: bool | None = None) -> 
     return plugins
 
 
+def add_plugin(plugins: Plugins, plugin: object, name: str | None = None) -> PluginInfo:
+    """Register `plugin` (an object or module with ``diffkit_*`` hook functions, like
+    ``pytest.main(plugins=[...])`` takes) and run its registration; raise PluginError
+    naming it when it cannot be."""
+    info = PluginInfo(name or f"{type(plugin).__name__}-{id(plugin):x}", source="object")
+    _register(plugins, plugin, info)  # type: ignore[arg-type]  # an object works like a module
+    if not info.error:
+        _run_registration(plugins, info)
+    if info.error:
+        raise PluginError(f"{info.describe()}: {info.error}")
+    return info
+
+
 def _register_quietly(registry: Registry, info: PluginInfo, ep: md.EntryPoint | None) -> None:
     """Run a blocked plugin's registration into `registry`, ignoring any failure."""
     try:

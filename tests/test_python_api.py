@@ -146,3 +146,24 @@ def test_run_config_yaml_is_the_one_source_of_truth(
     assert main(["sample", str(copy), "--num", "2", "--out", str(tmp_path / "y.png")]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "scheduler.num_timesteps=40" in lines[0] and "num_timesteps=50" in lines[0]
+
+
+def test_plugin_objects_are_registered_like_modules(tmp_path: Path) -> None:
+    class Steps:
+        def __init__(self) -> None:
+            self.logged: list[int] = []
+
+        @diffkit.hookimpl
+        def diffkit_log(self, step: int) -> None:
+            self.logged.append(step)
+
+    seen = Steps()
+    diffkit.train(None, TINY, run_dir=tmp_path / "run", plugins=[seen])
+    assert seen.logged == [2, 4, 6]  # train.log_every=2 over 6 steps
+
+    class Broken:
+        @diffkit.hookimpl
+        def diffkit_no_such_hook(self) -> None: ...
+
+    with pytest.raises(diffkit.PluginError, match="diffkit_no_such_hook"):
+        diffkit.compose(None, TINY, plugins=[Broken()])

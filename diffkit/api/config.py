@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from diffkit.config import Composed, to_dict
 from diffkit.config import compose as compose_layers
-from diffkit.plugin_manager import Plugins, load_plugins, plugin_specs, warn_failures
+from diffkit.plugin_manager import Plugins, add_plugin, load_plugins, plugin_specs, warn_failures
 from diffkit.runner.preflight import preflight
 
 
@@ -53,7 +53,7 @@ class Config:
 ConfigSource = str | Path | Mapping[str, Any] | Config | None
 
 
-def compose(config: ConfigSource = None, overrides: Sequence[str] = (), *, plugins: Sequence[str] = ()) -> Config:
+def compose(config: ConfigSource = None, overrides: Sequence[str] = (), *, plugins: Sequence[Any] = ()) -> Config:
     """Defaults <- `config` <- `overrides` (``"optim.lr=2e-3"``), checked against the
     components of the plugins it names (``run.plugins``) and of `plugins` (module names,
     ``no:NAME`` blocks one). Raises ConfigError naming the bad key and its file."""
@@ -71,15 +71,19 @@ def compose(config: ConfigSource = None, overrides: Sequence[str] = (), *, plugi
 def compose_from(
     path: str | Path | None,
     overrides: Sequence[str],
-    plugins: Sequence[str],
+    plugins: Sequence[Any],
     base: Mapping[str, Any] | None = None,
     stem: str = "run",
     quiet: bool = False,
 ) -> Config:
     """Compose once without components to find ``run.plugins``, load those plugins, then
     compose with their registry (which checks every component's parameters)."""
+    names = [p for p in plugins if isinstance(p, str)]
     first = compose_layers(path, overrides, base=base)
-    loaded = load_plugins(plugin_specs(plugins, list(first.cfg.run.plugins)))
+    loaded = load_plugins(plugin_specs(names, list(first.cfg.run.plugins)))
+    for plugin in plugins:
+        if not isinstance(plugin, str):
+            add_plugin(loaded, plugin)
     warn_failures(loaded)
     composed = compose_layers(path, overrides, loaded.registry, base=base)
     if not quiet:

@@ -58,7 +58,7 @@ class Run:
         dir: str | Path,
         overrides: Sequence[str] = (),
         *,
-        plugins: Sequence[str] = (),
+        plugins: Sequence[Any] = (),
         checkpoint: str | Path | None = None,
         use_ema: bool = True,
         device: str = "auto",

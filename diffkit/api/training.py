@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from omegaconf import OmegaConf
@@ -25,11 +26,13 @@ def train(
     overrides: Sequence[str] = (),
     *,
     run_dir: str | Path | None = None,
-    plugins: Sequence[str] = (),
+    plugins: Sequence[Any] = (),
 ) -> Run:
     """Train a new run from `config` (a YAML file, a mapping, a `Config` or None
     for the defaults) with `overrides` (``"optim.lr=2e-3"``); `run_dir`: where (default
-    ``runs/<time>-<config stem>``). Returns the run; ``run.status`` is ``completed``,
+    ``runs/<time>-<config stem>``); `plugins`: plugin module names (``-p``, ``no:NAME``
+    blocks one) or plugin objects with ``diffkit_*`` hook methods, as ``pytest.main(plugins=...)``
+    takes them. Returns the run; ``run.status`` is ``completed``,
     or ``interrupted`` after Ctrl-C (resume it with `resume`)."""
     composed = compose(config, overrides, plugins=plugins)
     if run_dir is not None:
@@ -38,7 +41,7 @@ def train(
 
 
 def resume(
-    run_dir: str | Path, overrides: Sequence[str] = (), *, allow_changes: bool = False, plugins: Sequence[str] = ()
+    run_dir: str | Path, overrides: Sequence[str] = (), *, allow_changes: bool = False, plugins: Sequence[Any] = ()
 ) -> Run:
     """Continue the run in `run_dir` from its latest checkpoint (a finished run with a
     larger ``train.steps`` trains on). Overrides that change what the checkpoint means

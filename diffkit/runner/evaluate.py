@@ -130,6 +130,37 @@ class Evaluator:
         reference = values(test)
         real = reference if points else as_saved(to_model_range(reference))
         seed = int(cfg.seed if seed is None else seed)
+        fake, calls = self._draw(denoiser, scheduler, sampler, num, tuple(real.shape[1:]), steps, seed)
+        fake = fake if points else as_saved(fake)
+        measured = {
+            "sampler": str(cfg.sampler.name),
+            "sampling_steps": sampler.num_steps(scheduler, steps),
+            "nfe": calls / math.ceil(num / int(cfg.eval.batch_size)),
+            "num_samples": num,
+            "reference": reference_hash(reference),
+            "seed": seed,
+        }
+        scores = self._score(denoiser, scheduler, real, fake, measured)
+        scores.update(
+            {
+                "eval/sampler": str(cfg.sampler.name),
+                "eval/sampling_steps": sampler.steps_run(scheduler, steps),  # what ran, not what was asked
+                "eval/num_samples": num,
+            }
+        )
+        return scores
+
+    def _draw(
+        self,
+        denoiser: nn.Module,
+        scheduler: Scheduler,
+        sampler: Sampler,
+        num: int,
+        shape: tuple[int, ...],
+        steps: int | None,
+        seed: int,
+    ) -> tuple[torch.Tensor, int]:
+        """`num` generated samples and the number of denoiser calls that made them."""
         calls = [0]
         counting = denoiser.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
         try:
@@ -138,27 +169,30 @@ class Evaluator:
                 scheduler,
                 sampler,
                 num,
-                tuple(real.shape[1:]),
+                shape,
                 device=self.device,
                 seed=seed,
-                batch_size=cfg.eval.batch_size,
+                batch_size=self.cfg.eval.batch_size,
                 steps=steps,
                 progress="eval",
             )
         finally:
             counting.remove()
-        fake = fake if points else as_saved(fake)
+        return fake, calls[0]
+
+    def _score(
+        self,
+        denoiser: nn.Module,
+        scheduler: Scheduler,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        measured: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Each metric's values on (`real`, `fake`), the model in eval mode in the metrics'
+        context; records their provenance (with `measured`) and their declared direction."""
         self.context.shared.clear()
         self.context.model, self.context.process = model_fn(denoiser, scheduler), scheduler
         scores: dict[str, Any] = {}
-        measured = {
-            "sampler": str(cfg.sampler.name),
-            "sampling_steps": sampler.num_steps(scheduler, steps),
-            "nfe": calls[0] / math.ceil(num / int(cfg.eval.batch_size)),
-            "num_samples": num,
-            "reference": reference_hash(reference),
-            "seed": seed,
-        }
         self.provenance = {"metrics": {}}
         was_training = denoiser.training
         denoiser.eval()
@@ -172,11 +206,4 @@ class Evaluator:
         finally:
             denoiser.train(was_training)
             self.context.model = self.context.process = None
-        scores.update(
-            {
-                "eval/sampler": str(cfg.sampler.name),
-                "eval/sampling_steps": sampler.steps_run(scheduler, steps),  # what ran, not what was asked
-                "eval/num_samples": num,
-            }
-        )
         return scores

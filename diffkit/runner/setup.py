@@ -146,12 +146,7 @@ def _build(
     seed_everything(cfg.seed + env.rank)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True)
-    data = fit_data(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
-    if cfg.train.conditional and not (data.num_classes and data.labels is not None):
-        raise ConfigError(
-            f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels"
-        )
-    num_classes = data.num_classes if cfg.train.conditional else 0
+    data, num_classes = _data(cfg, plugins)
     parts = build_components(plugins.registry, cfg, data.sample_shape[0], num_classes, seed=cfg.seed + env.rank)
     parts.scheduler.to(device)
     parts.loss.to(device)
@@ -170,19 +165,15 @@ def _build(
     forward: Any = env.wrap(model)
     if cfg.train.compile:
         forward = torch.compile(forward)
-    config = to_dict(cfg)
-    run = RunContext(
-        dir=Path("."),
-        config=config,
-        is_main=env.is_main,
-        world_size=env.world_size,
-        hparams=run_hparams(config, parts.records()),
-        info={
+    run = _context(
+        cfg,
+        env,
+        parts,
+        model,
+        {
             "device": str(device),
             "precision": precision,
-            "parameters": sum(p.numel() for p in model.parameters()),
             "global_batch": global_batch,
-            "components": parts.records(),
             "metric_info": evaluator.declared if evaluator is not None else {},
         },
     )
@@ -208,6 +199,31 @@ def _build(
         stop=stop,
         window=LossWindow(device),
         plan=plan,
+    )
+
+
+def _data(cfg: DictConfig, plugins: Plugins) -> tuple[ImageData | PointData, int]:
+    """The training split at the configured size, and the class count the model conditions on."""
+    data = fit_data(build_dataset(plugins.registry, cfg).load("train"), cfg.data.image_size)
+    if cfg.train.conditional and not (data.num_classes and data.labels is not None):
+        raise ConfigError(
+            f"train.conditional=true needs labelled data; data.name={cfg.data.name!r} has no class labels"
+        )
+    return data, data.num_classes if cfg.train.conditional else 0
+
+
+def _context(
+    cfg: DictConfig, env: DistEnv, parts: Components, model: torch.nn.Module, info: dict[str, Any]
+) -> RunContext:
+    """What hooks see of the run (its directory is set once it exists)."""
+    config = to_dict(cfg)
+    return RunContext(
+        dir=Path("."),
+        config=config,
+        is_main=env.is_main,
+        world_size=env.world_size,
+        hparams=run_hparams(config, parts.records()),
+        info={**info, "parameters": sum(p.numel() for p in model.parameters()), "components": parts.records()},
     )
 
 
