@@ -119,7 +119,7 @@ def test_learned_embedding_is_refused_on_a_continuous_process(tmp_path, capsys):
     assert "time_embedding.name='learned' needs integer timesteps" in err[0] and "rectified_flow" in err[0]
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a whole sweep: minutes on 2 cores (python -m pytest -m long)
 def test_the_formulations_sweep_runs_end_to_end(tmp_path, feature_cache, monkeypatch, capsys):  # noqa: F811
     """configs/sweeps/formulations.yaml with its five variants, one seed, at tiny size."""
     monkeypatch.setenv(CACHE_ENV, str(feature_cache))

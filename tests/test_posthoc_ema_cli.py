@@ -74,6 +74,7 @@ def test_ema_errors_are_one_line(power_run, tmp_path, capsys):
         assert len(err) == 1 and message in err[0], err
 
 
+@pytest.mark.long  # a whole sweep: minutes on 2 cores (python -m pytest -m long)
 def test_a_sweep_with_posthoc_ema_has_the_axis_in_compare(tmp_path, feature_cache, monkeypatch, capsys):  # noqa: F811
     monkeypatch.setenv(CACHE_ENV, str(feature_cache))
     overrides = {k: yaml.safe_load(v) for k, v in (a.split("=", 1) for a in TINY)}

@@ -199,7 +199,7 @@ def killed_and_rerun(tmp_path_factory, feature_cache) -> dict:  # noqa: F811
     }
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a whole sweep: minutes on 2 cores (python -m pytest -m long)
 def test_rerun_skips_finished_runs_resumes_the_killed_one_and_starts_the_rest(killed_and_rerun):
     k = killed_and_rerun
     assert k["status_after_kill"] == "running"
@@ -269,7 +269,7 @@ def test_compare_prints_the_sweep_with_its_differing_hparams_and_metrics(killed_
     assert text.count("| 2 |") == 2 and "Verdicts on eval/fid" in text
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a whole sweep: minutes on 2 cores (python -m pytest -m long)
 def test_the_same_sweep_run_again_gives_the_same_metrics(killed_and_rerun):
     k = killed_and_rerun
     again = write_sweep(k["root"] / "again.yaml", {"optim.lr": [0.001], "seed": [0, 1]}, dir=str(k["root"] / "again"))

@@ -52,7 +52,7 @@ def test_a_sweep_budget_with_train_steps_in_its_overrides_is_refused_when_compos
         compose(sweep.base, sweep.run_overrides(sweep.runs[0]))
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a whole sweep: minutes on 2 cores (python -m pytest -m long)
 def test_arms_of_different_speed_train_for_the_same_budget(tmp_path: Path):
     """A 2-run sweep with `budget: 3s`: a narrow and a 4x wider U-Net each plan their own steps
     (the faster one more) and record the same budget."""

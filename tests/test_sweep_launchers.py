@@ -104,7 +104,7 @@ def equal(a, b) -> bool:
     return a == b
 
 
-@pytest.mark.slow
+@pytest.mark.long  # a whole sweep: minutes on 2 cores (python -m pytest -m long)
 def test_submitit_sweep_runs_end_to_end_and_records_failures_once(slurm_local):
     runs = summary(slurm_local["out"])
     assert slurm_local["code"] == 1  # two runs failed

@@ -52,6 +52,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, plugin_event_
     return root / "out", mux
 
 
+@pytest.mark.long  # a whole sweep: minutes on 2 cores (python -m pytest -m long)
 def test_the_run_selector_lists_the_runs_and_nothing_else(board) -> None:
     out, mux = board
     assert sorted(mux.Runs()) == ["s0", "s1"]  # no "comparison" entry with a colour of its own
