@@ -5,7 +5,7 @@ its ``diffkit compare`` table; both replace the ``exact_2d`` section of docs/how
 
 ``--dir``: the sweep directory (default: a fresh temporary one; a finished sweep there is
 skipped by ``diffkit sweep``, so time a fresh one). JSON on stdout: the wall-clock seconds
-of the sweep, the machine and the table. 12 runs of seconds each on an idle CPU.
+of the sweep, the machine and the table.
 """
 
 from __future__ import annotations
