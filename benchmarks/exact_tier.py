@@ -1,7 +1,10 @@
 """The exact tier's sweep, timed: ``configs/sweeps/exact_2d.yaml`` trained end to end, then
 its ``diffkit compare`` table; both replace the ``exact_2d`` section of docs/howto/exact-tier.md.
 
-    python -m benchmarks.exact_tier [--jobs 1] [--dir DIR] [--doc PATH]
+    python -m benchmarks.exact_tier [--jobs N] [--dir DIR] [--doc PATH]
+
+The sweep file's launcher (``inline``: every run in the sweep's own process) unless ``--jobs N``
+asks for N local processes at once.
 
 ``--dir``: the sweep directory (default: a fresh temporary one; a finished sweep there is
 skipped by ``diffkit sweep``, so time a fresh one). JSON on stdout: the wall-clock seconds
@@ -35,13 +38,16 @@ def diffkit(*args: str) -> str:
     return proc.stdout
 
 
-def measure(sweep_dir: Path, jobs: int) -> dict[str, Any]:
-    """Train the sweep into `sweep_dir` with `jobs` runs at once; time it and compare it."""
+def measure(sweep_dir: Path, jobs: int | None) -> dict[str, Any]:
+    """Train the sweep into `sweep_dir` (with `jobs` local processes at once, or its own
+    launcher for None); time it and compare it."""
+    where = machine()
     start = time.perf_counter()
-    diffkit("sweep", str(SWEEP), "--dir", str(sweep_dir), "--jobs", str(jobs))
+    launch = ["--launcher", "local", "--jobs", str(jobs)] if jobs else []
+    diffkit("sweep", str(SWEEP), "--dir", str(sweep_dir), *launch)
     seconds = time.perf_counter() - start
     return {
-        "machine": machine(),
+        "machine": where,
         "jobs": jobs,
         "seconds": round(seconds, 1),
         "table": diffkit("compare", str(sweep_dir)),
@@ -51,13 +57,17 @@ def measure(sweep_dir: Path, jobs: int) -> dict[str, Any]:
 def section(res: dict[str, Any]) -> str:
     """The page's section: the machine, the measured time and the compare table."""
     m = res["machine"]
+    command = "python -m benchmarks.exact_tier" + (f" --jobs {res['jobs']}" if res["jobs"] else "")
+    how = f"{res['jobs']} local processes at once" if res["jobs"] else "the sweep file's `inline` launcher"
+    busy = m["load_average"][0] >= 0.5
     return "\n".join(
         [
             (
-                f"Measured by `python -m benchmarks.exact_tier --jobs {res['jobs']}`: the 12 runs took "
-                f"**{res['seconds']:.0f} s** of wall-clock time on {m['cpu_cores']} CPU cores ({m['cpu']}), load average "
-                f"{m['load_average']} (other jobs shared the CPU, so this time is an upper bound). "
-                "The table is `diffkit compare` of that sweep:"
+                f"Measured by `{command}` ({how}): the 12 runs took **{res['seconds']:.0f} s** of wall-clock time, "
+                f"start-up and scoring included, on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
+                f"load average {m['load_average'][0]} at the start"
+                + (" (other jobs shared the CPU, so this time is an upper bound). " if busy else ". ")
+                + "The table is `diffkit compare` of that sweep:"
             ),
             "",
             res["table"].rstrip(),
@@ -67,7 +77,7 @@ def section(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--jobs", type=int, help="local processes at once (default: the sweep file's launcher)")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--doc", default=str(DOC), help="the Markdown file to update ('-': none)")
     args = parser.parse_args(argv)

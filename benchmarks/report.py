@@ -26,9 +26,13 @@ def _machine(m: dict[str, Any]) -> str:
     bf16 = f", bf16 {m['cpu_bf16']}" if "cpu_bf16" in m else ""
     return (
         f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}{bf16}), {gpu}, torch {m['torch']}, "
-        f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']} "
-        f"(other jobs shared the CPU: absolute figures are noisy, ratios of interleaved runs less so). "
-        f"Mode: {'--quick' if m.get('quick') else 'full'}."
+        f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']}"
+        + (
+            " (other jobs shared the CPU: absolute figures are noisy, ratios of interleaved runs less so). "
+            if m["load_average"][0] >= 0.5
+            else ". "
+        )
+        + f"Mode: {'--quick' if m.get('quick') else 'full'}."
     )
 
 
@@ -64,13 +68,19 @@ def _mem(m: dict[str, Any]) -> str:
     return f"{m.get('rss_peak_mib', 0):.0f} / +{m.get('rss_rise_mib', 0):.0f}"
 
 
+def _block_spread(train: dict[str, Any]) -> str:
+    lo_hi = train.get("spread")
+    return f" [{lo_hi[0]}, {lo_hi[1]}]" if lo_hi else ""
+
+
 def throughput_md(res: dict[str, Any]) -> str:
     lines = [
         "## Throughput per switch",
         "",
         _machine(res["machine"]),
         "",
-        "images/s; memory is peak RSS / its rise during the case in MiB (allocator peak on CUDA). "
+        "images/s: training, the median of blocks of Adam steps [slowest, fastest block]; memory is peak "
+        "RSS / its rise during the case in MiB (allocator peak on CUDA). "
         "Sampling: DDPM over a T-step schedule, one batch; its memory rise reads ~0 because it "
         "reuses memory the training case freed in the same process (fresh-process figures: *Peak memory*).",
         "",
@@ -86,7 +96,8 @@ def throughput_md(res: dict[str, Any]) -> str:
         lines.append(
             f"| {r['network']} | {r['parameters'] / 1e6:.2f}M | {r['option']}{' (emulated)' if r.get('emulated') else ''} "
             f"(`{r['switch'] or '-'}`) | "
-            f"{r['train_batch']} | {tr['images_per_sec']} | {_mem(tr)} | {r['sample_batch']} x {r['sample_steps']} | "
+            f"{r['train_batch']} | {tr['images_per_sec']}{_block_spread(tr)} | {_mem(tr)} | "
+            f"{r['sample_batch']} x {r['sample_steps']} | "
             f"{sa['images_per_sec']} | {_mem(sa)} |"
         )
     return "\n".join(lines)
@@ -127,11 +138,12 @@ def switches_md(res: dict[str, Any]) -> str:
 
 
 def _peer_sentence(rows: list[dict[str, Any]]) -> str:
-    def word(ratio: float) -> str:
-        return "faster than" if ratio > 1 else "slower than" if ratio < 1 else "as fast as"
+    def word(r: dict[str, Any], kind: str) -> str:
+        lo, hi = r.get(f"{kind}_ratio_spread") or [r[f"{kind}_ratio"]] * 2
+        return "faster than" if lo > 1 else "slower than" if hi < 1 else "not measurably faster or slower than"
 
     def phrase(r: dict[str, Any]) -> str:
-        train, sample = word(r["train_ratio"]), word(r["sample_ratio"])
+        train, sample = word(r, "train"), word(r, "sample")
         return (
             f"{train} {r['peer']} in training ({r['train_ratio']:.2f}x) and "
             f"{'' if sample == train else sample + ' it '}in sampling ({r['sample_ratio']:.2f}x)"
@@ -141,27 +153,35 @@ def _peer_sentence(rows: list[dict[str, Any]]) -> str:
     return f"In this run diffkit is {'; '.join(parts)}." if parts else "No peer was measured in this run."
 
 
+def _span(r: dict[str, Any], kind: str) -> str:
+    lo_hi = r.get(f"{kind}_ratio_spread")
+    return f"[{lo_hi[0]}, {lo_hi[1]}]" if lo_hi else ""
+
+
 def peers_md(res: dict[str, Any]) -> str:
     lines = [
         "## Against peers",
         "",
         _machine(res["machine"]),
         "",
-        "Each library's own noising, loss and DDPM sampling loop; the peer's base width is chosen "
-        "to match diffkit's parameter count. Ratio = diffkit img/s / peer img/s (> 1: diffkit faster).",
+        "Each library's own noising, loss and DDPM sampling loop, fp32, the same batch (that of the "
+        "unet 32x32 rows of *Throughput per switch*) and threads; the peer's base width is chosen to match "
+        "diffkit's parameter count. Training blocks and sample draws alternate between diffkit and the peer; "
+        "ratio = the median over those pairs of peer seconds / diffkit seconds (> 1: diffkit faster), with "
+        "the slowest and fastest pair in brackets.",
         "",
-        "| diffkit network | peer | params diffkit / peer | train img/s diffkit / peer | train ratio | "
+        "| diffkit network | peer | params diffkit / peer | batch | train img/s diffkit / peer | train ratio | "
         "sample img/s diffkit / peer | sample ratio |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in res["peers"]:
         if "skipped" in r:
-            lines.append(f"| {r['network']} | {r['peer']} | skipped: {r['skipped']} | | | | |")
+            lines.append(f"| {r['network']} | {r['peer']} | skipped: {r['skipped']} | | | | | |")
             continue
         lines.append(
             f"| {r['network']} | {r['peer']} | {r['parameters'][0] / 1e6:.2f}M / {r['parameters'][1] / 1e6:.2f}M | "
-            f"{r['train'][0]} / {r['train'][1]} | **{r['train_ratio']}** | {r['sample'][0]} / {r['sample'][1]} | "
-            f"**{r['sample_ratio']}** |"
+            f"{r['batch']} | {r['train'][0]} / {r['train'][1]} | **{r['train_ratio']}** {_span(r, 'train')} | "
+            f"{r['sample'][0]} / {r['sample'][1]} | **{r['sample_ratio']}** {_span(r, 'sample')} |"
         )
     return "\n".join([*lines, "", _peer_sentence(res["peers"])])
 

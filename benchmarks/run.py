@@ -16,16 +16,25 @@ from typing import Any
 import torch
 
 from benchmarks import memory, overhead, peers, report
-from benchmarks.common import BASE_32, OPTIONS, SEED_FULL, machine
-from benchmarks.throughput import diffkit_case, sample_rate, train_rate, with_option
+from benchmarks.common import BASE_32, OPTIONS, SEED_FULL, machine, median
+from benchmarks.throughput import (
+    diffkit_case,
+    interleaved_sample,
+    interleaved_train,
+    sample_rate,
+    train_rate,
+    with_option,
+)
 from diffkit.runner.device import precision_warning, resolve_device
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
+#: the batch of the peer comparison: that of the unet 32x32 throughput rows, so the two tables agree.
+PEER_BATCH = 16
 TINY = ["data.image_size=8", "data.batch_size=16", "denoiser.channels=[8,16]", "time_embedding.dim=8"]
 
 #: (name, overrides, train batch, sample batch, options) per network.
 NETWORKS = [
-    ("unet 32x32", BASE_32, 16, 16, list(OPTIONS)),
+    ("unet 32x32", BASE_32, PEER_BATCH, PEER_BATCH, list(OPTIONS)),
     (
         "unet_adm 32x32",
         ["data.image_size=32", "denoiser.name=unet_adm", "denoiser.channels=[64,128,128]"],
@@ -40,9 +49,9 @@ SETTINGS = {
         "block": 5,
         "pairs": 6,
         "tiny": False,
-        "train_steps": 2,
+        "train_steps": 5,
         "sample_steps": 5,
-        "repeats": 1,
+        "repeats": 3,
         "options": ("baseline", "channels_last", "bf16"),
         "networks": 3,
         "skip_emulated": True,
@@ -51,9 +60,9 @@ SETTINGS = {
         "block": 10,
         "pairs": 10,
         "tiny": True,
-        "train_steps": 5,
+        "train_steps": 10,
         "sample_steps": 10,
-        "repeats": 2,
+        "repeats": 5,
         "options": tuple(OPTIONS),
         "networks": 3,
         "skip_emulated": False,
@@ -99,7 +108,9 @@ def _measure_option(
         "parameters": case.parameters,
         "switch": " ".join(OPTIONS[option]),
         "train_batch": tb,
-        "train": train_rate(case, tb, s["train_steps"], warmup, device, ctx, option == "channels_last"),
+        "train": train_rate(
+            case, tb, s["train_steps"], warmup, device, ctx, option == "channels_last", blocks=s["repeats"]
+        ),
         "sample_batch": sb,
         "sample_steps": s["sample_steps"],
         "sample": sample_rate(case, sb, s["repeats"], device, ctx),
@@ -107,9 +118,11 @@ def _measure_option(
 
 
 def run_peers(s: dict[str, Any], device: torch.device) -> list[dict[str, Any]]:
-    b, steps = 16, s["sample_steps"]
+    """diffkit's unet 32x32 and each installed peer's network of the same size, fp32, batch
+    16, the same threads: training blocks and sample draws alternate between the two, and
+    each ratio is the median over those pairs (with the slowest and fastest pair)."""
+    b, steps = PEER_BATCH, s["sample_steps"]
     ours = diffkit_case("diffkit unet 32x32", BASE_32, steps, device)
-    mine = None
     rows = []
     for peer, build in peers.BUILDERS.items():
         row: dict[str, Any] = {"network": "unet 32x32", "peer": peer}
@@ -119,27 +132,26 @@ def run_peers(s: dict[str, Any], device: torch.device) -> list[dict[str, Any]]:
             rows.append(row)
             continue
         theirs = build(ours.parameters, 32, steps, device)
-        if mine is None:
-            mine = (
-                train_rate(ours, b, s["train_steps"], 1, device, _null()),
-                sample_rate(ours, b, s["repeats"], device, _null()),
-            )
-        other = (
-            train_rate(theirs, b, s["train_steps"], 1, device, _null()),
-            sample_rate(theirs, b, s["repeats"], device, _null()),
-        )
+        train = interleaved_train([ours, theirs], b, s["train_steps"], 1, device, s["pairs"])
+        sample = interleaved_sample([ours, theirs], b, max(3, s["repeats"]), device)
         row.update(
             {
                 "parameters": [ours.parameters, theirs.parameters],
                 "batch": b,
+                "precision": "fp32",
+                "threads": torch.get_num_threads(),
+                "train_steps_per_block": s["train_steps"],
+                "train_pairs": len(train[0]),
                 "sample_steps": steps,
-                "train": [mine[0]["images_per_sec"], other[0]["images_per_sec"]],
-                "sample": [mine[1]["images_per_sec"], other[1]["images_per_sec"]],
-                "memory": [{"train": mine[0], "sample": mine[1]}, {"train": other[0], "sample": other[1]}],
+                "sample_pairs": len(sample[0]),
+                "train": [round(b * s["train_steps"] / median(t), 3) for t in train],
+                "sample": [round(b / median(t), 3) for t in sample],
             }
         )
-        row["train_ratio"] = round(row["train"][0] / row["train"][1], 3)
-        row["sample_ratio"] = round(row["sample"][0] / row["sample"][1], 3)
+        for kind, times in (("train", train), ("sample", sample)):
+            ratios = sorted(theirs_t / ours_t for ours_t, theirs_t in zip(*times))
+            row[f"{kind}_ratio"] = round(median(ratios), 3)
+            row[f"{kind}_ratio_spread"] = [round(ratios[0], 3), round(ratios[-1], 3)]
         print(f"benchmarks: peers {peer}: train x{row['train_ratio']} sample x{row['sample_ratio']}", file=sys.stderr)
         rows.append(row)
     return rows

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from benchmarks.common import load, peak_memory, timed
+from benchmarks.common import load, median, peak_memory, timed
 from diffkit.runner.build import build_components
 from diffkit.runner.device import autocast
 from diffkit.runner.sample import generate
@@ -84,8 +84,10 @@ def train_rate(
     device: torch.device,
     ctx: contextlib.AbstractContextManager,
     channels_last: bool = False,
+    blocks: int = 3,
 ) -> dict[str, Any]:
-    """images/s over `steps` Adam steps after `warmup` untimed ones, and peak memory."""
+    """images/s: the median over `blocks` blocks of `steps` Adam steps after `warmup` untimed
+    ones, with the slowest and fastest block (`spread`), and peak memory."""
     case.model.train()
     opt = torch.optim.Adam(case.model.parameters(), lr=1e-4)
     x = batch(case, b, device, channels_last)
@@ -100,8 +102,50 @@ def train_rate(
 
     with peak_memory(device) as mem:
         run(warmup)
-        seconds = timed(lambda: run(steps), device)
-    return {"images_per_sec": round(b * steps / seconds, 3), **_round(mem)}
+        seconds = [timed(lambda: run(steps), device) for _ in range(blocks)]
+    rates = sorted(b * steps / t for t in seconds)
+    return {
+        "images_per_sec": round(median(rates), 3),
+        "spread": [round(rates[0], 3), round(rates[-1], 3)],
+        "blocks": blocks,
+        "steps_per_block": steps,
+        **_round(mem),
+    }
+
+
+def interleaved_train(
+    cases: Sequence[Case], b: int, steps: int, warmup: int, device: torch.device, blocks: int
+) -> list[list[float]]:
+    """Seconds of each of `blocks` blocks of `steps` Adam steps per case (fp32, batch `b`),
+    the cases taking turns block by block, so a change in machine load falls on all of them."""
+    opts = [torch.optim.Adam(c.model.train().parameters(), lr=1e-4) for c in cases]
+    xs = [batch(c, b, device, False) for c in cases]
+
+    def run(i: int, k: int) -> None:
+        for _ in range(k):
+            loss = cases[i].loss(xs[i])
+            opts[i].zero_grad(set_to_none=True)
+            loss.backward()
+            opts[i].step()
+
+    for i in range(len(cases)):
+        run(i, warmup)
+    times: list[list[float]] = [[] for _ in cases]
+    for _ in range(blocks):
+        for i in range(len(cases)):
+            times[i].append(timed(lambda i=i: run(i, steps), device))
+    return times
+
+
+def interleaved_sample(cases: Sequence[Case], b: int, repeats: int, device: torch.device) -> list[list[float]]:
+    """Seconds of drawing `b` images, `repeats` times per case after one warm-up each, taking turns."""
+    for c in cases:
+        c.sample(b)
+    times: list[list[float]] = [[] for _ in cases]
+    for _ in range(repeats):
+        for i, c in enumerate(cases):
+            times[i].append(timed(lambda c=c: c.sample(b), device))
+    return times
 
 
 def sample_rate(

@@ -25,7 +25,7 @@ from diffkit.interfaces import Launcher, Metric, Report
 from diffkit.registry import Registry
 
 
-class InlineLauncher(Launcher):
+class TallyLauncher(Launcher):
     """Trains the jobs one after another in this process and counts them in `tally`."""
 
     def __init__(self, tally: str = "", retries: int = 0) -> None:
@@ -33,7 +33,7 @@ class InlineLauncher(Launcher):
 
     def launch(self, jobs: Sequence, report: Report) -> None:
         for job in jobs:
-            report.running(job, f"inline-{job.name}")
+            report.running(job, f"tally-{job.name}")
             code = job.run_here()
             if self.tally:
                 with open(self.tally, "a") as f:
@@ -94,5 +94,5 @@ def diffkit_eval(run, step, metrics) -> None:
 
 @hookimpl
 def diffkit_register_components(registry: Registry) -> None:
-    registry.add("launcher", "inline", InlineLauncher)
+    registry.add("launcher", "tally", TallyLauncher)
     registry.add("metric", "count", Count)

@@ -82,6 +82,9 @@ def test_the_bare_loop_autocasts_like_the_runner(monkeypatch):
         "budget",
         "peer_denoisers",
         "exact_tier",
+        "levers",
+        "efficiency",
+        "posthoc_ema",
     ],
 )
 def test_every_benchmark_command_imports(name):
@@ -159,15 +162,31 @@ def test_switches_and_peer_ratios_are_computed_from_the_measured_rows():
             "network": "n",
             "peer": "p",
             "train_ratio": 0.8,
+            "train_ratio_spread": [0.7, 0.9],
             "sample_ratio": 1.25,
+            "sample_ratio_spread": [1.1, 1.3],
             "parameters": [1e6, 1e6],
+            "batch": 16,
             "train": [8, 10],
             "sample": [5, 4],
+        },
+        {
+            "network": "n",
+            "peer": "r",
+            "train_ratio": 1.02,
+            "train_ratio_spread": [0.95, 1.1],
+            "sample_ratio": 1.02,
+            "sample_ratio_spread": [0.95, 1.1],
+            "parameters": [1e6, 1e6],
+            "batch": 16,
+            "train": [8, 8],
+            "sample": [5, 5],
         },
         {"network": "n", "peer": "q", "skipped": "not installed"},
     ]
     assert report.peers_md({"machine": MACHINE, "peers": peers}).endswith(
-        "In this run diffkit is slower than p in training (0.80x) and faster than it in sampling (1.25x)."
+        "In this run diffkit is slower than p in training (0.80x) and faster than it in sampling (1.25x); "
+        "not measurably faster or slower than r in training (1.02x) and in sampling (1.02x)."
     )
 
 
@@ -301,7 +320,7 @@ def test_budget_quick_trains_each_arm_for_its_budget_and_writes_the_table(
     assert [s["n"] for s in res["summary"]] == [1, 1] and res["summary"][0]["fid"]["std"] is None
     text = doc.read_text()
     assert "<!-- BEGIN budget -->" in text and "| recipe | `configs/cpu/fashion_mnist.yaml` | 2s |" in text
-    assert "At 2s: the recipe's FID is lower than flow " in text
+    assert "At 2s, other arm's mean FID / the recipe's: flow " in text
 
 
 def test_budget_summary_has_the_seed_spread_and_skips_missing_peers():
@@ -340,4 +359,76 @@ def test_budget_summary_has_the_seed_spread_and_skips_missing_peers():
     summary = budget.summarise(runs)
     assert summary[0]["fid"] == {"mean": 11.0, "std": round(2**0.5, 3)} and summary[0]["n"] == 2
     assert summary[2] == {"arm": "diffusers", "budget": "2m", "n": 0, "skipped": "not installed"}
-    assert budget.ratios(summary) == ["At 2m: the recipe's FID is lower than flow 3.00x (other arm's FID / recipe's)."]
+    assert budget.ratios(summary) == [
+        "At 2m, other arm's mean FID / the recipe's: flow 3.00x. The target of 2x lower FID than `flow` is met."
+    ]
+    summary[1]["fid"]["mean"] = 20.0
+    summary.append({**summary[1], "arm": "diffusers", "fid": {"mean": 10.0, "std": None}})
+    assert budget.ratios(summary) == [
+        "At 2m, other arm's mean FID / the recipe's: flow 1.82x, diffusers 0.91x. The target of 2x lower FID "
+        "than `flow` is not met. The recipe is not ahead of diffusers."
+    ]
+
+
+def test_a_training_step_is_counted_as_forward_plus_twice_its_work_backward():
+    """FlopCounterMode on the recipe's network: a conv/linear backward computes the input and
+    weight gradients, each as much work as the forward, so a step is ~3x the forward (less the
+    first layer's input gradient, which is not needed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchmarks import efficiency
+
+    tiny = [*BUDGET_TINY, "train.device=cpu"]
+    step = efficiency.step_flops(tiny, str(efficiency.ROOT / efficiency.CONFIG))
+    composed, plugins = efficiency.load(tiny, str(efficiency.ROOT / efficiency.CONFIG))
+    from diffkit.runner.build import build_components
+
+    model = build_components(plugins.registry, composed.cfg, 1).denoiser
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.randn(16, 1, 8, 8), torch.rand(16))
+    forward = counter.get_total_flops()
+    assert step["batch"] == 16 and step["precision"] == "fp32"
+    assert 2.5 * forward < step["flops_per_step"] <= 3 * forward
+
+
+def test_the_levers_and_efficiency_sections_are_written_from_their_results():
+    from benchmarks import efficiency, levers
+
+    stats = {"mean": 30.0, "std": None}
+    res = {
+        "command": "python -m benchmarks.levers",
+        "budget": "2m",
+        "seeds": [0],
+        "samples": 500,
+        "machine": MACHINE,
+        "summary": [
+            {"arm": "search base", "n": 1, "fid": stats, "precision": stats, "recall": stats, "steps": stats},
+            {
+                "arm": "batch 64",
+                "n": 1,
+                "fid": {"mean": 40.0, "std": None},
+                "precision": stats,
+                "recall": stats,
+                "steps": stats,
+            },
+        ],
+    }
+    text = levers.table_md(res)
+    assert (
+        "| search base | `denoiser.patch_size=2` `denoiser.channels=[32,64]` `scheduler.density=uniform` | the shipped config | 30 |"
+        in text
+    )
+    assert "| batch 64 | `data.batch_size=64` | search base | 30 | **40.0** |" in text
+    assert f"**{levers.SHIPPED}** is the shipped recipe" in text
+    assert levers.overrides_of("batch 16")[-1] == "data.batch_size=16"  # the change last, after its parent's
+    eff = {
+        "command": "python -m benchmarks.efficiency",
+        "config": "configs/cpu/fashion_mnist.yaml",
+        "machine": MACHINE,
+        "flops": {"flops_per_step": 2e9, "batch": 32, "precision": "fp32", "parameters": 1e6},
+        "speed": {"seconds_per_step": 0.5, "spread": [0.4, 0.6]},
+        "peak": 10e9,
+        "fraction": 0.4,
+    }
+    assert "| 2.00 | 0.500 [0.400, 0.600] | 4.0 | 10.0 | **0.40** |" in efficiency.section(eff)

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from diffkit.config import compose, validate
 from diffkit.errors import ConfigError
-from diffkit.runner.budget import MEASURE, SKIP, Plan, parse_budget
+from diffkit.runner.budget import MEASURE, MEASURE_FRACTION, SKIP, Plan, parse_budget
 from diffkit.runner.optim import build_lr_schedule, lr_factor
 from tests.conftest import REPO
 
@@ -95,6 +95,47 @@ def run(plan: Plan, clock: FakeClock, start: int = 0, stop_at: int | None = None
         step += 1
         plan.after_step(step)
     return step
+
+
+class AsyncDevice:
+    """A GPU as the host sees it: a step returns after `launch` s and queues `work` s of kernels;
+    the clock shows host time, and `sync` waits for the queue."""
+
+    def __init__(self, launch: float, work: float) -> None:
+        self.now, self.busy_until, self.launch, self.work = 100.0, 100.0, launch, work
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self) -> None:
+        self.busy_until = max(self.busy_until, self.now) + self.work
+        self.now += self.launch
+
+    def sync(self) -> None:
+        self.now = max(self.now, self.busy_until)
+
+
+@pytest.mark.parametrize("synced", [True, False])
+def test_on_an_asynchronous_device_the_speed_is_that_of_the_kernels_not_their_launches(synced):
+    device = AsyncDevice(launch=0.01, work=0.5)
+    kw = {"sync": device.sync} if synced else {}
+    plan = Plan.from_config(cfg_for("train.budget=20s"), 16, clock=device, **kw)
+    run(plan, device)  # type: ignore[arg-type]
+    if synced:
+        assert plan.seconds_per_step == pytest.approx(0.5)
+        device.sync()
+        assert device.now - 100.0 == pytest.approx(20.0, abs=0.5)  # the budget, give or take one step
+    else:  # what the plan measured before it synchronised: the launch rate, 50x the steps
+        assert plan.seconds_per_step == pytest.approx(0.01)
+
+
+def test_a_small_networks_speed_is_timed_over_a_share_of_the_budget_not_just_a_few_steps():
+    clock = FakeClock([2.0, 0.5, 0.25])
+    plan = Plan.from_config(cfg_for("train.budget=100s"), 16, clock=clock)
+    steps = run(plan, clock)
+    assert plan.planned_at == SKIP + round(MEASURE_FRACTION * 100 / 0.25) == 22  # 5 s of 0.25 s steps
+    assert steps == plan.total == 22 + int((100 - 2.5 - 5.0) / 0.25)
+    assert plan.elapsed() == pytest.approx(100.0)
 
 
 def test_an_image_budget_is_exact_from_the_start():
@@ -208,7 +249,7 @@ def test_the_ema_half_life_is_a_fraction_of_the_planned_steps():
     assert decay**100 == pytest.approx(0.5) and plan.ema_decay(0.999, None) == 0.999
 
 
-def test_the_candidate_cpu_recipe_composes_to_a_budget_and_builds(plugins):
+def test_the_cpu_recipe_composes_to_a_budget_and_builds(plugins):
     from diffkit.runner.build import build_components
 
     composed = compose(REPO / "configs/cpu/fashion_mnist.yaml", [], plugins.registry)
@@ -216,6 +257,7 @@ def test_the_candidate_cpu_recipe_composes_to_a_budget_and_builds(plugins):
     cfg = composed.cfg
     assert (cfg.train.budget, cfg.train.steps, cfg.data.image_size, cfg.train.precision) == ("2m", None, 28, "auto")
     denoiser = build_components(plugins.registry, cfg, 1, 0).denoiser
-    assert denoiser.patch_size == 2 and denoiser.check_image_size(28) is None
+    assert denoiser.patch_size == 1 and denoiser.check_image_size(28) is None
+    assert cfg.scheduler.density == "logit_normal" and cfg.data.batch_size == 32
     x = torch.randn(2, 1, 28, 28)
     assert denoiser(x, torch.rand(2)).shape == x.shape

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def test_a_time_budget_plans_stops_on_its_plan_and_records_it(tmp_path: Path):
     status = rundir.read_json(run / rundir.STATUS)
     plan = status["plan"]
     assert status["status"] == "completed" and status["step"] == plan["steps"] == plan["planned_steps"]
-    assert plan["planned_at"] == SKIP + MEASURE and plan["planned_steps"] > SKIP + MEASURE
+    assert plan["planned_at"] >= SKIP + MEASURE and plan["planned_steps"] > plan["planned_at"]
     assert plan["budget"] == "4s" and plan["kind"] == "seconds" and plan["images"] == 16 * plan["steps"]
     assert 0 < plan["seconds"] < 3 * 4  # the stop itself is timed by benchmarks.budget, not on a shared CI box
     metrics = rundir.read_json(run / rundir.METRICS)
@@ -64,14 +65,18 @@ def test_an_image_budget_trains_exactly_its_steps(tmp_path: Path, capsys):
 
 
 class StopAfterPlanning:
-    """Sends this process SIGINT at the first log after the plan was fixed: the run saves and stops."""
+    """Sends this process SIGINT at the first log after the plan was fixed (past SKIP + MEASURE
+    steps and a second after the first log: the speed is timed over 5 % of the 8 s budget, 0.4 s):
+    the run saves and stops."""
 
     def __init__(self) -> None:
         self.sent = False
+        self.first: float | None = None
 
     @hookimpl
     def diffkit_log(self, run: Any, step: int, metrics: dict[str, float]) -> None:
-        if step > SKIP + MEASURE and not self.sent:
+        self.first = self.first if self.first is not None else time.perf_counter()
+        if step > SKIP + MEASURE and time.perf_counter() - self.first > 1.0 and not self.sent:
             self.sent = True
             os.kill(os.getpid(), signal.SIGINT)
 
@@ -85,7 +90,7 @@ def test_a_resumed_budget_run_continues_the_same_plan(tmp_path: Path, capsys):
     stopped = rundir.read_json(run / rundir.STATUS)
     assert stopped["status"] == "interrupted", "the budget ended before the plan was fixed: too slow a machine"
     plan = stopped["plan"]
-    assert plan["steps"] < plan["planned_steps"] and plan["planned_at"] == SKIP + MEASURE
+    assert plan["steps"] < plan["planned_steps"] and plan["planned_at"] >= SKIP + MEASURE
     assert main(["train", "--resume", str(run)]) == 0
     done = rundir.read_json(run / rundir.STATUS)
     assert done["status"] == "completed" and done["step"] == plan["planned_steps"]

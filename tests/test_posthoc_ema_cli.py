@@ -122,3 +122,29 @@ def test_python_api_switches_between_lengths_and_the_runs_own_weights(power_run)
     assert torch.equal(run.sample(3, seed=1, progress=False), own)  # back to the checkpoint's weights
     fresh = open_run(power_run, device="cpu")
     assert torch.equal(fresh.sample(3, seed=1, progress=False, ema=0.15), posthoc)
+
+
+def test_the_grouped_comparison_marks_the_best_length_of_each_arm():
+    from pathlib import Path
+
+    from diffkit.sweep import summary
+    from diffkit.sweep.collect import RunRecord
+
+    fid = {(0.001, 0.05): 30.0, (0.001, 0.15): 20.0, (0.003, 0.05): 10.0, (0.003, 0.15): 40.0}
+    records = [
+        RunRecord(
+            f"lr{lr}-s{seed}@ema{s}",
+            Path("."),
+            "completed",
+            {"optim.lr": lr, "seed": seed, "ema.sigma_rel": s},
+            {"eval/fid": value + seed},
+        )
+        for (lr, s), value in fid.items()
+        for seed in (0, 1)
+    ]
+    c = summary.build(records)
+    columns, rows = summary.as_rows(c)
+    assert columns.index("best_ema") == columns.index("ema.sigma_rel") + 1
+    marked = {(r["optim.lr"], r["ema.sigma_rel"]) for r in rows if r["best_ema"] == "*"}
+    assert marked == {(0.001, 0.15), (0.003, 0.05)}  # the lower mean FID of each lr, not the lowest overall
+    assert "| best_ema |" in summary.markdown(c).replace("ema.sigma_rel | ", "| ")

@@ -148,7 +148,7 @@ def test_a_run_killed_after_its_last_checkpoint_is_resumed_and_keeps_user_files(
     capsys.readouterr()
     assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--dry-run"]) == 0
     assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["resume", name]
-    # the plan is the launcher's to follow, so the test plugin's in-process launcher saves a process here
+    # the plan is the launcher's to follow, so the built-in in-process launcher saves a process here
     assert main(["sweep", str(path), "-p", "tests.sweep_plugin", "--launcher", "inline"]) == 0
     assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
     assert (run_dir / "notes.txt").read_text() == "mine"

@@ -202,7 +202,7 @@ def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_nu
     path = write_sweep(
         tmp_path / "abl.yaml",
         {"data.name": ["digits", "image_folder"]},
-        launcher={"name": "inline", "tally": str(tally), "retries": 1},
+        launcher={"name": "tally", "tally": str(tally), "retries": 1},
     )
     leftover = tmp_path / "out" / load_sweep(path).runs[0].name  # a run dir without a checkpoint
     leftover.mkdir(parents=True)
@@ -212,7 +212,7 @@ def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_nu
     assert len(moved) == 1 and (moved[0] / "notes.txt").read_text() == "mine"  # moved aside, never deleted
     assert tally.read_text().splitlines() == ["digits 0", "image_folder 2", "image_folder 2"]
     runs = summary(tmp_path / "out")
-    assert runs["digits"] == {**runs["digits"], "status": "completed", "attempts": 1, "job_id": "inline-digits"}
+    assert runs["digits"] == {**runs["digits"], "status": "completed", "attempts": 1, "job_id": "tally-digits"}
     failed = runs["image_folder"]
     assert failed["status"] == "failed" and failed["attempts"] == 2 and "data.root must name" in failed["error"]
     err = capsys.readouterr().err
@@ -222,7 +222,7 @@ def test_a_plugin_launcher_is_used_by_name_and_retries_a_failed_run_a_bounded_nu
     assert (again["action"], again["status"], again["job_id"], again["attempts"]) == (
         "skip",
         "completed",
-        "inline-digits",
+        "tally-digits",
         1,
     )
 

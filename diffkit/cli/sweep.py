@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "overrides", nargs="*", metavar="launcher.key=value", help="launcher settings, e.g. launcher.partition=gpu"
     )
-    p.add_argument("--launcher", metavar="NAME", help="where the runs train: local (default), submitit, or a plugin's")
+    p.add_argument(
+        "--launcher", metavar="NAME", help="where the runs train: local (default), inline, submitit, or a plugin's"
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="check every run's config, list the runs and what would happen to each"
     )

@@ -2,12 +2,16 @@
 
 An image budget is exact from the start: steps = ceil(images / global batch). A time budget
 is measured: the run trains `SKIP` steps (compilation, allocator and cache warm-up: their
-time counts against the budget but not towards the speed), times the next `MEASURE` steps,
-then fixes the total so that training ends on time,
+time counts against the budget but not towards the speed), times the next steps, at least
+`MEASURE` of them and at least `MEASURE_FRACTION` of the budget's seconds (a few steps of a
+small network are too short a sample of the machine's speed), then fixes the total so that
+training ends on time,
 
-    total = M + floor((budget - elapsed) / seconds_per_step),   M = SKIP + MEASURE,
+    total = M + floor((budget - elapsed) / seconds_per_step),   M = the steps done so far,
 
-and keeps it (a resumed run continues the same plan; it is stored in every checkpoint).
+and keeps it (a resumed run continues the same plan; it is stored in every checkpoint), so that
+the lr schedule ends where it was planned to. A machine that slows down after the plan is fixed
+overruns the budget by as much.
 Until then the lr follows the warm-up ramp of a provisional total from the speed so far.
 The lr schedule, warm-up (a fraction of the total) and EMA half-life (``ema.half_life_fraction``)
 are sized from the planned total. Sample grids and checkpoints taken during training count
@@ -31,10 +35,12 @@ from omegaconf import DictConfig
 
 from diffkit.config.length import Budget, parse_budget
 
-__all__ = ["MEASURE", "SKIP", "Budget", "Plan", "parse_budget"]
+__all__ = ["MEASURE", "MEASURE_FRACTION", "SKIP", "Budget", "Plan", "parse_budget"]
 
-#: steps left out of the speed measurement, then steps timed, for a time budget.
+#: steps left out of the speed measurement, then the fewest steps timed, for a time budget.
 SKIP, MEASURE = 2, 8
+#: the speed is timed over at least this fraction of a time budget.
+MEASURE_FRACTION = 0.05
 #: ``Plan.steps`` while a time budget is not yet planned: the loop goes on.
 UNPLANNED = 2**62
 
@@ -47,8 +53,10 @@ class Plan:
     (None until a time budget is measured); warmup_fraction: warm-up steps / total (None:
     the config's ``optim.warmup_steps`` as given); seconds: training seconds spent so far
     (all sessions); seconds_per_step: the measured speed; planned_at: the step the total
-    was fixed at. `clock` and `agree` (rank 0's value on every rank, e.g.
-    ``DistEnv.broadcast``) are not state.
+    was fixed at. `clock`, `agree` (rank 0's value on every rank, e.g.
+    ``DistEnv.broadcast``) and `sync` (waits for the device's queued work, e.g.
+    ``torch.cuda.synchronize``: called before each clock reading while the speed is measured,
+    so that asynchronous kernels are timed, not their launches) are not state.
     """
 
     kind: str
@@ -63,6 +71,7 @@ class Plan:
     planned_at: int | None = None
     clock: Callable[[], float] = field(default=time.perf_counter, repr=False, compare=False)
     agree: Callable[[Any], Any] = field(default=lambda x: x, repr=False, compare=False)
+    sync: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._session_start: float | None = None  # clock at the first step of this session
@@ -76,7 +85,7 @@ class Plan:
     # -- building ------------------------------------------------------------
     @classmethod
     def from_config(cls, cfg: DictConfig, global_batch: int, **kw: Any) -> Plan:
-        """The plan ``train.steps`` or ``train.budget`` asks for (`kw`: clock, agree)."""
+        """The plan ``train.steps`` or ``train.budget`` asks for (`kw`: clock, agree, sync)."""
         o = cfg.optim
         if cfg.train.get("budget") is None:  # .get: a partial config (a plugin's, a test's) has no budget
             return cls(
@@ -122,7 +131,7 @@ class Plan:
 
     def state_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out.pop("clock"), out.pop("agree")
+        out.pop("clock"), out.pop("agree"), out.pop("sync")
         return out
 
     # -- reading ---------------------------------------------------------------
@@ -209,6 +218,7 @@ class Plan:
     def start(self, step: int) -> None:
         """Call just before the first step of a session, `step` the steps already done: the
         clock starts (start-up before it does not count against a time budget)."""
+        self.sync()
         self._session_start, self._start_step = self.clock(), int(step)
         self._marks, self._last, self._count = [(self._start_step, self._session_start)], None, 0
 
@@ -218,11 +228,13 @@ class Plan:
         are timed, with the same total on every rank (`agree`)."""
         if self._session_start is None:
             self.start(step - 1)
+        if self.total is None:
+            self.sync()
         self._last, self._count = (step, self.clock()), self._count + 1
         if self._count <= SKIP:
             self._marks.append(self._last)
         self.seconds = self.elapsed()
-        if self.total is not None or self._count < SKIP + MEASURE:
+        if self.total is not None or self._count < SKIP + MEASURE or not self._measured_long_enough(step):
             return False
         rate = self._rate(first=SKIP)
         assert rate is not None  # SKIP + MEASURE marks
@@ -230,6 +242,14 @@ class Plan:
         total, rate = self.agree((step + max(0, int(remaining / rate)), rate))
         self.total, self.seconds_per_step, self.planned_at = int(total), float(rate), step
         return True
+
+    def _measured_long_enough(self, step: int) -> bool:
+        """Whether the timed steps cover `MEASURE_FRACTION` of the budget (rank 0 decides, at
+        steps every rank reaches together)."""
+        if self._count % 2:  # every other step: a collective per step would cost more than it measures
+            return False
+        (_, t0), (_, t1) = self._marks[SKIP], self._last or self._marks[SKIP]
+        return bool(self.agree(t1 - t0 >= MEASURE_FRACTION * self.amount))
 
     def _rate(self, first: int) -> float | None:
         """Seconds per step over this session's steps after its first `first` steps."""

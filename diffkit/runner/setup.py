@@ -7,6 +7,7 @@ directory and restores the checkpoint; it returns a `Training` that the phases o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -129,6 +130,13 @@ def setup(
     return t
 
 
+def _synchronizer(device: torch.device) -> Callable[[], None]:
+    """A call that waits for `device`'s queued kernels (nothing to wait for on the CPU)."""
+    if device.type == "cuda":
+        return lambda: torch.cuda.synchronize(device)
+    return lambda: None
+
+
 def _device(cfg: DictConfig, env: DistEnv) -> tuple[torch.device, str]:
     device = resolve_device(cfg.train.device)
     precision = resolve_precision(device, cfg.train.precision)
@@ -156,7 +164,7 @@ def _build(
     model = _model(parts.denoiser.to(device), cfg, env)
     optimizer = build_optimizer(cfg, model)
     global_batch = cfg.data.batch_size * env.world_size * cfg.train.accumulate
-    plan = Plan.from_config(cfg, global_batch, agree=env.broadcast)
+    plan = Plan.from_config(cfg, global_batch, agree=env.broadcast, sync=_synchronizer(device))
     ema = build_ema(plugins.registry, cfg, model) if env.is_main else None  # rank 0: DDP keeps weights equal
     plan.size_ema(ema)
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "fp16")

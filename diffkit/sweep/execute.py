@@ -12,6 +12,7 @@ they change. A run that fails is launched again at most ``launcher.retries`` tim
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -54,8 +55,18 @@ def plan(sweep: Sweep, run: RunSpec) -> str:
     return "resume" if ckpt.load_latest(run_dir / rundir.CHECKPOINTS) is not None else "start"
 
 
+#: where the runs of a sweep keep torch.compile's kernels (``TORCHINDUCTOR_CACHE_DIR``), under the sweep dir.
+INDUCTOR_CACHE = "inductor_cache"
+
+
 def make_job(sweep: Sweep, run: RunSpec, plugins: Sequence[str]) -> RunJob:
-    """The job that trains `run`: started from the sweep's base config and the run's overrides, or resumed."""
+    """The job that trains `run`: started from the sweep's base config and the run's overrides, or resumed.
+    Every run of a sweep shares one inductor cache in the sweep directory (unless the caller set
+    ``TORCHINDUCTOR_CACHE_DIR``), so with ``train.compile=true`` only the first run of each network
+    compiles its kernels, on this machine or on any node that mounts the sweep directory."""
+    env = (
+        {} if "TORCHINDUCTOR_CACHE_DIR" in os.environ else {"TORCHINDUCTOR_CACHE_DIR": str(sweep.dir / INDUCTOR_CACHE)}
+    )
     return RunJob(
         name=run.name,
         dir=sweep.dir / run.name,
@@ -63,6 +74,7 @@ def make_job(sweep: Sweep, run: RunSpec, plugins: Sequence[str]) -> RunJob:
         config=str(sweep.base) if sweep.base else None,
         overrides=list(sweep.run_overrides(run)),
         plugins=list(plugins),
+        env=env,
     )
 
 

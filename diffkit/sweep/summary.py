@@ -8,7 +8,7 @@ import json
 import textwrap
 from typing import Any
 
-from diffkit.sweep import comparable
+from diffkit.sweep import comparable, posthoc
 from diffkit.sweep.collect import RunRecord, metric_columns
 from diffkit.sweep.directions import directions
 from diffkit.sweep.groups import group_keys
@@ -103,13 +103,34 @@ def _cell(interval: Any) -> str:
 
 def _base_columns(c: Comparison) -> list[str]:
     cols = [*c.keys, "n"]
+    if posthoc.AXIS in c.keys:
+        cols.insert(c.keys.index(posthoc.AXIS) + 1, posthoc.BEST)
     if any(a.status != "completed" for a in c.arms):
         cols.append("status")
     return cols
 
 
-def _base_row(c: Comparison, arm: Arm) -> dict[str, Any]:
-    return {**arm.values, "n": len(arm.runs), "status": arm.status}
+def _best_ema(c: Comparison) -> dict[str, str]:
+    """{arm name: ``*`` or ""}: ``*`` on the post-hoc EMA length whose mean scores best among
+    the arms that agree on every other key (`posthoc.mark_best` on the arms' means)."""
+    rows = [
+        {
+            **a.values,
+            **{m: c.estimates[(a.name, m)].mean.value for m in c.metrics if (a.name, m) in c.estimates},
+        }
+        for a in c.arms
+    ]
+    _, marked = posthoc.mark_best([*c.keys, *c.metrics], rows, c.keys)
+    return {a.name: str(row.get(posthoc.BEST, "")) for a, row in zip(c.arms, marked)}
+
+
+def _base_rows(c: Comparison) -> list[dict[str, Any]]:
+    """Per arm: its key values (and ``best_ema``), n and status."""
+    best = _best_ema(c) if posthoc.AXIS in c.keys else {}
+    return [
+        {**a.values, **({posthoc.BEST: best[a.name]} if best else {}), "n": len(a.runs), "status": a.status}
+        for a in c.arms
+    ]
 
 
 def markdown(c: Comparison, verdict_limit: int = 12) -> str:
@@ -117,7 +138,7 @@ def markdown(c: Comparison, verdict_limit: int = 12) -> str:
     IQM table where an arm has >= 4 seeds, the training / evaluation spread where runs
     have sample sets, then the verdicts and the legend."""
     base = _base_columns(c)
-    rows = [_base_row(c, a) for a in c.arms]
+    rows = _base_rows(c)
     cells = {
         (a.name, m): _cell(c.estimates[(a.name, m)].mean) if (a.name, m) in c.estimates else ""
         for a in c.arms
@@ -231,10 +252,10 @@ def as_rows(c: Comparison) -> tuple[list[str], list[dict[str, Any]]]:
     """One flat row per arm for CSV: keys, n, status, and per metric its mean, lo, hi, n
     (and iqm, iqm_lo, iqm_hi, train_sd, eval_sd)."""
     parts = ("", "_lo", "_hi", "_n", "_iqm", "_iqm_lo", "_iqm_hi", "_train_sd", "_eval_sd")
-    columns = [*c.keys, "n", "status", *(f"{m}{p}" for m in c.metrics for p in parts)]
+    best = [posthoc.BEST] if posthoc.AXIS in c.keys else []
+    columns = [*c.keys, *best, "n", "status", *(f"{m}{p}" for m in c.metrics for p in parts)]
     rows = []
-    for arm in c.arms:
-        row = _base_row(c, arm)
+    for arm, row in zip(c.arms, _base_rows(c)):
         for m in c.metrics:
             e = c.estimates.get((arm.name, m))
             values = (

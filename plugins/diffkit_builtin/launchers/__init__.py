@@ -3,6 +3,7 @@
 from diffkit import hookimpl
 from diffkit.registry import Registry
 
+from .inline import InlineLauncher
 from .local import LocalLauncher
 from .slurm import SubmititLauncher
 
@@ -11,3 +12,4 @@ from .slurm import SubmititLauncher
 def diffkit_register_components(registry: Registry) -> None:
     registry.add("launcher", "local", LocalLauncher)
     registry.add("launcher", "submitit", SubmititLauncher)
+    registry.add("launcher", "inline", InlineLauncher)
