@@ -106,7 +106,7 @@ def section(res: dict[str, Any]) -> str:
             f"torch {m['torch']}, {m['torch_threads']} torch thread(s), load average at start {m['load_average']}. "
             "Work per step from `torch.utils.flop_counter` (forward + backward of the denoiser: matmuls and "
             "convolutions, 2 FLOPs per multiply-add); time per step: the median over blocks of real runner "
-            "steps [slowest, fastest block]; peak: the best 2048 x 2048 matmul in the same precision and threads.",
+            "steps [fastest, slowest block]; peak: the best 2048 x 2048 matmul in the same precision and threads.",
             "",
             "| config | precision | batch | params | GFLOP / step | s / step | achieved GFLOP/s | "
             "matmul peak GFLOP/s | fraction of peak |",

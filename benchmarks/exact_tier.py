@@ -59,15 +59,13 @@ def section(res: dict[str, Any]) -> str:
     m = res["machine"]
     command = "python -m benchmarks.exact_tier" + (f" --jobs {res['jobs']}" if res["jobs"] else "")
     how = f"{res['jobs']} local processes at once" if res["jobs"] else "the sweep file's `inline` launcher"
-    busy = m["load_average"][0] >= 0.5
     return "\n".join(
         [
             (
                 f"Measured by `{command}` ({how}): the 12 runs took **{res['seconds']:.0f} s** of wall-clock time, "
                 f"start-up and scoring included, on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
-                f"load average {m['load_average'][0]} at the start"
-                + (" (other jobs shared the CPU, so this time is an upper bound). " if busy else ". ")
-                + "The table is `diffkit compare` of that sweep:"
+                f"load average {m['load_average'][0]} at the start (a 1-minute average: it includes a benchmark "
+                "that ran just before). The table is `diffkit compare` of that sweep:"
             ),
             "",
             res["table"].rstrip(),

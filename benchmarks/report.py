@@ -26,12 +26,8 @@ def _machine(m: dict[str, Any]) -> str:
     bf16 = f", bf16 {m['cpu_bf16']}" if "cpu_bf16" in m else ""
     return (
         f"Machine: {m['cpu_cores']} CPU cores ({m['cpu']}{bf16}), {gpu}, torch {m['torch']}, "
-        f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']}"
-        + (
-            " (other jobs shared the CPU: absolute figures are noisy, ratios of interleaved runs less so). "
-            if m["load_average"][0] >= 0.5
-            else ". "
-        )
+        f"{m['torch_threads']} torch thread(s), load average at start {m['load_average']} (1, 5 and 15-minute "
+        "averages: they include a benchmark that ran just before). "
         + f"Mode: {'--quick' if m.get('quick') else 'full'}."
     )
 

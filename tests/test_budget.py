@@ -261,3 +261,13 @@ def test_the_cpu_recipe_composes_to_a_budget_and_builds(plugins):
     assert cfg.scheduler.density == "logit_normal" and cfg.data.batch_size == 32
     x = torch.randn(2, 1, 28, 28)
     assert denoiser(x, torch.rand(2)).shape == x.shape
+
+
+def test_a_power_ema_with_a_time_budget_passes_the_pre_flight_check(plugins):
+    """train.steps is None under a budget: the snapshot check must not read it (it raised a TypeError)."""
+    from diffkit.runner.ema import check_ema
+
+    cfg = compose(None, ["train.budget=2m", "ema={name: power, snapshot_every: 25}"], plugins.registry).cfg
+    assert cfg.train.steps is None and check_ema(plugins.registry, cfg) == []
+    steps = compose(None, ["train.steps=30", "ema={name: power, snapshot_every: 25}"], plugins.registry).cfg
+    assert "does not divide train.steps=30" in check_ema(plugins.registry, steps)[0]

@@ -234,7 +234,7 @@ class Plan:
         if self._count <= SKIP:
             self._marks.append(self._last)
         self.seconds = self.elapsed()
-        if self.total is not None or self._count < SKIP + MEASURE or not self._measured_long_enough(step):
+        if self.total is not None or self._count < SKIP + MEASURE or not self._measured_long_enough():
             return False
         rate = self._rate(first=SKIP)
         assert rate is not None  # SKIP + MEASURE marks
@@ -243,7 +243,7 @@ class Plan:
         self.total, self.seconds_per_step, self.planned_at = int(total), float(rate), step
         return True
 
-    def _measured_long_enough(self, step: int) -> bool:
+    def _measured_long_enough(self) -> bool:
         """Whether the timed steps cover `MEASURE_FRACTION` of the budget (rank 0 decides, at
         steps every rank reaches together)."""
         if self._count % 2:  # every other step: a collective per step would cost more than it measures
