@@ -200,6 +200,27 @@ def ratios(summary: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def on_time(results: list[dict[str, Any]]) -> str | None:
+    """How close each time-budget run's recorded training time came to its budget: the range of
+    train_seconds / budget over the runs, and how many ended within 5 % of it."""
+    from diffkit.config.length import parse_budget
+
+    shares = []
+    for r in results:
+        if "skipped" in r:
+            continue
+        budget = parse_budget(r["budget"])
+        if budget.kind == "seconds":
+            shares.append(float(r["train_seconds"]) / budget.amount)
+    if not shares:
+        return None
+    within = sum(abs(x - 1) <= 0.05 for x in shares)
+    return (
+        f"Training time / budget over the {len(shares)} runs: {min(shares):.3f} to {max(shares):.3f}; "
+        f"{within} of {len(shares)} within 5 % of the budget."
+    )
+
+
 def _pm(s: dict[str, Any]) -> str:
     return f"{s['mean']}" + (f" ± {s['std']}" if s["std"] is not None else "")
 
@@ -229,7 +250,8 @@ def table_md(res: dict[str, Any]) -> str:
             f"{_pm(r['steps'])} | {_pm(r['train_seconds'])} | **{_pm(r['fid'])}** | {_pm(r['precision'])} | "
             f"{_pm(r['recall'])} | {r['n']} |"
         )
-    return "\n".join([*lines, "", *ratios(res["summary"])])
+    timing = on_time(res["results"])
+    return "\n".join([*lines, "", *ratios(res["summary"]), *([""] + [timing] if timing else [])])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -196,8 +196,30 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+_scanned: dict[tuple[tuple[str, float], ...], list[tuple[md.EntryPoint, md.Distribution]]] = {}
+
+
 def _entry_points() -> list[tuple[md.EntryPoint, md.Distribution]]:
-    """Entry points of the group, one per (distribution, name), core first."""
+    """Entry points of the group, one per (distribution, name), core first.
+
+    Scanning every installed distribution takes ~0.5 s, so the result is kept for as long
+    as no folder on ``sys.path`` changes (installing or removing a package changes its
+    folder's mtime): the runs of an in-process sweep scan once."""
+    key = tuple((p, _mtime(p)) for p in sys.path)
+    if key not in _scanned:
+        _scanned.clear()
+        _scanned[key] = _scan_entry_points()
+    return _scanned[key]
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path or ".").st_mtime
+    except OSError:
+        return -1.0
+
+
+def _scan_entry_points() -> list[tuple[md.EntryPoint, md.Distribution]]:
     seen: set[tuple[str, str]] = set()
     found: list[tuple[md.EntryPoint, md.Distribution]] = []
     for dist in md.distributions():

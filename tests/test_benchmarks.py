@@ -356,6 +356,11 @@ def test_budget_summary_has_the_seed_spread_and_skips_missing_peers():
         },
         {"arm": "diffusers", "budget": "2m", "seed": 0, "skipped": "not installed"},
     ]
+    runs[1]["train_seconds"] = 113.0
+    assert budget.on_time(runs) == (
+        "Training time / budget over the 3 runs: 0.942 to 1.000; 2 of 3 within 5 % of the budget."
+    )
+    assert budget.on_time([{**runs[0], "budget": "3000img"}]) is None
     summary = budget.summarise(runs)
     assert summary[0]["fid"] == {"mean": 11.0, "std": round(2**0.5, 3)} and summary[0]["n"] == 2
     assert summary[2] == {"arm": "diffusers", "budget": "2m", "n": 0, "skipped": "not installed"}

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from diffkit.config import compose, validate
 from diffkit.errors import ConfigError
-from diffkit.runner.budget import MEASURE, MEASURE_FRACTION, SKIP, Plan, parse_budget
+from diffkit.runner.budget import MEASURE, MEASURE_FRACTION, REPLAN_FRACTION, SKIP, Plan, parse_budget
 from diffkit.runner.optim import build_lr_schedule, lr_factor
 from tests.conftest import REPO
 
@@ -167,6 +167,59 @@ def test_a_time_budget_leaves_out_the_first_steps_and_ends_on_time():
     }
 
 
+def test_a_plan_whose_first_steps_were_slow_is_fixed_again_and_ends_on_time():
+    """Measured at 1 s a step (a neighbour's load, cold caches), then 0.5 s: without the
+    re-plan the run would stop at about 40 s of a 60 s budget."""
+    clock = FakeClock([2.0, 1.0, *[1.0] * MEASURE, 0.5])
+    plan = Plan.from_config(cfg_for("train.budget=60s"), 16, clock=clock)
+    changed, step = [], 0
+    plan.start(0)
+    while step < plan.steps:
+        clock.tick()
+        step += 1
+        if plan.after_step(step):
+            changed.append((step, plan.total))
+    first = SKIP + MEASURE + int((60 - 2 - 1 - MEASURE) / 1.0)  # 59 steps
+    replan = SKIP + MEASURE + round(REPLAN_FRACTION * (first - SKIP - MEASURE))  # step 20
+    elapsed = 2 + 1 + MEASURE + (replan - SKIP - MEASURE) * 0.5  # 16 s
+    assert changed == [(SKIP + MEASURE, first), (replan, replan + int((60 - elapsed) / 0.5))]
+    assert plan.elapsed() == pytest.approx(60.0, abs=0.5) and plan.replanned_at == replan
+    assert plan.seconds_per_step == pytest.approx(0.5) and plan.record(step)["replanned_at"] == replan
+    rerun = Plan.from_config(cfg_for("train.budget=60s"), 16, clock=FakeClock([2.0, 0.5]))
+    rerun.load_state_dict(plan.state_dict())
+    assert (rerun.total, rerun.replan_at, rerun.replanned_at) == (plan.total, None, replan)  # checked once
+
+
+def test_a_session_resumed_before_the_check_checks_with_its_own_speed():
+    clock = FakeClock([2.0, 1.0])
+    plan = Plan.from_config(cfg_for("train.budget=60s"), 16, clock=clock)
+    run(plan, clock, stop_at=15)  # planned at step 10 (total 59), to be checked at step 20
+    assert (plan.total, plan.replan_at) == (59, 20)
+    faster = FakeClock([3.0, 0.5])  # a faster machine after the resume; its first SKIP steps are left out
+    again = Plan.from_config(cfg_for("train.budget=60s"), 16, clock=faster)
+    again.load_state_dict(plan.state_dict())
+    again.start(15)
+    step = 15
+    while step < 20:
+        faster.tick()
+        step += 1
+        assert not again.after_step(step)
+    # 5 steps timed here, fewer than SKIP + MEASURE: too few to judge, the plan stays
+    assert (again.total, again.replan_at, again.replanned_at) == (59, None, None)
+    later = FakeClock([0.5])
+    again = Plan.from_config(cfg_for("train.budget=60s"), 16, clock=later)
+    again.load_state_dict({**plan.state_dict(), "replan_at": 30})
+    assert run(again, later, start=15) == again.total > 59
+    assert again.replanned_at == 30 and again.seconds_per_step == pytest.approx(0.5)
+
+
+def test_a_short_plan_is_not_checked_again():
+    clock = FakeClock([2.0, 0.5, 0.25])
+    plan = Plan.from_config(cfg_for("train.budget=10s"), 16, clock=clock)
+    run(plan, clock)
+    assert plan.replan_at is None and plan.replanned_at is None  # 22 steps after the plan: 4 < MEASURE
+
+
 def test_a_budget_shorter_than_the_measurement_stops_right_after_it():
     clock = FakeClock([1.0])
     plan = Plan.from_config(cfg_for("train.budget=3s"), 16, clock=clock)
@@ -269,5 +322,30 @@ def test_a_power_ema_with_a_time_budget_passes_the_pre_flight_check(plugins):
 
     cfg = compose(None, ["train.budget=2m", "ema={name: power, snapshot_every: 25}"], plugins.registry).cfg
     assert cfg.train.steps is None and check_ema(plugins.registry, cfg) == []
-    steps = compose(None, ["train.steps=30", "ema={name: power, snapshot_every: 25}"], plugins.registry).cfg
-    assert "does not divide train.steps=30" in check_ema(plugins.registry, steps)[0]
+
+
+def test_the_ema_learns_the_last_step_once_a_time_budget_fixes_it(tmp_path):
+    """A power EMA snapshots the run's last step: unknown (None) under a time budget until
+    the speed is measured, then the planned total."""
+    from diffkit import ema_snapshots
+    from plugins.diffkit_builtin.ema.power import PowerEMA
+
+    clock = FakeClock([1.0, 0.25])
+    plan = Plan.from_config(cfg_for("train.budget=5s"), 16, clock=clock)
+    model = torch.nn.Linear(2, 2)
+    ema = PowerEMA(model, snapshot_every=1000)
+    plan.size_ema(ema)
+    assert ema.last_step is None
+    plan.start(0)
+    step = 0
+    while step < plan.steps:
+        clock.tick()
+        step += 1
+        ema.update(model, step)
+        if plan.after_step(step):
+            plan.size_ema(ema)
+    assert ema.last_step == plan.total == step
+    ema.snapshot(tmp_path, step - 1)
+    assert ema_snapshots.readable(tmp_path) == []
+    ema.snapshot(tmp_path, step)
+    assert [s["step"] for _, s in ema_snapshots.readable(tmp_path)] == [step]

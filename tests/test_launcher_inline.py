@@ -1,10 +1,13 @@
-"""The ``inline`` launcher: every run of a sweep trained in the sweep's own process, one
-after another; a failing run is reported and the next starts, an interrupted one stops the sweep."""
+"""The ``inline`` launcher: the runs of a sweep trained in the sweep's own process, one after
+another, or in long-lived worker processes (``jobs``); a failing run is reported and the next
+starts, an interrupted one stops the sweep."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -16,14 +19,24 @@ from tests.conftest import REPO
 
 
 class FakeJob:
-    def __init__(self, name: str, outcome: int | Exception) -> None:
-        self.name, self.outcome, self.ran = name, outcome, False
+    """Picklable, so the workers of ``jobs > 1`` can run it; `outcome` "die" ends the worker's
+    process as a segfault would, without unwinding, "slow" takes 0.3 s; `marks` records which process ran it."""
+
+    def __init__(self, name: str, outcome: int | Exception | str, marks: Path | None = None) -> None:
+        self.name, self.outcome, self.ran, self.marks = name, outcome, False, marks
 
     def run_here(self, main_process: bool = True) -> int:
         self.ran = True
+        if self.marks is not None:
+            (self.marks / self.name).write_text(str(os.getpid()))
+        if self.outcome == "die":
+            os._exit(139)
+        if self.outcome == "slow":
+            time.sleep(0.3)
+            return 0
         if isinstance(self.outcome, Exception):
             raise self.outcome
-        return self.outcome
+        return int(self.outcome)
 
 
 class Report:
@@ -56,6 +69,36 @@ def test_an_interrupted_run_ends_the_sweep_and_no_more_start(code, raised):
         InlineLauncher().launch(jobs, report)  # type: ignore[arg-type]
     assert report.ends == [("a", code, "")] and not jobs[1].ran
     assert getattr(info.value, "exit_code", 130) == code  # SIGTERM: 143, as diffkit.failure reports it
+
+
+def test_workers_run_every_job_once_and_report_each_end_once(tmp_path: Path):
+    jobs = [
+        FakeJob("a", 0, tmp_path),
+        FakeJob("b", RuntimeError("bad plugin"), tmp_path),
+        FakeJob("c", "die", tmp_path),
+        FakeJob("d", 1, tmp_path),
+        FakeJob("e", 0, tmp_path),
+    ]
+    report = Report()
+    InlineLauncher(jobs=2).launch(jobs, report)  # type: ignore[arg-type]
+    assert sorted(report.started) == ["a", "b", "c", "d", "e"]
+    assert sorted(report.ends) == [
+        ("a", 0, ""),
+        ("b", 1, "RuntimeError: bad plugin"),
+        ("c", 1, "its worker process died (exit code 139)"),  # only its own run fails
+        ("d", 1, ""),
+        ("e", 0, ""),
+    ]
+    pids = {p.read_text() for p in tmp_path.iterdir()}
+    assert str(os.getpid()) not in pids and 2 <= len(pids) <= 3  # two workers, and one that replaced c's
+
+
+def test_with_workers_an_interrupted_run_ends_the_sweep_and_no_more_start(tmp_path: Path):
+    jobs = [FakeJob("a", 130, tmp_path), *(FakeJob(f"b{i}", "slow", tmp_path) for i in range(6))]
+    report = Report()
+    with pytest.raises(KeyboardInterrupt):
+        InlineLauncher(jobs=2).launch(jobs, report)  # type: ignore[arg-type]
+    assert ("a", 130, "") in report.ends and len(report.ends) == len(report.started) < len(jobs)
 
 
 def test_a_sweep_with_the_inline_launcher_starts_no_training_process(tmp_path: Path, monkeypatch, capsys):
@@ -95,8 +138,8 @@ def test_a_sweep_with_the_inline_launcher_starts_no_training_process(tmp_path: P
     for r in runs:
         log = (tmp_path / "out" / "logs" / f"{r['name']}.log").read_text()
         assert log.startswith("$ diffkit train ") and f"seed={r['values']['seed']}" in log.splitlines()[0]
-    assert main(["sweep", str(sweep), "--jobs", "2"]) == 2  # --jobs is the local launcher's
-    assert "--jobs is for the local launcher" in capsys.readouterr().err
+    assert main(["sweep", str(sweep), "--launcher", "tally", "--jobs", "2"]) == 2
+    assert "--jobs is for the local and inline launchers" in capsys.readouterr().err
 
 
 def test_the_runs_of_a_sweep_share_one_inductor_cache_in_the_sweep_dir(tmp_path: Path, monkeypatch):

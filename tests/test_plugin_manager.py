@@ -247,3 +247,20 @@ def test_a_malformed_api_version_is_refused() -> None:
     module = type(sys)("m")
     module.DIFFKIT_PLUGIN_API = "one"
     assert check_api_version(module) == "DIFFKIT_PLUGIN_API = 'one' is not a version like '1' or '1.0'"
+
+
+def test_installed_distributions_are_scanned_once_until_a_folder_on_the_path_changes(
+    make_dist: MakeDist, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import diffkit.plugin_manager as manager
+
+    scans: list[int] = []
+    scan = manager._scan_entry_points
+    monkeypatch.setattr(manager, "_scan_entry_points", lambda: scans.append(1) or scan())
+    manager._scanned.clear()
+    load_plugins()
+    load_plugins()
+    assert len(scans) == 1  # the runs of an in-process sweep scan once
+    make_dist("diffkit-late", {"late_mod": loss_plugin("late_loss")}, {"late": "late_mod"})
+    assert "late_loss" in load_plugins().registry.names("loss")  # installing one is seen at once
+    assert len(scans) == 2

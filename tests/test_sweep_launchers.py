@@ -253,7 +253,7 @@ def test_launcher_errors_are_one_line_with_exit_2(tmp_path, capsys, monkeypatch)
             ["--launcher", "submitit", "launcher.partiton=gpu"],
             "launcher.partiton: launcher 'submitit' has no parameter",
         ),
-        (["--launcher", "submitit", "--jobs", "2"], "--jobs is for the local launcher"),
+        (["--launcher", "submitit", "--jobs", "2"], "--jobs is for the local and inline launchers"),
         (["seed=3"], "diffkit sweep takes only launcher.KEY=VALUE settings"),
     ]
     for args, message in cases:

@@ -81,3 +81,32 @@ def test_hparams_show_integers_and_the_plugin_metric_column(board) -> None:
     columns = {m.name.tag: m.description for m in experiment.metric_infos}
     assert columns["eval/count"] == "the number of generated images; higher is better"
     assert "eval/num_samples" not in columns
+
+
+def test_the_board_is_redrawn_at_the_sweeps_last_run_and_at_most_every_30_s_before(tmp_path: Path) -> None:
+    import json
+    import os
+
+    from diffkit.sweep.board import REFRESH_SECONDS, SUFFIX, refresh_due
+
+    names = ["a", "b", "c"]
+    (tmp_path / "sweep.json").write_text(json.dumps({"runs": [{"name": n} for n in names]}))
+
+    def status(name: str, value: str) -> None:
+        (tmp_path / name).mkdir(exist_ok=True)
+        (tmp_path / name / "status.json").write_text(json.dumps({"status": value}))
+
+    status("a", "completed")
+    assert refresh_due(tmp_path)  # no board yet
+    board = tmp_path / "a" / f"events.out.tfevents.1{SUFFIX}"
+    board.write_bytes(b"")
+    drawn = board.stat().st_mtime
+    status("b", "completed")
+    assert not refresh_due(tmp_path, now=drawn + 1)  # c is still to come: the board waits
+    assert refresh_due(tmp_path, now=drawn + REFRESH_SECONDS)
+    status("c", "failed")
+    assert refresh_due(tmp_path, now=drawn + 1)  # every run has ended: the board shows the end
+    status("c", "interrupted")
+    assert not refresh_due(tmp_path, now=drawn + 1)
+    os.remove(tmp_path / "sweep.json")
+    assert refresh_due(tmp_path, now=drawn + 1)  # not a sweep this launcher knows: always

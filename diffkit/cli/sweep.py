@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="check every run's config, list the runs and what would happen to each"
     )
-    p.add_argument("--jobs", type=int, help="runs trained at once by the local launcher (default 1)")
+    p.add_argument(
+        "--jobs", type=int, help="runs trained at once on this machine by the local or inline launcher (default 1)"
+    )
     p.add_argument("--dir", help="the sweep directory (default: the file's dir key, else runs/sweeps/<file stem>)")
     p.add_argument("--status", metavar="DIR", help="show the state of each run of the sweep in DIR and exit")
     add_plugin_option(p)
@@ -99,9 +101,9 @@ def launcher_node(sweep: Sweep, args: argparse.Namespace) -> dict[str, Any]:
         )
     node.update(parse_overrides(args.overrides).get("launcher", {}))
     if args.jobs is not None:
-        if node.get("name") != "local":
+        if node.get("name") not in ("local", "inline"):
             raise ConfigError(
-                f"--jobs is for the local launcher; with {node.get('name')!r} set its own options "
+                f"--jobs is for the local and inline launchers; with {node.get('name')!r} set its own options "
                 "(e.g. launcher.array_parallelism=N for submitit)"
             )
         if args.jobs < 1:

@@ -21,11 +21,15 @@ class EMA(ABC):
     ``model``: the averaged network the run samples with (``ema.use_for_sampling``);
     ``state_dict()["model"]`` must be its weights, which ``diffkit sample`` loads.
     ``enabled``: False when the parameters switch averaging off (the runner then keeps none).
+    ``last_step``: the step the run is planned to end at, set by the runner once it is known
+    (at once for ``train.steps``, after the speed measurement for a time budget), so that
+    e.g. a snapshot can be taken at the last step whatever the snapshot interval.
     """
 
     #: constructor arguments the runner passes.
     injected = ("model",)
     enabled: bool = True
+    last_step: int | None = None
     model: nn.Module
 
     @abstractmethod

@@ -9,9 +9,13 @@ training ends on time,
 
     total = M + floor((budget - elapsed) / seconds_per_step),   M = the steps done so far,
 
-and keeps it (a resumed run continues the same plan; it is stored in every checkpoint), so that
-the lr schedule ends where it was planned to. A machine that slows down after the plan is fixed
-overruns the budget by as much.
+The first steps of a session are often slower or faster than the rest (caches, allocator,
+a neighbour's load), so the plan is checked once: at `REPLAN_FRACTION` of the steps between
+the plan and its end, the speed of the steps since the plan replaces the first measurement
+and the total is fixed again by the same rule (the lr schedule, warm-up and EMA follow it; a
+cosine lr moves by little that early). Then it is kept (a resumed run continues the same plan;
+it is stored in every checkpoint), so that the lr schedule ends where it was planned to. A
+machine that slows down after the re-plan overruns the budget by as much.
 Until then the lr follows the warm-up ramp of a provisional total from the speed so far.
 The lr schedule, warm-up (a fraction of the total) and EMA half-life (``ema.half_life_fraction``)
 are sized from the planned total. Sample grids and checkpoints taken during training count
@@ -35,12 +39,14 @@ from omegaconf import DictConfig
 
 from diffkit.config.length import Budget, parse_budget
 
-__all__ = ["MEASURE", "MEASURE_FRACTION", "SKIP", "Budget", "Plan", "parse_budget"]
+__all__ = ["MEASURE", "MEASURE_FRACTION", "REPLAN_FRACTION", "SKIP", "Budget", "Plan", "parse_budget"]
 
 #: steps left out of the speed measurement, then the fewest steps timed, for a time budget.
 SKIP, MEASURE = 2, 8
 #: the speed is timed over at least this fraction of a time budget.
 MEASURE_FRACTION = 0.05
+#: a time budget's plan is checked once, this fraction of its planned steps after it was fixed.
+REPLAN_FRACTION = 0.2
 #: ``Plan.steps`` while a time budget is not yet planned: the loop goes on.
 UNPLANNED = 2**62
 
@@ -53,7 +59,8 @@ class Plan:
     (None until a time budget is measured); warmup_fraction: warm-up steps / total (None:
     the config's ``optim.warmup_steps`` as given); seconds: training seconds spent so far
     (all sessions); seconds_per_step: the measured speed; planned_at: the step the total
-    was fixed at. `clock`, `agree` (rank 0's value on every rank, e.g.
+    was fixed at; replan_at: the step it is checked at (None: not planned yet, or checked:
+    then replanned_at is that step and seconds_per_step the speed it measured). `clock`, `agree` (rank 0's value on every rank, e.g.
     ``DistEnv.broadcast``) and `sync` (waits for the device's queued work, e.g.
     ``torch.cuda.synchronize``: called before each clock reading while the speed is measured,
     so that asynchronous kernels are timed, not their launches) are not state.
@@ -69,6 +76,8 @@ class Plan:
     seconds: float = 0.0
     seconds_per_step: float | None = None
     planned_at: int | None = None
+    replan_at: int | None = None
+    replanned_at: int | None = None
     clock: Callable[[], float] = field(default=time.perf_counter, repr=False, compare=False)
     agree: Callable[[Any], Any] = field(default=lambda x: x, repr=False, compare=False)
     sync: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
@@ -81,6 +90,7 @@ class Plan:
         self._marks: list[tuple[int, float]] = []
         self._last: tuple[int, float] | None = None
         self._count = 0  # steps done in this session
+        self._planned_mark: tuple[int, float] | None = None  # (step, clock) where this session fixed the plan
 
     # -- building ------------------------------------------------------------
     @classmethod
@@ -123,7 +133,16 @@ class Plan:
         """Continue a saved plan: the same budget keeps its total, speed and seconds trained
         (not measured again); another length (the config changed at the resume) keeps only
         the seconds, which count against a new time budget."""
-        keys = ("total", "seconds", "seconds_per_step", "planned_at", "warmup_fraction", "warmup_steps")
+        keys = (
+            "total",
+            "seconds",
+            "seconds_per_step",
+            "planned_at",
+            "replan_at",
+            "replanned_at",
+            "warmup_fraction",
+            "warmup_steps",
+        )
         for key in keys if self.kind != "steps" and self.matches(state) else ("seconds",):
             if key in state:
                 setattr(self, key, state[key])
@@ -170,10 +189,15 @@ class Plan:
         return 0.5 ** (1.0 / max(1.0, half_life_fraction * total))
 
     def size_ema(self, ema: Any) -> None:
-        """Give `ema` (an EMA component or None) a decay sized to this plan when it asks for
-        one (``ema.half_life_fraction`` of the exponential EMA); call again once the plan is fixed."""
+        """Tell `ema` (an EMA component or None) the planned last step (``ema.last_step``,
+        None until a time budget is measured) and give it a decay sized to this plan when it
+        asks for one (``ema.half_life_fraction`` of the exponential EMA); call again once the
+        plan is fixed."""
+        if ema is None:
+            return
+        ema.last_step = self.total
         fraction = getattr(ema, "half_life_fraction", None)
-        if ema is not None and fraction is not None:
+        if fraction is not None:
             ema.decay = self.ema_decay(ema.decay, fraction)
 
     def images_done(self, step: int) -> int:
@@ -202,6 +226,8 @@ class Plan:
             out.update(budget=self.budget, kind=self.kind)
         if self.seconds_per_step is not None:
             out.update(seconds_per_step=round(self.seconds_per_step, 6), planned_at=self.planned_at)
+        if self.replanned_at is not None:
+            out.update(replanned_at=self.replanned_at)
         return out
 
     def metrics(self, step: int) -> dict[str, float]:
@@ -221,27 +247,55 @@ class Plan:
         self.sync()
         self._session_start, self._start_step = self.clock(), int(step)
         self._marks, self._last, self._count = [(self._start_step, self._session_start)], None, 0
+        self._planned_mark = None
 
     def after_step(self, step: int) -> bool:
-        """Call after each step (`step` = steps done); True when this call fixed the plan.
-        A time budget is planned once `MEASURE` steps after the first `SKIP` of this session
-        are timed, with the same total on every rank (`agree`)."""
+        """Call after each step (`step` = steps done); True when this call fixed the plan or
+        changed it. A time budget is planned once `MEASURE` steps after the first `SKIP` of
+        this session are timed, and checked at `replan_at`, with the same total on every rank
+        (`agree`; both steps are the same on every rank)."""
         if self._session_start is None:
             self.start(step - 1)
-        if self.total is None:
+        checking = self.total is None or step == self.replan_at
+        if checking:
             self.sync()
         self._last, self._count = (step, self.clock()), self._count + 1
         if self._count <= SKIP:
             self._marks.append(self._last)
         self.seconds = self.elapsed()
-        if self.total is not None or self._count < SKIP + MEASURE or not self._measured_long_enough():
+        if self.total is not None:
+            return checking and self._replan(step)
+        if self._count < SKIP + MEASURE or not self._measured_long_enough():
             return False
         rate = self._rate(first=SKIP)
         assert rate is not None  # SKIP + MEASURE marks
+        total = self._fix(step, rate)
+        self.planned_at, self._planned_mark = step, self._last
+        after = round(REPLAN_FRACTION * (total - step))
+        self.replan_at = step + after if after >= MEASURE and step + after < total else None
+        return True
+
+    def _fix(self, step: int, rate: float) -> int:
+        """Set and return total = step + floor((budget - elapsed) / rate), the same on every rank."""
         remaining = self.amount - self.elapsed()
         total, rate = self.agree((step + max(0, int(remaining / rate)), rate))
-        self.total, self.seconds_per_step, self.planned_at = int(total), float(rate), step
-        return True
+        self.total, self.seconds_per_step = int(total), float(rate)
+        return self.total
+
+    def _replan(self, step: int) -> bool:
+        """Fix the total again from the speed since the plan (in a resumed session: since its
+        first `SKIP` steps, when `MEASURE` more were timed); True when it changed."""
+        self.replan_at = None
+        if self._planned_mark is not None:
+            mark = self._planned_mark
+        elif self._count >= SKIP + MEASURE:
+            mark = self._marks[SKIP]
+        else:
+            return False
+        assert self._last is not None
+        (s0, t0), (s1, t1) = mark, self._last
+        before, self.replanned_at = self.total, step
+        return self._fix(step, (t1 - t0) / (s1 - s0)) != before
 
     def _measured_long_enough(self) -> bool:
         """Whether the timed steps cover `MEASURE_FRACTION` of the budget (rank 0 decides, at

@@ -34,6 +34,26 @@ def comparison_text(
         return f"**Not comparable**: {e}\n\n" + report(records, by, sort, "markdown", True)
 
 
+#: at most one refresh per this many seconds while runs of the sweep are still going.
+REFRESH_SECONDS = 30.0
+
+
+def refresh_due(sweep_dir: Path, now: float | None = None) -> bool:
+    """Whether a run that just ended should rewrite the comparison: always when it was the
+    sweep's last (every run ``sweep.json`` lists has ended, completed or failed), else at
+    most every `REFRESH_SECONDS`, so a sweep of runs of seconds does not spend its time
+    redrawing a board nobody looks at between two runs."""
+    from diffkit.sweep.execute import SUMMARY
+
+    listed = rundir.read_json(sweep_dir / SUMMARY).get("runs", [])
+    names = [str(r["name"]) for r in listed if isinstance(r, dict) and r.get("name")]
+    ended = {"completed", "failed"}
+    if not names or all(rundir.read_json(sweep_dir / n / rundir.STATUS).get("status") in ended for n in names):
+        return True
+    written = [p.stat().st_mtime for p in sweep_dir.glob(f"*/events.out.tfevents.*{SUFFIX}")]
+    return not written or (time.time() if now is None else now) - max(written) >= REFRESH_SECONDS
+
+
 def holder(sweep_dir: Path) -> Path | None:
     """The run of `sweep_dir` that holds the comparison: the one whose status was written
     last among the completed runs (else among all runs); None when there is no run."""

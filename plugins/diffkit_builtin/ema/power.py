@@ -24,7 +24,7 @@ class PowerEMA(EMA):
     (``diffkit.posthoc_ema.beta``), which averages theta_1..theta_t with the profile
     p_{t,gamma_k}(tau) ~ tau^gamma_k.
 
-    Every `snapshot_every` steps their weights are kept (cast to `dtype`) and written to
+    Every `snapshot_every` steps, and at the run's last step, their weights are kept (cast to `dtype`) and written to
     ``RUN/ema_snapshots/step_N.pt`` before the next checkpoint, so pending snapshots are
     never newer than the checkpoint a resume starts from; `keep_snapshots` > 0 keeps only
     the newest. The run samples with the first average. `track`: further sigma_rels
@@ -81,7 +81,10 @@ class PowerEMA(EMA):
         }
 
     def snapshot(self, run_dir: Path, step: int) -> None:
-        """Write the pending snapshots (steps <= `step`) to ``run_dir/ema_snapshots``."""
+        """Write the pending snapshots (steps <= `step`) to ``run_dir/ema_snapshots``, with
+        one of `step` itself when it is the run's last (``last_step``)."""
+        if step == self.last_step and not (self.pending and self.pending[-1][0] == step):
+            self.pending.append((step, [self._compact(a) for a in self.averages[: len(self.sigma_rels)]]))
         params = [n for n, _ in self.model.named_parameters()]
         for at, averages in self.pending:
             record = {

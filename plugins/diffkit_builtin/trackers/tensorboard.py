@@ -133,6 +133,8 @@ def diffkit_run_end(run: RunContext, status: str, metrics: dict[str, float]) -> 
     writer.close()
     if status == "completed" and in_sweep(run):
         refresh_comparison(run.dir.parent, run.dir)
+    elif status == "failed" and in_sweep(run):  # the sweep's last run: the board shows the end
+        refresh_comparison(run.dir.parent, None)
 
 
 def in_sweep(run: RunContext) -> bool:
@@ -142,13 +144,16 @@ def in_sweep(run: RunContext) -> bool:
     return (run.dir.parent / LOGS).is_dir()
 
 
-def refresh_comparison(sweep_dir: Path, run_dir: Path) -> None:
+def refresh_comparison(sweep_dir: Path, run_dir: Path | None) -> None:
     """Rewrite the sweep's comparison table (TensorBoard TEXT, tag ``comparison``) with the
-    runs finished so far, into `run_dir`, the run that just completed; a failure is one
-    warning line, never a failed run."""
+    runs finished so far, into `run_dir`, the run that just completed (None: the run that
+    completed last), when it is due (``board.refresh_due``: the sweep's last run, or 30 s
+    since the last refresh); a failure is one warning line, never a failed run."""
     from diffkit.sweep import write_comparison
+    from diffkit.sweep.board import refresh_due
 
     try:
-        write_comparison(sweep_dir, run_dir=run_dir)
+        if refresh_due(sweep_dir):
+            write_comparison(sweep_dir, run_dir=run_dir)
     except Exception as e:  # noqa: BLE001 - the run itself is done and saved
         print(f"diffkit: warning: could not write the comparison table in {sweep_dir}: {e}", file=sys.stderr)
