@@ -4,6 +4,8 @@
 Arms (Fashion-MNIST 28x28, unconditional, ``precision=auto``, batch 64):
 
 - ``recipe``: the shipped CPU recipe, ``configs/cpu/fashion_mnist.yaml``, as it is;
+- ``recipe_fp32``: the recipe for CPUs without native bf16, ``configs/cpu/fashion_mnist_fp32.yaml``
+  (not in the default run: ``--only`` names it);
 - ``flow``, ``edm``, ``modern``: ``configs/cpu/fashion_mnist_{flow,edm,modern}.yaml`` at 28x28;
 - ``diffusers``, ``ddpm_pytorch``: the peers' networks (``benchmarks/peer_denoisers.py``) with
   their training scripts' recipes (DDPM, linear betas, T = 1000; diffusers: eps, L2, AdamW 1e-4,
@@ -67,6 +69,7 @@ PEER_COMMON = [
 #: arm -> (config relative to configs/, overrides).
 ARMS: dict[str, tuple[str, list[str]]] = {
     "recipe": ("cpu/fashion_mnist.yaml", ["train.device=cpu"]),
+    "recipe_fp32": ("cpu/fashion_mnist_fp32.yaml", ["train.device=cpu"]),
     "flow": ("cpu/fashion_mnist_flow.yaml", [*DATA, SAMPLER]),
     "edm": ("cpu/fashion_mnist_edm.yaml", [*DATA, SAMPLER]),
     "modern": ("cpu/fashion_mnist_modern.yaml", [*DATA, SAMPLER]),
@@ -95,6 +98,8 @@ ARMS: dict[str, tuple[str, list[str]]] = {
     ),
 }
 PEER_ARMS = {"diffusers": "peer_diffusers", "ddpm_pytorch": "peer_ddpm_pytorch"}
+#: the arms of a run without ``--only``.
+DEFAULT_ARMS = [arm for arm in ARMS if arm != "recipe_fp32"]
 #: the arm every other is compared with in the ratio sentence, and the baseline it must beat.
 RECIPE, BASELINE = "recipe", "flow"
 
@@ -260,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--budgets", help="comma-separated train.budget values (default 2m,8m; quick 10s)")
     p.add_argument("--seeds", help="comma-separated seeds (default 0,1; quick 0)")
     p.add_argument("--samples", type=int, help="images scored per run (default 1000, quick 200)")
-    p.add_argument("--only", help=f"comma-separated arms (default all: {', '.join(ARMS)})")
+    p.add_argument("--only", help=f"comma-separated arms of {', '.join(ARMS)} (default: {', '.join(DEFAULT_ARMS)})")
     p.add_argument(
         "--long-only",
         default=f"{RECIPE},{BASELINE}",
@@ -274,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "for full runs, none for --quick; '-' for none)",
     )
     args = p.parse_args(argv)
-    arms = args.only.split(",") if args.only else list(ARMS)
+    arms = args.only.split(",") if args.only else DEFAULT_ARMS
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         p.error(f"--only: unknown arm {unknown[0]!r}; choose from {', '.join(ARMS)}")

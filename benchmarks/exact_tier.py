@@ -68,7 +68,7 @@ def section(res: dict[str, Any]) -> str:
         [
             (
                 f"Measured by `{command}` ({how}): the 12 runs took **{res['seconds']:.0f} s** of wall-clock time, "
-                f"start-up and scoring included, on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
+                f"start-up and scoring included, on {m['cpu_cores']} CPU cores ({m['cpu']}, bf16 {m['cpu_bf16']}), torch {m['torch']}, "
                 f"load average {m['load_average'][0]} at the start (a 1-minute average: it includes a benchmark "
                 "that ran just before). The table is `diffkit compare` of that sweep:"
             ),

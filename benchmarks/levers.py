@@ -26,7 +26,7 @@ from benchmarks.budget import DOC, _pm, run_arm, spread
 from benchmarks.common import machine
 from benchmarks.formulations import _flags
 
-#: lever -> (the row it changes, or None for configs/cpu/fashion_mnist.yaml as shipped; the changes).
+#: lever -> (the row it changes, or None for configs/cpu/fashion_mnist_fp32.yaml as shipped; the changes).
 #: The search: a base, then one change at a time; then changes to the best of those.
 LEVERS: dict[str, tuple[str | None, list[str]]] = {
     "search base": (None, ["denoiser.patch_size=2", "denoiser.channels=[32,64]", "scheduler.density=uniform"]),
@@ -41,12 +41,12 @@ LEVERS: dict[str, tuple[str | None, list[str]]] = {
     "lr 4e-3": ("no patch stem [16, 32, 32]", ["optim.lr=0.004"]),
     "+ logit-normal t": ("no patch stem [16, 32, 32]", ["scheduler.density=logit_normal"]),
 }
-#: the row whose config is configs/cpu/fashion_mnist.yaml as shipped.
+#: the row whose config is configs/cpu/fashion_mnist_fp32.yaml as shipped.
 SHIPPED = "+ logit-normal t"
 
 
 def overrides_of(lever: str) -> list[str]:
-    """The overrides of configs/cpu/fashion_mnist.yaml that train `lever`'s row."""
+    """The overrides of configs/cpu/fashion_mnist_fp32.yaml that train `lever`'s row."""
     parent, changes = LEVERS[lever]
     return [*(overrides_of(parent) if parent else []), *changes]
 
@@ -85,16 +85,16 @@ def joined(results: list[dict[str, Any]]) -> dict[str, Any]:
 def table_md(res: dict[str, Any]) -> str:
     m = res["machine"]
     lines = [
-        "## The levers of the CPU recipe, each changed alone",
+        "## The levers of the CPU recipe without native bf16, each changed alone",
         "",
         f"Measured with `{res['command']}` on {m['cpu_cores']} CPU cores ({m['cpu']}, bf16 {m['cpu_bf16']}), "
         f"torch {m['torch']}, load average at start {m['load_average']}. Every arm trains for "
         f"`train.budget={res['budget']}` (seeds {res['seeds']}), is sampled with DPM-Solver++ at 10 NFE and "
         f"scored on {res['samples']} samples (FID, precision/recall in the offline classifier space vs the "
         "test split, 28x28). Each row changes one thing from the row in its `from` column; the search base "
-        f"is `configs/cpu/fashion_mnist.yaml` with {' '.join(f'`{o}`' for o in overrides_of('search base'))}. "
-        f"**{SHIPPED}** is the shipped recipe (the config as it is). With one seed a row has no spread: the "
-        "recipe's seed spread at the same budget is in the budget table.",
+        f"is `configs/cpu/fashion_mnist_fp32.yaml` with {' '.join(f'`{o}`' for o in overrides_of('search base'))}. "
+        f"**{SHIPPED}** is that config as it is, the shipped recipe for CPUs without native bf16. With one seed "
+        "a row has no spread.",
         "",
         "| arm | changes | from | steps | FID | precision | recall | seeds |",
         "|---|---|---|---|---|---|---|---|",
@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for i, lever in enumerate(levers):
                 where = Path(tmp) / f"lever{i}"
                 where.mkdir(exist_ok=True)
-                row = run_arm("recipe", args.budget, seed, args.samples, overrides_of(lever), where)
+                row = run_arm("recipe_fp32", args.budget, seed, args.samples, overrides_of(lever), where)
                 results.append({**row, "arm": lever})
                 print(f"benchmarks: lever {lever!r} seed {seed}: FID {row['fid']}", file=sys.stderr)
     summary = summarise(results)

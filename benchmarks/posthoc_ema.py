@@ -2,7 +2,7 @@
 
     python -m benchmarks.posthoc_ema [--config configs/cpu/fashion_mnist.yaml]
         [--set key=value ...] [--seeds 3] [--lengths 0.03,0.05,0.08,0.12,0.16,0.2]
-        [--snapshot-every 25] [--num 500] [--metric fid] [--out DIR] [--doc PATH]
+        [--snapshot-every 25] [--num 500] [--metric fid] [--out DIR] [--doc PATH] [--section NAME]
 
 Each seed trains one run with ``ema={name: power}`` (``sigma_rels`` 0.05 and 0.10 tracked,
 snapshots every ``--snapshot-every`` steps), then scores, with the same sample seeds,
@@ -13,7 +13,8 @@ that length are both scored again on a fresh set (sampling seed 1), so that the 
 is not flattered by choosing the minimum of several noisy scores. The JSON on stdout has one
 row per seed and a summary: mean and std over seeds of the fixed EMA's and the chosen
 length's held-out scores, and the best length per seed; ``--doc`` writes the table into the
-``posthoc_ema`` section of docs/concepts/posthoc-ema.md. No timings are measured.
+``--section`` (default ``posthoc_ema``) of a page such as docs/concepts/posthoc-ema.md. No
+timings are measured.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def section(res: dict[str, Any]) -> str:
     sign = DIRECTION.get(f"eval/{metric}", -1)
     better = summ["posthoc_better_in"]
     lines = [
-        f"Measured with `{res['command']}` on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
+        f"Measured with `{res['command']}` on {m['cpu_cores']} CPU cores ({m['cpu']}, bf16 {m['cpu_bf16']}), torch {m['torch']}, "
         f"load average at start {m['load_average']}: `{res['config']}` trained with "
         f"`{' '.join(res['overrides'])}`, {res['num'] or 'eval.num_samples'} samples per score. The length "
         "columns are scored on one sample set (sampling seed 0), which chooses the best length; the last two "
@@ -123,9 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num", type=int, help="images per score (default: eval.num_samples)")
     p.add_argument("--metric", default="fid")
     p.add_argument("--out", type=Path, help="where the runs go (default: a temporary directory)")
-    p.add_argument(
-        "--doc", default="-", help="Markdown file whose 'posthoc_ema' section gets the table (default: none)"
-    )
+    p.add_argument("--doc", default="-", help="Markdown file whose --section gets the table (default: none)")
+    p.add_argument("--section", default="posthoc_ema", help="the section of --doc (default posthoc_ema)")
     args = p.parse_args(argv)
     lengths = parse_lengths(args.lengths, "--lengths")
     overrides = [*args.set, f"ema={{name: power, snapshot_every: {args.snapshot_every}, use_for_sampling: true}}"]
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(result, indent=2))
     if args.doc != "-":
-        report.replace_section(Path(args.doc), "posthoc_ema", section(result))
+        report.replace_section(Path(args.doc), args.section, section(result))
     return 0
 
 

@@ -280,7 +280,7 @@ def test_sampling_command_writes_its_section(tmp_path, capsys, feature_cache, mo
     assert "<!-- BEGIN sampling -->" in text and "| ddpm | 20 | " in text and "Lowest FID per step count: 10: " in text
 
 
-#: the budget benchmark's arms shrunk to 8x8 digits (the recipe's patch stem and 2 levels need a multiple of 4).
+#: the budget benchmark's arms shrunk to 8x8 digits (2 levels need a multiple of 4).
 BUDGET_TINY = [
     "data.name=digits",
     "data.root=null",
@@ -425,7 +425,7 @@ def test_the_levers_and_efficiency_sections_are_written_from_their_results():
         in text
     )
     assert "| batch 64 | `data.batch_size=64` | search base | 30 | **40.0** |" in text
-    assert f"**{levers.SHIPPED}** is the shipped recipe" in text
+    assert f"**{levers.SHIPPED}** is that config as it is, the shipped recipe for CPUs without native bf16" in text
     assert levers.overrides_of("batch 16")[-1] == "data.batch_size=16"  # the change last, after its parent's
     eff = {
         "command": "python -m benchmarks.efficiency",

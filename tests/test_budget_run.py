@@ -94,15 +94,10 @@ def test_a_resumed_budget_run_continues_the_same_plan(tmp_path: Path, capsys):
     assert plan["replanned_at"] > plan["planned_at"]
     assert main(["train", "--resume", str(run)]) == 0
     done = rundir.read_json(run / rundir.STATUS)
-    assert done["status"] == "completed" and done["step"] == plan["planned_steps"]
     kept = done["plan"]
-    # not measured again: the same total, the speed and the step it was planned at
-    assert (kept["planned_steps"], kept["planned_at"], kept["replanned_at"], kept["seconds_per_step"]) == (
-        plan["planned_steps"],
-        plan["planned_at"],
-        plan["replanned_at"],
-        plan["seconds_per_step"],
-    )
+    assert done["status"] == "completed" and done["step"] == kept["planned_steps"]
+    # not measured again: planned at the same step; the checks go on from the saved one
+    assert kept["planned_at"] == plan["planned_at"] and kept["replanned_at"] >= plan["replanned_at"]
     assert kept["seconds"] > plan["seconds"]  # both sessions' training time
     state = last_checkpoint(run)
     assert all(g["lr"] == pytest.approx(0.0, abs=1e-12) for g in state["optimizer"]["param_groups"])

@@ -10,12 +10,12 @@ training ends on time,
     total = M + floor((budget - elapsed) / seconds_per_step),   M = the steps done so far,
 
 The first steps of a session are often slower or faster than the rest (caches, allocator,
-a neighbour's load), so the plan is checked once: at `REPLAN_FRACTION` of the steps between
-the plan and its end, the speed of the steps since the plan replaces the first measurement
-and the total is fixed again by the same rule (the lr schedule, warm-up and EMA follow it; a
-cosine lr moves by little that early). Then it is kept (a resumed run continues the same plan;
-it is stored in every checkpoint), so that the lr schedule ends where it was planned to. A
-machine that slows down after the re-plan overruns the budget by as much.
+a neighbour's load), and a shared machine drifts during a run, so the plan is checked again
+and again: `REPLAN_FRACTION` of the remaining steps after each fix, the speed of the steps
+since the last fix or check replaces the one before and the total is fixed again by the same
+rule (the lr schedule, warm-up and EMA follow it), until fewer than `MEASURE` steps would lie
+between two checks. The plan is stored in every checkpoint, so a resumed run continues it.
+A machine that slows down after the last check overruns the budget by as much.
 Until then the lr follows the warm-up ramp of a provisional total from the speed so far.
 The lr schedule, warm-up (a fraction of the total) and EMA half-life (``ema.half_life_fraction``)
 are sized from the planned total. Sample grids and checkpoints taken during training count
@@ -45,7 +45,7 @@ __all__ = ["MEASURE", "MEASURE_FRACTION", "REPLAN_FRACTION", "SKIP", "Budget", "
 SKIP, MEASURE = 2, 8
 #: the speed is timed over at least this fraction of a time budget.
 MEASURE_FRACTION = 0.05
-#: a time budget's plan is checked once, this fraction of its planned steps after it was fixed.
+#: a time budget's plan is checked again this fraction of its remaining steps after each fix.
 REPLAN_FRACTION = 0.2
 #: ``Plan.steps`` while a time budget is not yet planned: the loop goes on.
 UNPLANNED = 2**62
@@ -59,8 +59,8 @@ class Plan:
     (None until a time budget is measured); warmup_fraction: warm-up steps / total (None:
     the config's ``optim.warmup_steps`` as given); seconds: training seconds spent so far
     (all sessions); seconds_per_step: the measured speed; planned_at: the step the total
-    was fixed at; replan_at: the step it is checked at (None: not planned yet, or checked:
-    then replanned_at is that step and seconds_per_step the speed it measured). `clock`, `agree` (rank 0's value on every rank, e.g.
+    was fixed at; replan_at: the step it is checked at next (None: not planned yet, or no check
+    left); replanned_at: the step of the last check (seconds_per_step is the speed it measured). `clock`, `agree` (rank 0's value on every rank, e.g.
     ``DistEnv.broadcast``) and `sync` (waits for the device's queued work, e.g.
     ``torch.cuda.synchronize``: called before each clock reading while the speed is measured,
     so that asynchronous kernels are timed, not their launches) are not state.
@@ -269,10 +269,9 @@ class Plan:
             return False
         rate = self._rate(first=SKIP)
         assert rate is not None  # SKIP + MEASURE marks
-        total = self._fix(step, rate)
-        self.planned_at, self._planned_mark = step, self._last
-        after = round(REPLAN_FRACTION * (total - step))
-        self.replan_at = step + after if after >= MEASURE and step + after < total else None
+        self._fix(step, rate)
+        self.planned_at = step
+        self._next_check(step)
         return True
 
     def _fix(self, step: int, rate: float) -> int:
@@ -282,9 +281,18 @@ class Plan:
         self.total, self.seconds_per_step = int(total), float(rate)
         return self.total
 
+    def _next_check(self, step: int) -> None:
+        """Check again `REPLAN_FRACTION` of the remaining steps later, unless that is fewer
+        than `MEASURE` steps (too short a sample) or past the end."""
+        assert self.total is not None
+        self._planned_mark = self._last
+        after = round(REPLAN_FRACTION * (self.total - step))
+        self.replan_at = step + after if after >= MEASURE and step + after < self.total else None
+
     def _replan(self, step: int) -> bool:
-        """Fix the total again from the speed since the plan (in a resumed session: since its
-        first `SKIP` steps, when `MEASURE` more were timed); True when it changed."""
+        """Fix the total again from the speed since the last fix or check (in a resumed
+        session's first check: since its first `SKIP` steps, when `MEASURE` more were timed);
+        True when it changed."""
         self.replan_at = None
         if self._planned_mark is not None:
             mark = self._planned_mark
@@ -295,7 +303,9 @@ class Plan:
         assert self._last is not None
         (s0, t0), (s1, t1) = mark, self._last
         before, self.replanned_at = self.total, step
-        return self._fix(step, (t1 - t0) / (s1 - s0)) != before
+        changed = self._fix(step, (t1 - t0) / (s1 - s0)) != before
+        self._next_check(step)
+        return changed
 
     def _measured_long_enough(self) -> bool:
         """Whether the timed steps cover `MEASURE_FRACTION` of the budget (rank 0 decides, at
