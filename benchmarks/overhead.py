@@ -1,7 +1,8 @@
 """Runner overhead: ``diffkit.runner.train.train`` vs a bare hand-written loop.
 
-Both train a denoiser built from the same config, on the same in-memory images, with
-Adam at the same lr and batch size. The two alternate in small blocks inside one
+Both train a denoiser built from the same config, on the same in-memory images, with the
+same optimizer (``diffkit.runner.optim.build_optimizer``: Adam, fused on CPU) at the same lr
+and batch size. The two alternate in small blocks inside one
 ``train()`` call: a plugin's ``diffkit_log`` hook (called every ``log_every`` steps)
 runs ``log_every`` bare steps, so every runner window has a bare twin taken moments
 later under the same machine load. Both run in the precision the runner resolves from the
@@ -28,6 +29,7 @@ from diffkit import hookimpl
 from diffkit.runner.build import build_components, build_dataset
 from diffkit.runner.data import fit_size
 from diffkit.runner.device import autocast, resolve_device, resolve_precision
+from diffkit.runner.optim import build_optimizer
 
 
 class BareLoop:
@@ -47,7 +49,7 @@ class BareLoop:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.images = data.images.to(self.device)
         self.a_bar, self.s_bar = scheduler.sqrt_alphas_cumprod, scheduler.sqrt_one_minus_alphas_cumprod
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.optim.lr)
+        self.opt = build_optimizer(cfg, self.model)  # the runner's optimizer, fused where the runner fuses
         self.B, self.T = cfg.data.batch_size, scheduler.num_timesteps
         self.g = torch.Generator(device=self.device).manual_seed(0)
 
