@@ -44,6 +44,7 @@ from benchmarks.common import machine, quiet_overrides
 from benchmarks.formulations import _flags
 from benchmarks.peer_denoisers import installed
 from diffkit.api import open_run
+from diffkit.config.length import parse_budget
 from diffkit.runner import rundir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,8 +209,6 @@ def ratios(summary: list[dict[str, Any]]) -> list[str]:
 def on_time(results: list[dict[str, Any]]) -> str | None:
     """How close each time-budget run's recorded training time came to its budget: the range of
     train_seconds / budget over the runs, and how many ended within 5 % of it."""
-    from diffkit.config.length import parse_budget
-
     shares = []
     for r in results:
         if "skipped" in r:

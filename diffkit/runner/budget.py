@@ -90,7 +90,7 @@ class Plan:
         self._marks: list[tuple[int, float]] = []
         self._last: tuple[int, float] | None = None
         self._count = 0  # steps done in this session
-        self._planned_mark: tuple[int, float] | None = None  # (step, clock) where this session fixed the plan
+        self._checked: tuple[int, float] | None = None  # (step, clock) of this session's last fix or check
 
     # -- building ------------------------------------------------------------
     @classmethod
@@ -247,7 +247,7 @@ class Plan:
         self.sync()
         self._session_start, self._start_step = self.clock(), int(step)
         self._marks, self._last, self._count = [(self._start_step, self._session_start)], None, 0
-        self._planned_mark = None
+        self._checked = None
 
     def after_step(self, step: int) -> bool:
         """Call after each step (`step` = steps done); True when this call fixed the plan or
@@ -285,7 +285,7 @@ class Plan:
         """Check again `REPLAN_FRACTION` of the remaining steps later, unless that is fewer
         than `MEASURE` steps (too short a sample) or past the end."""
         assert self.total is not None
-        self._planned_mark = self._last
+        self._checked = self._last
         after = round(REPLAN_FRACTION * (self.total - step))
         self.replan_at = step + after if after >= MEASURE and step + after < self.total else None
 
@@ -294,8 +294,8 @@ class Plan:
         session's first check: since its first `SKIP` steps, when `MEASURE` more were timed);
         True when it changed."""
         self.replan_at = None
-        if self._planned_mark is not None:
-            mark = self._planned_mark
+        if self._checked is not None:
+            mark = self._checked
         elif self._count >= SKIP + MEASURE:
             mark = self._marks[SKIP]
         else:

@@ -26,6 +26,6 @@ def use_for_sampling(cfg: DictConfig) -> bool:
 
 def check_ema(registry: Registry, cfg: DictConfig) -> list[str]:
     """Build the ``ema`` node on a stand-in model, so that a bad parameter fails before the
-    data loads (``diffkit config`` too); no warnings so far."""
+    data loads (``diffkit config`` too); the warnings it finds (none at present)."""
     build_ema(registry, cfg, nn.Linear(1, 1))
     return []

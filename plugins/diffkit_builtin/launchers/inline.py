@@ -59,16 +59,17 @@ def _one_after_another(jobs: Sequence[Job], report: Report) -> None:
             continue
         report.ended(job, code)
         if code in INTERRUPTED:
-            _interrupted(job, code)
+            raise _interruption(job, code)
 
 
 def _line(e: BaseException) -> str:
     return (describe(e) or (f"{type(e).__name__}: {e}", 1))[0]
 
 
-def _interrupted(job: Job, code: int) -> None:
+def _interruption(job: Job, code: int) -> BaseException:
+    """Say that `job` was interrupted (exit `code`: Ctrl-C or SIGTERM); the exception that stops the sweep."""
     print(f"diffkit sweep: {job.name} was interrupted; no more runs start", file=sys.stderr)
-    raise stop.Terminated() if code == 128 + signal.SIGTERM else KeyboardInterrupt()
+    return stop.Terminated() if code == 128 + signal.SIGTERM else KeyboardInterrupt()
 
 
 class _Workers:
@@ -117,8 +118,7 @@ class _Workers:
                 job = self.jobs[index]
                 self.report.ended(job, code, error=error)
                 if code in INTERRUPTED and self.stopping is None:
-                    print(f"diffkit sweep: {job.name} was interrupted; no more runs start", file=sys.stderr)
-                    self.stopping = stop.Terminated() if code == 128 + signal.SIGTERM else KeyboardInterrupt()
+                    self.stopping = _interruption(job, code)
             return
         if self.stopping is None and self.next < len(self.jobs):  # kind == "idle"
             self.holding[wid] = self.next
