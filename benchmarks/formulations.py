@@ -82,7 +82,8 @@ def table_md(res: dict[str, Any]) -> str:
         "## Formulations: DDPM, EDM, rectified flow",
         "",
         f"Measured with `{res.get('command') or 'python -m benchmarks.formulations' + (' --quick' if res['quick'] else '')}`: "
-        f"`train.budget={res['budget_seconds']:g}s` of training each on {m['cpu_cores']} CPU cores ({m['cpu']}), torch {m['torch']}, "
+        f"`train.budget={res['budget_seconds']:g}s` of training each on {m['cpu_cores']} CPU cores ({m['cpu']}, "
+        f"bf16 {m['cpu_bf16']}), torch {m['torch']}, "
         f"load average at start {m['load_average']}; {res['samples']} samples per score. "
         "The variants of `configs/sweeps/formulations.yaml` at 28x28, unconditional; DPM-Solver++ 2M on each "
         "process's grid "

@@ -46,8 +46,8 @@ NETWORKS = [
 ]
 SETTINGS = {
     "quick": {
-        "block": 5,
-        "pairs": 6,
+        "block": 10,  # as in full mode: 5-step blocks were too short for a stable median
+        "pairs": 10,
         "tiny": False,
         "train_steps": 5,
         "sample_steps": 5,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import pytest
 import torch
 from torch import nn
 
 from benchmarks import overhead, report
+from benchmarks.levers import BF16
 from benchmarks.peers import count, match_width
 from benchmarks.run import TINY
 from tests.test_metrics import feature_cache  # noqa: F401 - the digits-8 feature classifier
@@ -402,31 +404,29 @@ def test_the_levers_and_efficiency_sections_are_written_from_their_results():
 
     stats = {"mean": 30.0, "std": None}
     res = {
-        "command": "python -m benchmarks.levers",
+        "command": "python -m benchmarks.levers --recipe recipe_fp32",
+        "recipe": "recipe_fp32",
         "budget": "2m",
         "seeds": [0],
         "samples": 500,
         "machine": MACHINE,
         "summary": [
-            {"arm": "search base", "n": 1, "fid": stats, "precision": stats, "recall": stats, "steps": stats},
-            {
-                "arm": "batch 64",
-                "n": 1,
-                "fid": {"mean": 40.0, "std": None},
-                "precision": stats,
-                "recall": stats,
-                "steps": stats,
-            },
+            {"arm": "search base", "lever": "search base", "n": 1, "fid": stats, "steps": stats},
+            {"arm": "batch 64", "lever": "batch 64", "n": 1, "fid": {"mean": 40.0, "std": None}, "steps": stats},
         ],
     }
+    for row in res["summary"]:
+        row.update(precision=stats, recall=stats, train_seconds=stats)
     text = levers.table_md(res)
     assert (
-        "| search base | `denoiser.patch_size=2` `denoiser.channels=[32,64]` `scheduler.density=uniform` | the shipped config | 30 |"
+        "| search base | `denoiser.patch_size=2` `denoiser.channels=[32,64]` `scheduler.density=uniform` | the shipped config | 30 | 30.0 |"
         in text
     )
-    assert "| batch 64 | `data.batch_size=64` | search base | 30 | **40.0** |" in text
-    assert f"**{levers.SHIPPED}** is that config as it is, the shipped recipe for CPUs without native bf16" in text
-    assert levers.overrides_of("batch 16")[-1] == "data.batch_size=16"  # the change last, after its parent's
+    assert "| batch 64 | `data.batch_size=64` | search base | 30 | 30.0 | **40.0** |" in text
+    shipped = levers.FP32.shipped
+    assert f"**{shipped}** is that config as it is, the shipped recipe for CPUs without native bf16" in text
+    assert "Lower mean FID" not in text  # the shipped row is not in this run: no comparison with it
+    assert levers.FP32.overrides_of("batch 16")[-1] == "data.batch_size=16"  # the change last, after its parent's
     eff = {
         "command": "python -m benchmarks.efficiency",
         "config": "configs/cpu/fashion_mnist.yaml",
@@ -437,3 +437,90 @@ def test_the_levers_and_efficiency_sections_are_written_from_their_results():
         "fraction": 0.4,
     }
     assert "| 2.00 | 0.500 [0.400, 0.600] | 4.0 | 10.0 | **0.40** |" in efficiency.section(eff)
+
+
+def test_the_bf16_levers_table_names_the_rows_that_beat_the_shipped_recipe():
+    from benchmarks import levers
+
+    def row(arm, fid, n=2):
+        stats = {"mean": 30.0, "std": 1.0}
+        return {"arm": arm, "lever": arm, "n": n, "fid": {"mean": fid, "std": 1.0}, "steps": stats}
+
+    res: dict = {
+        "command": "python -m benchmarks.levers --seeds 0,1",
+        "recipe": "recipe",
+        "budget": "2m",
+        "seeds": [0, 1],
+        "samples": 500,
+        "machine": MACHINE,
+        "summary": [row("as shipped", 5.0), row("fp32", 9.0), row("batch 32", 4.5), row("lr 2e-3", 4.0)],
+    }
+    for r in res["summary"]:
+        r.update(precision=r["steps"], recall=r["steps"], train_seconds=r["steps"])
+    text = levers.table_md(res)
+    assert "## The levers of the CPU recipe with native bf16, each changed alone" in text
+    assert "**as shipped** is `configs/cpu/fashion_mnist.yaml` as it is" in text
+    assert "| **as shipped** (shipped) | - | - | 30 | 30.0 ± 1.0 | **5.0 ± 1.0** |" in text
+    assert "Lower mean FID than **as shipped** in this run: lr 2e-3, batch 32." in text  # best first; fp32 not
+    assert "Mean ± standard deviation over the seeds." in text and "One seed a row" not in text
+    assert "uncompiled" not in text
+    compiled = row("torch.compile, cold inductor cache", 20.0)
+    compiled.update(lever="torch.compile", steps={"mean": 15.0, "std": None}, precision=compiled["fid"])
+    res["summary"].append({**compiled, "recall": compiled["fid"], "train_seconds": compiled["fid"]})
+    text = levers.table_md(res)
+    assert (
+        "**torch.compile, cold inductor cache** trained 15 steps in the budget against 30 uncompiled (0.50x)." in text
+    )
+    res["summary"] = [{**r, "n": 1} for r in res["summary"][:2]]
+    text = levers.table_md(res)
+    assert "No row has a lower mean FID than **as shipped** in this run. One seed a row" in text
+
+
+@pytest.mark.parametrize("lever", list(BF16.levers))
+def test_every_lever_of_the_bf16_recipe_composes_and_its_network_runs_at_28x28(plugins, lever):
+    """The rows the ablation trains are real configs: each composes, validates and builds a
+    network that maps (2, 1, 28, 28) to its own shape."""
+    from benchmarks.budget import ARMS
+    from diffkit.config import compose, validate
+    from diffkit.runner.build import build_components
+    from tests.conftest import REPO
+
+    config, overrides = ARMS[BF16.arm]
+    composed = compose(REPO / "configs" / config, [*overrides, *BF16.overrides_of(lever)], plugins.registry)
+    validate(composed)
+    denoiser = build_components(plugins.registry, composed.cfg, 1, 0).denoiser
+    x = torch.randn(2, 1, 28, 28)
+    assert denoiser(x, torch.rand(2)).shape == x.shape
+
+
+def test_the_levers_compile_on_a_cache_of_their_own_unless_one_is_shared(tmp_path, monkeypatch):
+    """A compiled lever's row says whether torch.compile started from a cold or a warm
+    inductor cache: a fresh one per run of the benchmark, or TORCHINDUCTOR_CACHE_DIR when set."""
+    from benchmarks.levers import _cache_state, _inductor_cache
+
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
+    with _inductor_cache(tmp_path / "fresh") as cache:
+        assert cache == tmp_path / "fresh" and os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(cache)
+        assert _cache_state(cache) == "cold"
+    assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+    shared = tmp_path / "shared"
+    (shared / "fxgraph").mkdir(parents=True)
+    assert _cache_state(shared) == "cold"  # folders alone hold no kernels
+    (shared / "fxgraph" / "entry").write_text("kernel")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(shared))
+    with _inductor_cache(tmp_path / "fresh") as cache:
+        assert cache == shared and _cache_state(cache) == "warm"
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(shared)
+
+
+def test_levers_named_on_the_command_line_may_hold_commas():
+    from benchmarks.levers import FP32, named
+
+    names = list(FP32.levers)
+    assert named("batch 16,wider [48, 96],+ logit-normal t", names) == [
+        "batch 16",
+        "wider [48, 96]",
+        "+ logit-normal t",
+    ]
+    with pytest.raises(ValueError, match="wider"):
+        named("batch 16,wider [48]", names)
